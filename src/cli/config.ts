@@ -1,0 +1,216 @@
+/**
+ * Server configuration: etcd's flag names, defaults and ETCD_* environment variables, validated
+ * with zod at the boundary. A flag beats its environment variable, as in etcd. A bad flag or value
+ * gets a one-line error naming it (ConfigError); nothing past this file sees unvalidated input.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const url = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.port !== '';
+  } catch {
+    return false;
+  }
+}, 'must be a URL like http://127.0.0.1:2379');
+
+const urlList = z.string().transform((s, ctx) => {
+  const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one URL' });
+  for (const p of parts) {
+    if (!url.safeParse(p).success) ctx.addIssue({ code: 'custom', message: `bad URL "${p}"` });
+  }
+  return parts;
+});
+
+const intFlag = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+
+/** `name=url,name=url` with repeated names allowed (one member, several peer URLs). */
+const initialCluster = z.string().transform((s, ctx) => {
+  const members = new Map<string, string[]>();
+  for (const part of s.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    const name = part.slice(0, eq);
+    const peer = part.slice(eq + 1);
+    if (eq <= 0 || !url.safeParse(peer).success) {
+      ctx.addIssue({ code: 'custom', message: `bad member "${part}" (want name=http://host:port)` });
+      continue;
+    }
+    members.set(name, [...(members.get(name) ?? []), peer]);
+  }
+  return [...members].map(([name, peerUrls]) => ({ name, peerUrls }));
+});
+
+/** Flag name -> [schema, default as etcd writes it (a string), help]. */
+const FLAGS = {
+  'name': [z.string().min(1), 'default', 'human-readable name for this member'],
+  'data-dir': [z.string().min(1), '', 'path to the data directory (default: ${name}.strata)'],
+  'listen-client-urls': [urlList, 'http://127.0.0.1:2379', 'URLs to listen on for client traffic'],
+  'advertise-client-urls': [urlList, '', 'client URLs to advertise (default: the listen URLs)'],
+  'listen-peer-urls': [urlList, 'http://127.0.0.1:2380', 'URLs to listen on for peer traffic'],
+  'initial-advertise-peer-urls': [urlList, '', 'peer URLs to advertise (default: the listen peer URLs)'],
+  'initial-cluster': [initialCluster, '', 'initial cluster configuration (default: ${name}=<peer URL>)'],
+  'initial-cluster-state': [z.enum(['new', 'existing']), 'new', "'new' or 'existing'"],
+  'initial-cluster-token': [z.string().min(1), 'etcd-cluster', 'initial cluster token'],
+  'heartbeat-interval': [intFlag(1), '100', 'time (in milliseconds) of a heartbeat interval'],
+  'election-timeout': [intFlag(1), '1000', 'time (in milliseconds) for an election to timeout'],
+  'quota-backend-bytes': [intFlag(0), '0', 'raise alarms when backend size exceeds the given quota (0 = 2 GiB)'],
+  'max-request-bytes': [intFlag(1), '1572864', 'maximum client request size in bytes the server will accept'],
+  'max-txn-ops': [intFlag(1), '128', 'maximum number of operations permitted in a transaction'],
+  'snapshot-count': [intFlag(1), '100000', 'number of committed transactions to trigger a snapshot'],
+  'auto-compaction-mode': [z.enum(['periodic', 'revision']), 'periodic', "'periodic' or 'revision'"],
+  'auto-compaction-retention': [z.string().regex(/^(\d+|\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, 'must be a number or a duration like 1h30m'), '0', 'auto compaction retention (0 = off; hours, or a duration in periodic mode)'],
+  'log-level': [z.enum(['debug', 'info', 'warn', 'error', 'panic', 'fatal']), 'info', 'log level'],
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+type FlagValue<N extends FlagName> = z.output<(typeof FLAGS)[N][0]>;
+
+export interface ServerConfig {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly listenClientUrls: readonly string[];
+  readonly advertiseClientUrls: readonly string[];
+  readonly listenPeerUrls: readonly string[];
+  readonly initialAdvertisePeerUrls: readonly string[];
+  readonly initialCluster: readonly { name: string; peerUrls: readonly string[] }[];
+  readonly initialClusterState: 'new' | 'existing';
+  readonly initialClusterToken: string;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  readonly quotaBackendBytes: number;
+  readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
+  readonly snapshotCount: number;
+  readonly autoCompactionMode: 'periodic' | 'revision';
+  /** Periodic mode: milliseconds; revision mode: revisions to keep. 0 turns it off. */
+  readonly autoCompactionRetention: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
+}
+
+const DURATION_UNIT_MS: Record<string, number> = {
+  ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000,
+};
+
+/** etcd: a bare number is hours in periodic mode and revisions in revision mode. */
+function retention(text: string, mode: 'periodic' | 'revision'): number {
+  if (/^\d+$/.test(text)) return mode === 'periodic' ? Number(text) * 3_600_000 : Number(text);
+  if (mode === 'revision') throw new ConfigError(`invalid --auto-compaction-retention "${text}": revision mode takes a number of revisions`);
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNIT_MS[m[2]!]!;
+  return Math.round(ms);
+}
+
+/** Reads `--flag=value`, `--flag value`, `-flag value` (Go's flag syntax). */
+function readArgs(argv: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--?([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
+    if (m === null) throw new ConfigError(`unexpected argument "${arg}" (flags look like --name=value)`);
+    const name = m[1]!;
+    if (!(name in FLAGS)) throw new ConfigError(`unknown flag --${name} (see --help)`);
+    let value = m[2];
+    if (value === undefined) {
+      value = argv[i + 1];
+      if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+      i++;
+    }
+    out.set(name, value);
+  }
+  return out;
+}
+
+function parseFlag<N extends FlagName>(name: N, raw: string, source: string): FlagValue<N> {
+  const schema = FLAGS[name][0] as unknown as z.ZodType<FlagValue<N>>;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const why = parsed.error.issues.map((i) => i.message).join('; ');
+    throw new ConfigError(`invalid ${source} "${raw}": ${why}`);
+  }
+  return parsed.data;
+}
+
+function envName(flag: string): string {
+  return `ETCD_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/**
+ * Builds the configuration from command-line flags and the environment. Throws ConfigError with
+ * one line naming the bad flag or variable.
+ */
+export function parseServerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const args = readArgs(argv);
+  const knownEnv = new Set(Object.keys(FLAGS).map(envName));
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('ETCD_') && !knownEnv.has(key) && !IGNORED_ENV.has(key)) {
+      throw new ConfigError(`unrecognized environment variable ${key}`);
+    }
+  }
+  const get = <N extends FlagName>(name: N): FlagValue<N> => {
+    const fromArgs = args.get(name);
+    if (fromArgs !== undefined) return parseFlag(name, fromArgs, `--${name}`);
+    const fromEnv = env[envName(name)];
+    if (fromEnv !== undefined) return parseFlag(name, fromEnv, envName(name));
+    return parseFlag(name, FLAGS[name][1], `default of --${name}`);
+  };
+  const name = get('name');
+  const listenPeerUrls = [...get('listen-peer-urls')];
+  const advertisePeer = args.has('initial-advertise-peer-urls') || env[envName('initial-advertise-peer-urls')] !== undefined
+    ? [...get('initial-advertise-peer-urls')] : listenPeerUrls;
+  const listenClientUrls = [...get('listen-client-urls')];
+  const advertiseClient = args.has('advertise-client-urls') || env[envName('advertise-client-urls')] !== undefined
+    ? [...get('advertise-client-urls')] : listenClientUrls;
+  const hasCluster = args.has('initial-cluster') || env[envName('initial-cluster')] !== undefined;
+  const initialCluster = hasCluster ? get('initial-cluster') : [{ name, peerUrls: advertisePeer }];
+  if (!initialCluster.some((m) => m.name === name)) {
+    throw new ConfigError(`invalid --initial-cluster: it has no member named "${name}" (--name)`);
+  }
+  const dataDirRaw = args.get('data-dir') ?? env[envName('data-dir')];
+  const dataDir = dataDirRaw === undefined ? `${name}.strata` : parseFlag('data-dir', dataDirRaw, '--data-dir');
+  const heartbeatIntervalMs = get('heartbeat-interval');
+  const electionTimeoutMs = get('election-timeout');
+  if (electionTimeoutMs < 5 * heartbeatIntervalMs) {
+    throw new ConfigError(`invalid --election-timeout ${electionTimeoutMs}: must be at least 5 times --heartbeat-interval (${heartbeatIntervalMs})`);
+  }
+  if (electionTimeoutMs > 50_000) {
+    throw new ConfigError(`invalid --election-timeout ${electionTimeoutMs}: must be at most 50000 ms`);
+  }
+  const mode = get('auto-compaction-mode');
+  const quota = get('quota-backend-bytes');
+  return {
+    name,
+    dataDir,
+    listenClientUrls,
+    advertiseClientUrls: advertiseClient,
+    listenPeerUrls,
+    initialAdvertisePeerUrls: advertisePeer,
+    initialCluster,
+    initialClusterState: get('initial-cluster-state'),
+    initialClusterToken: get('initial-cluster-token'),
+    heartbeatIntervalMs,
+    electionTimeoutMs,
+    quotaBackendBytes: quota === 0 ? 2 * 1024 * 1024 * 1024 : quota,
+    maxRequestBytes: get('max-request-bytes'),
+    maxTxnOps: get('max-txn-ops'),
+    snapshotCount: get('snapshot-count'),
+    autoCompactionMode: mode,
+    autoCompactionRetention: retention(get('auto-compaction-retention'), mode),
+    logLevel: get('log-level'),
+  };
+}
+
+/** Variables etcd's tooling sets that do not configure a server. */
+const IGNORED_ENV = new Set(['ETCDCTL_API', 'ETCD_UNSUPPORTED_ARCH']);
+
+/** The flag help text, one line a flag. */
+export function flagHelp(): string {
+  return Object.entries(FLAGS)
+    .map(([name, [, def, help]]) => `  --${name.padEnd(30)} ${help}${def === '' ? '' : ` (default ${def})`}`)
+    .join('\n');
+}
