@@ -1,0 +1,74 @@
+/**
+ * The Backend: synchronous transactions over named tables of byte keys, ordered by unsigned
+ * byte comparison (memcmp). It is the narrow storage interface the MVCC store (and the lease,
+ * auth and membership stores) write through; `MemoryBackend` serves the simulator and
+ * `LmdbBackend` (src/runtime/node) serves real members. One contract suite checks both.
+ *
+ * Transactions:
+ * - `read(fn)` runs `fn` synchronously against a consistent snapshot. A read never blocks the
+ *   writer and never sees half of a write transaction.
+ * - `write(fn)` runs `fn` synchronously inside one write transaction: reads inside it see its own
+ *   writes and those of every earlier `write` call. `fn` may run at once (MemoryBackend) or a
+ *   little later, when the backend's batch starts (LmdbBackend groups every write queued while
+ *   the previous commit is being flushed into one LMDB transaction: group commit). Writes run in
+ *   call order. If `fn` throws, everything it wrote is rolled back, the promise rejects, and
+ *   other writes in the same batch are unaffected.
+ *
+ * Durability contract: the promise returned by `write` resolves (with `fn`'s result) once the
+ * transaction is committed, meaning visible to every later `read` on any thread, AND durable
+ * (flushed to disk by an fdatasync; for MemoryBackend, "durable" means "as durable as the
+ * process"). Before the promise resolves a `read` may or may not see the write. Callers that
+ * must answer clients only after their writes are visible (the apply loop) wait for it; callers
+ * that only need ordering (the next batch) may issue the next `write` at once.
+ *
+ * Ownership of bytes: keys and values passed to `put` are copied by the backend before `put`
+ * returns, so the caller may reuse its buffers. Bytes returned by `get` and by `range` belong to
+ * the backend: they are valid only until the next call on the same transaction, and never after
+ * the transaction ends; copy what you keep.
+ */
+
+/** Named limits of every backend (LMDB's are the binding ones). */
+export const backendLimits = {
+  /** LMDB's maximum key size with the default 4 KiB page. Keys must be 1..keyBytesMax bytes. */
+  keyBytesMax: 1978,
+} as const;
+
+export interface RangeOptions {
+  /** Inclusive lower bound; absent means the first key of the table. */
+  readonly start?: Uint8Array | undefined;
+  /** Exclusive upper bound; absent means past the last key of the table. */
+  readonly end?: Uint8Array | undefined;
+  /** Iterate from the highest key in [start, end) down to the lowest. */
+  readonly reverse?: boolean | undefined;
+  /** Stop after this many entries (must be positive); absent means no limit. */
+  readonly limit?: number | undefined;
+}
+
+export interface BackendEntry {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+export interface ReadTxn {
+  get(table: string, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * Entries with start <= key < end, ascending (or descending with `reverse`). The iterable is
+   * lazy; do not write to the same table while iterating it (collect first).
+   */
+  range(table: string, options: RangeOptions): Iterable<BackendEntry>;
+}
+
+export interface WriteTxn extends ReadTxn {
+  put(table: string, key: Uint8Array, value: Uint8Array): void;
+  /** Removes the key if present; returns whether it was present. */
+  delete(table: string, key: Uint8Array): boolean;
+}
+
+export interface Backend {
+  /** The tables this backend was opened with; naming any other table is a programmer error. */
+  readonly tables: readonly string[];
+  read<T>(fn: (txn: ReadTxn) => T): T;
+  write<T>(fn: (txn: WriteTxn) => T): Promise<T>;
+  /** Waits for every write issued so far, then releases the backend. */
+  close(): Promise<void>;
+}
