@@ -1,0 +1,23 @@
+/**
+ * src/runtime/node: the thread host of the actor runtime and the real clock and logger. The only
+ * runtime code that touches Node: worker_threads, timers, performance, stderr.
+ *
+ * Owns: ThreadHost (actors on worker_threads per a placement, with the semantics of
+ * src/runtime: per-link FIFO, bounded mailboxes with back-pressure, loud supervision),
+ * ThreadRuntime (one thread's actors, run queue and outboxes), the worker entry
+ * (actor-worker.js), SystemClock and ConsoleLogger.
+ *
+ * Invariants: cross-thread messages are plain data sent as batched structured-clone arrays over
+ * one MessageChannel per pair of threads; mailbox depths live in one SharedArrayBuffer (sender
+ * increments, owner decrements); an actor throw stops the whole host and rejects `done` with an
+ * ActorFailure; `stop()` returns only after every worker has exited.
+ */
+export { ConsoleLogger } from './console-logger.js';
+export type { ConsoleLoggerOptions, LineSink } from './console-logger.js';
+export { SystemClock } from './system-clock.js';
+export { loadActor } from './load-actor.js';
+export type { ActorSpec } from './load-actor.js';
+export { ThreadHost } from './thread-host.js';
+export type { MainActorSpec, Placement, ThreadHostOptions } from './thread-host.js';
+export { ThreadRuntime } from './thread-runtime.js';
+export type { FailureReport, Route, ThreadRuntimeConfig } from './thread-runtime.js';
