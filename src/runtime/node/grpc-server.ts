@@ -1,0 +1,557 @@
+/**
+ * A thin gRPC server on node:http2: h2c with prior knowledge, length-prefixed messages,
+ * `grpc-status` / `grpc-message` trailers, deadlines, cancellation, keepalive pings and
+ * back-pressure, and nothing else (no compression, no reflection, no interceptors). It costs
+ * less CPU per call than @grpc/grpc-js (scripts/bench-grpc.ts measures both), which matters
+ * because server CPU decides throughput on two cores.
+ *
+ * The server knows nothing of etcd: services register handlers with the codecs they want
+ * (structural `{ encode, decode }`, as src/api's codecs are). Transport errors follow grpc-go,
+ * because etcd is a grpc-go server and its clients are used to its statuses.
+ *
+ *   const server = new GrpcServer({ logger });
+ *   server.addService('etcdserverpb.KV', { Range: unary(rangeReq, rangeRes, (req, call) => ...) });
+ *   const port = await server.listen(0, '127.0.0.1');
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { assert, limits, nullLogger } from '../../base/index.js';
+import type { Logger } from '../../base/index.js';
+import {
+  Deframer, GrpcStatusError, Status, encodeGrpcMessage, frameMessage, isGrpcStatus,
+  parseGrpcTimeout,
+} from './grpc-frames.js';
+import type { GrpcStatus } from './grpc-frames.js';
+
+export { GrpcStatusError, Status, isGrpcStatus } from './grpc-frames.js';
+export type { GrpcStatus } from './grpc-frames.js';
+
+/** What a handler needs from a message codec; src/api's `Codec` satisfies it. */
+export interface WireCodec<T, In = T> {
+  encode(message: In): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+export interface CallContext {
+  /** Request headers (gRPC metadata), lower-case keys: `token`, `hasleader`, ... */
+  readonly metadata: http2.IncomingHttpHeaders;
+  /** Aborted when the client cancels, the deadline passes, or the call otherwise ends early. */
+  readonly signal: AbortSignal;
+  /** True once the call can no longer send anything. */
+  readonly cancelled: boolean;
+}
+
+export interface ServerStreamCall<Res> extends CallContext {
+  /** Sends one message; false means the transport buffer is full: wait for `drained()`. */
+  write(message: Res): boolean;
+  /** Resolves when the transport buffer has drained, or the call has ended. */
+  drained(): Promise<void>;
+}
+
+export interface BidiCall<Req, Res> extends ServerStreamCall<Res> {
+  /** The client's messages, in order; ends when the client half-closes. */
+  readonly requests: AsyncIterable<Req>;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, call: CallContext) => Res | Promise<Res>;
+export type ServerStreamHandler<Req, Res> =
+  (request: Req, call: ServerStreamCall<Res>) => void | Promise<void>;
+export type BidiHandler<Req, Res> = (call: BidiCall<Req, Res>) => void | Promise<void>;
+
+interface MethodBase {
+  readonly decode: (bytes: Uint8Array) => unknown;
+  readonly encode: (message: unknown) => Uint8Array;
+}
+type Method =
+  | (MethodBase & { readonly kind: 'unary'; readonly handler: UnaryHandler<unknown, unknown> })
+  | (MethodBase & { readonly kind: 'serverStream';
+    readonly handler: ServerStreamHandler<unknown, unknown> })
+  | (MethodBase & { readonly kind: 'bidi'; readonly handler: BidiHandler<unknown, unknown> });
+
+export type MethodDefinition = Method;
+
+export function unary<Req, Res, ResIn>(
+  request: WireCodec<Req, never>, response: WireCodec<unknown, ResIn>,
+  handler: UnaryHandler<Req, ResIn>,
+): MethodDefinition {
+  return {
+    kind: 'unary', decode: (b) => request.decode(b),
+    encode: (m) => response.encode(m as ResIn), handler: handler as UnaryHandler<unknown, unknown>,
+  };
+}
+
+export function serverStream<Req, ResIn>(
+  request: WireCodec<Req, never>, response: WireCodec<unknown, ResIn>,
+  handler: ServerStreamHandler<Req, ResIn>,
+): MethodDefinition {
+  return {
+    kind: 'serverStream', decode: (b) => request.decode(b),
+    encode: (m) => response.encode(m as ResIn),
+    handler: handler as ServerStreamHandler<unknown, unknown>,
+  };
+}
+
+export function bidi<Req, ResIn>(
+  request: WireCodec<Req, never>, response: WireCodec<unknown, ResIn>,
+  handler: BidiHandler<Req, ResIn>,
+): MethodDefinition {
+  return {
+    kind: 'bidi', decode: (b) => request.decode(b), encode: (m) => response.encode(m as ResIn),
+    handler: handler as BidiHandler<unknown, unknown>,
+  };
+}
+
+export interface GrpcServerOptions {
+  readonly logger?: Logger;
+  /** Largest request message accepted (etcd: max-request-bytes + 512 KiB). */
+  readonly receiveBytesMax?: number;
+  /** Ping a connection idle this long (etcd: 2 h)... */
+  readonly keepaliveTimeMs?: number;
+  /** ...and close it if the ping is not answered within this (etcd: 20 s). */
+  readonly keepaliveTimeoutMs?: number;
+  /** Request messages queued on one stream before the stream is paused. */
+  readonly streamRequestsQueuedMax?: number;
+  /** Response bytes buffered on one stream beyond which a call that ignores back-pressure ends. */
+  readonly streamWriteBufferBytesMax?: number;
+}
+
+const DEFAULTS = {
+  receiveBytesMax: limits.requestBytesMax + limits.grpcOverheadBytes,
+  keepaliveTimeMs: 2 * 60 * 60 * 1000,
+  keepaliveTimeoutMs: 20_000,
+  streamRequestsQueuedMax: 1_024,
+  streamWriteBufferBytesMax: 64 * 1024 * 1024,
+} as const;
+
+const RESPONSE_HEADERS = Object.freeze({
+  ':status': 200, 'content-type': 'application/grpc',
+}) as http2.OutgoingHttpHeaders;
+const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' }) as http2.OutgoingHttpHeaders;
+
+export class GrpcServer {
+  readonly #services = new Map<string, ReadonlyMap<string, Method>>();
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #http: http2.Http2Server;
+  readonly #logger: Logger;
+  readonly #options: Required<Omit<GrpcServerOptions, 'logger'>>;
+
+  constructor(options: GrpcServerOptions = {}) {
+    this.#logger = options.logger ?? nullLogger;
+    this.#options = {
+      receiveBytesMax: options.receiveBytesMax ?? DEFAULTS.receiveBytesMax,
+      keepaliveTimeMs: options.keepaliveTimeMs ?? DEFAULTS.keepaliveTimeMs,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs,
+      streamRequestsQueuedMax: options.streamRequestsQueuedMax ?? DEFAULTS.streamRequestsQueuedMax,
+      streamWriteBufferBytesMax:
+        options.streamWriteBufferBytesMax ?? DEFAULTS.streamWriteBufferBytesMax,
+    };
+    for (const [name, value] of Object.entries(this.#options)) {
+      assert(Number.isSafeInteger(value) && value > 0, `GrpcServer option ${name}: ${value}`);
+    }
+    this.#http = http2.createServer({
+      // etcd allows 2^32-1 concurrent streams; memory is what bounds a connection here.
+      settings: { maxConcurrentStreams: 0xffffffff, initialWindowSize: 1 << 20 },
+      maxSessionMemory: 64,
+    });
+    this.#http.on('session', (session) => this.#onSession(session));
+    this.#http.on('stream', (stream, headers) => this.#onStream(stream, headers));
+  }
+
+  /** Registers a service's methods under `/<service>/<Method>`; a service registers once. */
+  addService(service: string, methods: Readonly<Record<string, MethodDefinition>>): void {
+    assert(!this.#services.has(service), `service ${service} registered twice`);
+    assert(/^[\w.]+$/.test(service), `bad service name ${service}`);
+    this.#services.set(service, new Map(Object.entries(methods)));
+  }
+
+  /** Listens and resolves with the bound port (pass 0 for any free port). */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(port, host, () => {
+        this.#http.off('error', reject);
+        resolve((this.#http.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting, sends GOAWAY, ends every open connection and resolves when closed. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#http.close(() => resolve());
+      for (const session of this.#sessions) session.destroy();
+    });
+  }
+
+  #onSession(session: http2.ServerHttp2Session): void {
+    this.#sessions.add(session);
+    session.on('error', (err) => this.#logger.debug('grpc session error', { err: String(err) }));
+    let activity = 0;
+    let seen = -1;
+    session.on('stream', () => { activity++; });
+    // etcd's keepalive: ping a connection that has been idle for keepaliveTimeMs and close it if
+    // the ping goes unanswered; pings from clients are answered by node and never refused.
+    const timer = setInterval(() => {
+      if (activity !== seen) {
+        seen = activity;
+        return;
+      }
+      const deadline = setTimeout(() => session.destroy(), this.#options.keepaliveTimeoutMs);
+      deadline.unref();
+      const sent = session.ping((err) => {
+        clearTimeout(deadline);
+        if (err !== null) session.destroy();
+      });
+      if (!sent) {
+        clearTimeout(deadline);
+        session.destroy();
+      }
+    }, this.#options.keepaliveTimeMs);
+    timer.unref();
+    session.on('close', () => {
+      clearInterval(timer);
+      this.#sessions.delete(session);
+    });
+  }
+
+  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on('error', (err) => this.#logger.debug('grpc stream error', { err: String(err) }));
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !isGrpcContentType(contentType)) {
+      // grpc-go answers HTTP 415 with an InvalidArgument status.
+      stream.respond({
+        ':status': 415, 'content-type': 'application/grpc', 'grpc-status': Status.INVALID_ARGUMENT,
+        'grpc-message': encodeGrpcMessage(
+          `invalid gRPC request content-type ${JSON.stringify(contentType ?? '')}`),
+      }, { endStream: true });
+      stream.resume();
+      return;
+    }
+    const call = new Call(stream, headers, this.#options, this.#logger);
+    const early = this.#precheck(headers);
+    if (isGrpcStatus(early)) {
+      call.finish(early);
+      return;
+    }
+    call.start(early);
+  }
+
+  #precheck(headers: http2.IncomingHttpHeaders): Method | GrpcStatus {
+    const encoding = headers['grpc-encoding'];
+    if (typeof encoding === 'string' && encoding !== 'identity') {
+      return new GrpcStatusError(Status.UNIMPLEMENTED,
+        `grpc: Decompressor is not installed for grpc-encoding ${JSON.stringify(encoding)}`);
+    }
+    const path = headers[':path'] ?? '';
+    const slash = path.lastIndexOf('/');
+    if (headers[':method'] !== 'POST' || !path.startsWith('/') || slash <= 0) {
+      return new GrpcStatusError(Status.UNIMPLEMENTED,
+        `malformed method name: ${JSON.stringify(path)}`);
+    }
+    const serviceName = path.slice(1, slash);
+    const methodName = path.slice(slash + 1);
+    const service = this.#services.get(serviceName);
+    if (service === undefined) {
+      return new GrpcStatusError(Status.UNIMPLEMENTED, `unknown service ${serviceName}`);
+    }
+    const method = service.get(methodName);
+    if (method === undefined) {
+      return new GrpcStatusError(Status.UNIMPLEMENTED,
+        `unknown method ${methodName} for service ${serviceName}`);
+    }
+    return method;
+  }
+}
+
+function isGrpcContentType(contentType: string): boolean {
+  if (!contentType.startsWith('application/grpc')) return false;
+  const rest = contentType.slice('application/grpc'.length);
+  return rest === '' || rest === '+proto' || rest[0] === ';' || rest.startsWith('+proto;');
+}
+
+/** One call on one HTTP/2 stream, from headers to the status trailer. */
+class Call implements BidiCall<unknown, unknown> {
+  readonly metadata: http2.IncomingHttpHeaders;
+  readonly #stream: http2.ServerHttp2Stream;
+  readonly #options: Required<Omit<GrpcServerOptions, 'logger'>>;
+  readonly #logger: Logger;
+  #method: Method | undefined = undefined;
+  #abort: AbortController | undefined = undefined;
+  #headersSent = false;
+  #done = false;
+  #deadline: NodeJS.Timeout | undefined = undefined;
+  #received = 0;
+  // bidi request queue
+  #queue: unknown[] = [];
+  #halfClosed = false;
+  #waiter: (() => void) | undefined = undefined;
+
+  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders,
+    options: Required<Omit<GrpcServerOptions, 'logger'>>, logger: Logger) {
+    this.#stream = stream;
+    this.metadata = headers;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  get signal(): AbortSignal {
+    this.#abort ??= new AbortController();
+    if (this.#done && !this.#abort.signal.aborted) this.#abort.abort();
+    return this.#abort.signal;
+  }
+
+  get cancelled(): boolean {
+    return this.#done;
+  }
+
+  start(method: Method): void {
+    this.#method = method;
+    const timeout = parseGrpcTimeout(headerString(this.metadata['grpc-timeout']));
+    if (isGrpcStatus(timeout)) {
+      this.finish(timeout);
+      return;
+    }
+    if (timeout !== undefined) {
+      this.#deadline = setTimeout(() => this.finish(
+        new GrpcStatusError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')),
+      Math.max(0, Math.ceil(timeout)));
+    }
+    const stream = this.#stream;
+    const deframer = new Deframer(this.#options.receiveBytesMax);
+    const onMessage = (bytes: Buffer): void => this.#onMessage(bytes);
+    stream.on('data', (chunk: Buffer) => {
+      if (this.#done) return;
+      const bad = deframer.push(chunk, onMessage);
+      if (bad !== undefined) this.finish(bad);
+    });
+    stream.on('end', () => this.#onEnd(deframer.idle));
+    stream.on('close', () => {
+      // The client reset the stream or the connection went away before the call ended.
+      if (!this.#done) this.#end();
+    });
+  }
+
+  #onMessage(bytes: Buffer): void {
+    if (this.#done) return;
+    const method = this.#method;
+    assert(method !== undefined, 'messages arrive only after start');
+    this.#received++;
+    let request: unknown;
+    try {
+      request = method.decode(bytes);
+    } catch (err) {
+      this.finish(new GrpcStatusError(Status.INTERNAL,
+        `grpc: error unmarshalling request: ${errorText(err)}`));
+      return;
+    }
+    if (method.kind === 'bidi') {
+      if (this.#received === 1) this.#runBidi(method.handler);
+      this.#enqueue(request);
+    } else if (this.#received === 1) {
+      if (method.kind === 'unary') this.#runUnary(method.handler, request);
+      else this.#runServerStream(method.handler, request);
+    } else {
+      this.finish(new GrpcStatusError(Status.INTERNAL,
+        'grpc: client streaming protocol violation: more than one request message'));
+    }
+  }
+
+  #onEnd(idle: boolean): void {
+    if (this.#done) return;
+    if (!idle) {
+      this.finish(new GrpcStatusError(Status.INTERNAL,
+        'grpc: error while receiving request: unexpected EOF'));
+      return;
+    }
+    const method = this.#method;
+    assert(method !== undefined, 'end arrives only after start');
+    if (method.kind === 'bidi') {
+      if (this.#received === 0) this.#runBidi(method.handler);
+      this.#halfClosed = true;
+      this.#wake();
+    } else if (this.#received === 0) {
+      this.finish(new GrpcStatusError(Status.INTERNAL,
+        'grpc: error while receiving request: no request message'));
+    }
+  }
+
+  #runUnary(handler: UnaryHandler<unknown, unknown>, request: unknown): void {
+    let result: unknown;
+    try {
+      result = handler(request, this);
+    } catch (err) {
+      this.finish(this.#statusOf(err));
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then((response) => this.#reply(response), (err) => this.finish(this.#statusOf(err)));
+    } else {
+      this.#reply(result);
+    }
+  }
+
+  #reply(response: unknown): void {
+    if (this.#done) return;
+    let frame: Buffer;
+    try {
+      frame = frameMessage(this.#encode(response));
+    } catch (err) {
+      this.finish(this.#statusOf(err));
+      return;
+    }
+    const stream = this.#stream;
+    this.#done = true;
+    this.#clearDeadline();
+    if (stream.destroyed || stream.closed) return;
+    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    stream.once('wantTrailers', () => sendTrailers(stream, OK_TRAILERS));
+    stream.end(frame);
+  }
+
+  #runServerStream(handler: ServerStreamHandler<unknown, unknown>, request: unknown): void {
+    this.#settle(() => handler(request, this));
+  }
+
+  #runBidi(handler: BidiHandler<unknown, unknown>): void {
+    this.#settle(() => handler(this));
+  }
+
+  /** Runs a streaming handler; its return ends the call with OK, its throw with a status. */
+  #settle(run: () => void | Promise<void>): void {
+    let result: void | Promise<void>;
+    try {
+      result = run();
+    } catch (err) {
+      this.finish(this.#statusOf(err));
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(() => this.finish(undefined), (err) => this.finish(this.#statusOf(err)));
+    } else {
+      this.finish(undefined);
+    }
+  }
+
+  write(message: unknown): boolean {
+    if (this.#done) return false;
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) return false;
+    const frame = frameMessage(this.#encode(message));
+    if (!this.#headersSent) {
+      this.#headersSent = true;
+      stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    }
+    const more = stream.write(frame);
+    if (stream.writableLength > this.#options.streamWriteBufferBytesMax) {
+      this.finish(new GrpcStatusError(Status.RESOURCE_EXHAUSTED,
+        `grpc: server stream write buffer over ${this.#options.streamWriteBufferBytesMax} bytes`));
+      return false;
+    }
+    return more;
+  }
+
+  drained(): Promise<void> {
+    const stream = this.#stream;
+    if (this.#done || !stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        stream.off('drain', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('close', done);
+    });
+  }
+
+  get requests(): AsyncIterable<unknown> {
+    return { [Symbol.asyncIterator]: () => this.#iterate() };
+  }
+
+  async *#iterate(): AsyncGenerator<unknown> {
+    for (;;) {
+      if (this.#queue.length > 0) {
+        const next = this.#queue.shift();
+        if (this.#queue.length < this.#options.streamRequestsQueuedMax / 2 && this.#stream.isPaused()) {
+          this.#stream.resume();
+        }
+        yield next;
+        continue;
+      }
+      if (this.#halfClosed || this.#done) return;
+      await new Promise<void>((resolve) => { this.#waiter = resolve; });
+    }
+  }
+
+  #enqueue(request: unknown): void {
+    this.#queue.push(request);
+    // Request-side back-pressure: stop reading (HTTP/2 flow control then stops the client).
+    if (this.#queue.length >= this.#options.streamRequestsQueuedMax) this.#stream.pause();
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.();
+  }
+
+  #encode(message: unknown): Uint8Array {
+    const method = this.#method;
+    assert(method !== undefined, 'encoding only after start');
+    return method.encode(message);
+  }
+
+  #statusOf(err: unknown): GrpcStatus {
+    if (isGrpcStatus(err) && err.grpcCode !== Status.OK) return err;
+    // Not a status: a bug in a handler. The client gets Unknown (as grpc-go sends for a plain
+    // error); the log says where.
+    this.#logger.error('grpc handler failed', { err: errorText(err), path: this.metadata[':path'] });
+    return new GrpcStatusError(Status.UNKNOWN, errorText(err));
+  }
+
+  /** Ends the call with `status` (undefined = OK) unless it has ended already. */
+  finish(status: GrpcStatus | undefined): void {
+    if (this.#done) return;
+    this.#end();
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) return;
+    const trailers: http2.OutgoingHttpHeaders = status === undefined ? OK_TRAILERS : {
+      'grpc-status': String(status.grpcCode), 'grpc-message': encodeGrpcMessage(status.message),
+    };
+    if (this.#headersSent) {
+      stream.once('wantTrailers', () => sendTrailers(stream, trailers));
+      stream.end();
+    } else {
+      // Trailers-only response: the status travels in the one HEADERS frame.
+      this.#headersSent = true;
+      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+    }
+    // Discard whatever the client still sends on a call that has ended.
+    stream.resume();
+  }
+
+  #end(): void {
+    this.#done = true;
+    this.#clearDeadline();
+    if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort();
+    this.#wake();
+  }
+
+  #clearDeadline(): void {
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+  }
+}
+
+function sendTrailers(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): void {
+  if (!stream.destroyed && !stream.closed) stream.sendTrailers(trailers);
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
