@@ -141,7 +141,9 @@ export class ThreadHost {
     try {
       await Promise.all(workers.map((w) => w.ready));
     } catch (error) {
-      await host.stop().catch(() => undefined);
+      // The failure is reported by this rejection; `done` was never handed to the caller.
+      host.done.catch(() => undefined);
+      await host.stop();
       throw error;
     }
     for (const w of workers) w.handle.worker.postMessage({ kind: 'start' } satisfies ToWorker);
