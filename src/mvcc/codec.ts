@@ -1,0 +1,196 @@
+/**
+ * How the MVCC store lays its data out in backend tables, and the codecs for it.
+ *
+ * - `rev`:   16-byte revision key (8-byte big-endian main, 8-byte big-endian sub, so keys sort
+ *            numerically) -> msgpackr positional array [key, value, create, mod, version, lease]
+ *            for a put, or [key] for a tombstone.
+ * - `index`: index key -> [fullKey | null, generations]. A generation is [created, m0, s0, m1, s1,
+ *            ...]; every generation but the last ends with its tombstone; the last one is empty
+ *            ([]) right after a delete. The index key is the user key itself when it fits
+ *            (<= indexKeyBytesMax bytes), else its first indexKeyBytesMax bytes followed by an
+ *            8-byte hash of the whole key, with the whole key kept in the value. Such long keys
+ *            stay in true order against every other key; only long keys sharing their first
+ *            indexKeyBytesMax bytes come out of the table in hash order, and the scan sorts them.
+ * - `lease`: 8-byte lease id (uint64 big-endian) + index key -> [1]: the keys attached to a lease.
+ * - `meta`:  'state' -> [current, compacted, appliedIndex, compactTarget, compactCursor | null].
+ *
+ * msgpackr returns byte fields as views into the input buffer, which the backend may reuse, so the
+ * unpacker copies byte fields (`copyBuffers`).
+ */
+import { Packr } from 'msgpackr';
+import { assert, utf8 } from '../base/index.js';
+import type { KeyValue } from './types.js';
+
+export const TABLES = {
+  rev: 'mvcc.rev',
+  index: 'mvcc.index',
+  lease: 'mvcc.lease',
+  meta: 'mvcc.meta',
+} as const;
+
+/** The backend tables the MVCC store needs; open the backend with at least these. */
+export const MVCC_TABLES: readonly string[] = Object.values(TABLES);
+
+const packr = new Packr({ useRecords: false, copyBuffers: true, int64AsType: 'bigint' });
+
+export function pack(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+export function unpack(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+// ---- revision keys ----
+
+export const REV_KEY_BYTES = 16;
+
+export function revKey(main: number, sub: number): Uint8Array {
+  const out = new Uint8Array(REV_KEY_BYTES);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, Math.floor(main / 0x1_0000_0000));
+  view.setUint32(4, main >>> 0);
+  view.setUint32(8, Math.floor(sub / 0x1_0000_0000));
+  view.setUint32(12, sub >>> 0);
+  return out;
+}
+
+export function revKeyMain(key: Uint8Array): number {
+  assert(key.length === REV_KEY_BYTES, 'revision keys are 16 bytes');
+  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  return view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
+}
+
+// ---- kv records ----
+
+export type StoredKv = KeyValue;
+
+export function encodeKv(kv: KeyValue): Uint8Array {
+  return pack([kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease]);
+}
+
+export function encodeTombstone(key: Uint8Array): Uint8Array {
+  return pack([key]);
+}
+
+/** Decodes a rev record: a KeyValue, or `{ key }` alone for a tombstone. */
+export function decodeKv(bytes: Uint8Array): KeyValue | { key: Uint8Array; tombstone: true } {
+  const a = unpack(bytes) as unknown[];
+  assert(Array.isArray(a), 'rev record is an array');
+  const key = a[0];
+  assert(key instanceof Uint8Array, 'rev record key is bytes');
+  if (a.length === 1) return { key, tombstone: true };
+  assert(a.length === 6, 'rev record has six fields');
+  const [, value, createRevision, modRevision, version, lease] = a;
+  assert(value instanceof Uint8Array, 'rev record value is bytes');
+  assert(typeof createRevision === 'number', 'create revision is a number');
+  assert(typeof modRevision === 'number', 'mod revision is a number');
+  assert(typeof version === 'number', 'version is a number');
+  assert(typeof lease === 'bigint', 'lease is a bigint');
+  return { key, value, createRevision, modRevision, version, lease };
+}
+
+// ---- index records ----
+
+/** A generation: [created, main0, sub0, main1, sub1, ...]; empty after a tombstone. */
+export type Generation = number[];
+
+export interface IndexRecord {
+  /** The whole user key (also when the index key is the key itself). */
+  readonly key: Uint8Array;
+  readonly generations: Generation[];
+}
+
+export function encodeIndex(record: IndexRecord, long: boolean): Uint8Array {
+  return pack([long ? record.key : null, record.generations]);
+}
+
+export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array): IndexRecord {
+  const a = unpack(bytes) as unknown[];
+  assert(Array.isArray(a) && a.length === 2, 'index record is a pair');
+  const full = a[0];
+  const generations = a[1] as Generation[];
+  assert(Array.isArray(generations) && generations.length > 0, 'index has a generation');
+  const key = full === null ? indexKey.slice() : full;
+  assert(key instanceof Uint8Array, 'index full key is bytes');
+  return { key, generations };
+}
+
+/** The 8-byte hash of a long key: two independent 32-bit FNV-1a variants. */
+function hash8(key: Uint8Array): Uint8Array {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ key.length;
+  for (let i = 0; i < key.length; i++) {
+    h1 = Math.imul(h1 ^ key[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ key[i]!, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, h1 >>> 0);
+  view.setUint32(4, h2 >>> 0);
+  return out;
+}
+
+export function isLongKey(key: Uint8Array, indexKeyBytesMax: number): boolean {
+  return key.length > indexKeyBytesMax;
+}
+
+export function indexKeyOf(key: Uint8Array, indexKeyBytesMax: number): Uint8Array {
+  if (key.length <= indexKeyBytesMax) return key;
+  const out = new Uint8Array(indexKeyBytesMax + 8);
+  out.set(key.subarray(0, indexKeyBytesMax));
+  out.set(hash8(key), indexKeyBytesMax);
+  return out;
+}
+
+// ---- lease attachments ----
+
+export function leaseKey(lease: bigint, indexKey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + indexKey.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, lease));
+  out.set(indexKey, 8);
+  return out;
+}
+
+export function leasePrefix(lease: bigint): Uint8Array {
+  return leaseKey(lease, new Uint8Array(0));
+}
+
+export const LEASE_MARK = pack([1]);
+
+// ---- meta ----
+
+export interface MetaState {
+  readonly current: number;
+  /** -1 until the first compaction. */
+  readonly compacted: number;
+  readonly appliedIndex: number;
+  /** Revision whose physical compaction is in progress, or -1. */
+  readonly compactTarget: number;
+  /** Index key after which the next compaction slice starts; null = from the beginning. */
+  readonly compactCursor: Uint8Array | null;
+}
+
+export const META_KEY = utf8('state');
+
+export const INITIAL_META: MetaState = {
+  current: 1, compacted: -1, appliedIndex: 0, compactTarget: -1, compactCursor: null,
+};
+
+export function encodeMeta(m: MetaState): Uint8Array {
+  return pack([m.current, m.compacted, m.appliedIndex, m.compactTarget, m.compactCursor]);
+}
+
+export function decodeMeta(bytes: Uint8Array | undefined): MetaState {
+  if (bytes === undefined) return INITIAL_META;
+  const a = unpack(bytes) as unknown[];
+  assert(Array.isArray(a) && a.length === 5, 'meta record has five fields');
+  const [current, compacted, appliedIndex, compactTarget, compactCursor] = a;
+  assert(typeof current === 'number' && current >= 1, 'meta current revision');
+  assert(typeof compacted === 'number', 'meta compacted revision');
+  assert(typeof appliedIndex === 'number', 'meta applied index');
+  assert(typeof compactTarget === 'number', 'meta compact target');
+  assert(compactCursor === null || compactCursor instanceof Uint8Array, 'meta compact cursor');
+  return { current, compacted, appliedIndex, compactTarget, compactCursor };
+}

@@ -1,0 +1,635 @@
+/**
+ * MvccStore: etcd's multi-version key space over a Backend. Every change gets a revision; the key
+ * index (key -> generations of revisions) lives in the backend next to the revision records, so
+ * another thread with its own Backend on the same env reads everything, and a restart reads
+ * nothing into memory.
+ *
+ * Writes: `write(fn, { appliedIndex })` runs `fn` inside ONE backend write transaction. Each
+ * Put / DeleteRange / Txn inside it is one etcd write: it either changes at least one key and
+ * takes the next revision, or changes nothing. Its events are derived in exactly one place,
+ * `Writer.endRevision`, into a ChangeSet; the promise resolves with all ChangeSets of the batch,
+ * in revision order, once the backend says the transaction is committed and durable. The current
+ * revision, the compaction state and the applied Raft index are stored in the same transaction.
+ * Txns are evaluated, then executed: compares (nested ones too) and pre-checks run against the
+ * state before the txn, so a Txn that fails writes nothing.
+ *
+ * Reads: `read(fn)` (or `range(req)`) opens a consistent read view that never blocks the writer.
+ *
+ * Expected failures are values ({ ok: false, code }); assertions are programmer errors.
+ */
+import { assert, compareBytes, prefixEnd, toHex, utf8 } from '../base/index.js';
+import type { Backend, ReadTxn, WriteTxn } from '../backend/index.js';
+import { backendLimits } from '../backend/index.js';
+import {
+  decodeIndex, decodeKv, decodeMeta, encodeIndex, encodeKv, encodeMeta, encodeTombstone,
+  indexKeyOf, isLongKey, LEASE_MARK, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
+} from './codec.js';
+import type { IndexRecord, MetaState } from './codec.js';
+import { crc32c } from './crc32c.js';
+import { compactAt, findAt, withPut, withTombstone } from './key-index.js';
+import type { Found } from './key-index.js';
+import {
+  validateDeleteRange, validatePut, validateRange, validateSize, validateTxn,
+} from './validate.js';
+import { err } from './types.js';
+import type {
+  ChangeSet, Compare, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+  DeleteRangeResponse, HashKVResponse, HashResponse, KeyValue, LeaseChecker, MvccError, MvccEvent,
+  PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Result, TxnRequest,
+  TxnResponse,
+} from './types.js';
+
+export interface MvccLimits {
+  /** etcd --max-request-bytes. */
+  readonly requestBytesMax: number;
+  /** etcd --max-txn-ops. */
+  readonly txnOpsMax: number;
+  /** User keys longer than this are indexed by prefix + hash (LMDB keys stop at 1978 bytes). */
+  readonly indexKeyBytesMax: number;
+  /** Keys of the index compacted per `compactSlice` call, so writes never stall for long. */
+  readonly compactionSliceKeys: number;
+}
+
+export const mvccLimits: MvccLimits = {
+  requestBytesMax: 1.5 * 1024 * 1024,
+  txnOpsMax: 128,
+  indexKeyBytesMax: 1900,
+  compactionSliceKeys: 1000,
+};
+
+export interface MvccOptions {
+  /** Put's lease validation; without it every non-zero lease is "not found". */
+  readonly leases?: LeaseChecker;
+  readonly limits?: Partial<MvccLimits>;
+}
+
+export interface WriteResult<T> {
+  readonly result: T;
+  /** One ChangeSet per write that changed something, in revision order. */
+  readonly changes: ChangeSet[];
+  /** The store revision after the batch. */
+  readonly revision: number;
+}
+
+const NO_LEASES: LeaseChecker = { exists: () => false };
+const EMPTY = new Uint8Array(0);
+
+export class MvccStore {
+  readonly limits: MvccLimits;
+  private readonly backend: Backend;
+  private readonly leases: LeaseChecker;
+
+  constructor(backend: Backend, options: MvccOptions = {}) {
+    this.limits = { ...mvccLimits, ...options.limits };
+    const l = this.limits;
+    assert(l.indexKeyBytesMax >= 1, 'indexKeyBytesMax must be positive');
+    assert(l.indexKeyBytesMax + 9 <= backendLimits.keyBytesMax - 8,
+      'long index keys (+hash, +lease prefix) must fit a backend key');
+    assert(l.txnOpsMax >= 1, 'txnOpsMax must be positive');
+    assert(l.compactionSliceKeys >= 1, 'compactionSliceKeys must be positive');
+    for (const t of Object.values(TABLES)) {
+      assert(backend.tables.includes(t), `backend lacks table ${t}`);
+    }
+    this.backend = backend;
+    this.leases = options.leases ?? NO_LEASES;
+  }
+
+  read<T>(fn: (view: MvccReader) => T): T {
+    return this.backend.read((txn) => fn(new Reader(txn, this.limits)));
+  }
+
+  range(req: RangeRequest): Result<RangeResponse> {
+    return this.read((view) => view.range(req));
+  }
+
+  /** The persisted meta state: revisions, compaction progress, applied index. */
+  state(): MetaState {
+    return this.read((view) => view.meta);
+  }
+
+  async write<T>(
+    fn: (writer: MvccWriter) => T, options: { appliedIndex?: number } = {},
+  ): Promise<WriteResult<T>> {
+    return this.backend.write((txn) => {
+      const w = new Writer(txn, this.limits, this.leases);
+      const result = fn(w);
+      w.finish(options.appliedIndex);
+      return { result, changes: w.changes, revision: w.meta.current };
+    });
+  }
+}
+
+/** A read view: everything is as of the moment the view opened. */
+export interface MvccReader {
+  readonly meta: MetaState;
+  range(req: RangeRequest): Result<RangeResponse>;
+  hashKV(revision: number): Result<HashKVResponse>;
+  /** crc32c over every table of the backend (etcd's Hash: deterministic for identical storage). */
+  hash(tables: readonly string[]): HashResponse;
+  /** Keys currently attached to a lease, in index order. */
+  keysOfLease(lease: bigint): Uint8Array[];
+}
+
+/** The operations of one write batch; each Put / DeleteRange / Txn is one etcd revision. */
+export interface MvccWriter extends MvccReader {
+  put(req: PutRequest): Result<PutResponse>;
+  deleteRange(req: DeleteRangeRequest): Result<DeleteRangeResponse>;
+  txn(req: TxnRequest): Result<TxnResponse>;
+  compact(req: CompactionRequest): Result<CompactionResponse>;
+  /** Physically compacts one bounded slice; returns true while more slices remain. */
+  compactSlice(): boolean;
+}
+
+interface Selected {
+  readonly key: Uint8Array;
+  readonly found: Found;
+}
+
+class Reader implements MvccReader {
+  meta: MetaState;
+
+  constructor(protected readonly btxn: ReadTxn, protected readonly limits: MvccLimits) {
+    this.meta = decodeMeta(btxn.get(TABLES.meta, META_KEY));
+  }
+
+  /** The revision a "latest" read sees; inside a write it includes the write's own changes. */
+  protected readRevision(): number {
+    return this.meta.current;
+  }
+
+  protected checkRevision(rev: number): MvccError | undefined {
+    if (rev > this.readRevision()) return err('ErrFutureRev');
+    if (rev < this.meta.compacted) return err('ErrCompacted');
+    return undefined;
+  }
+
+  protected index(indexKey: Uint8Array): IndexRecord | undefined {
+    const bytes = this.btxn.get(TABLES.index, indexKey);
+    return bytes === undefined ? undefined : decodeIndex(indexKey, bytes);
+  }
+
+  protected loadKv(found: Found): KeyValue {
+    const bytes = this.btxn.get(TABLES.rev, revKey(found.main, found.sub));
+    assert(bytes !== undefined, `revision ${found.main}.${found.sub} has a record`);
+    const kv = decodeKv(bytes);
+    assert(!('tombstone' in kv), 'a found revision is not a tombstone');
+    return kv;
+  }
+
+  /** Keys of [key, rangeEnd) that exist at `rev`, in ascending key order. */
+  protected select(key: Uint8Array, rangeEnd: Uint8Array | undefined, rev: number): Selected[] {
+    const n = this.limits.indexKeyBytesMax;
+    if (rangeEnd === undefined || rangeEnd.length === 0) {
+      const rec = this.index(indexKeyOf(key, n));
+      if (rec === undefined) return [];
+      assert(compareBytes(rec.key, key) === 0, 'long-key hash collision');
+      const found = findAt(rec.generations, rev);
+      return found === undefined ? [] : [{ key: rec.key, found }];
+    }
+    const toEnd = rangeEnd.length === 1 && rangeEnd[0] === 0;
+    if (!toEnd && compareBytes(rangeEnd, key) <= 0) return [];
+    const start = key.length > n ? key.subarray(0, n) : key;
+    let end: Uint8Array | undefined;
+    if (!toEnd) {
+      if (rangeEnd.length > n) {
+        end = new Uint8Array(n + 9).fill(0xff);
+        end.set(rangeEnd.subarray(0, n));
+      } else {
+        end = rangeEnd;
+      }
+    }
+    const out: Selected[] = [];
+    let sawLong = false;
+    for (const e of this.btxn.range(TABLES.index, { start, end })) {
+      const rec = decodeIndex(e.key, e.value);
+      if (compareBytes(rec.key, key) < 0) continue;
+      if (!toEnd && compareBytes(rec.key, rangeEnd) >= 0) continue;
+      if (isLongKey(rec.key, n)) sawLong = true;
+      const found = findAt(rec.generations, rev);
+      if (found !== undefined) out.push({ key: rec.key, found });
+    }
+    // Long keys sharing their first indexKeyBytesMax bytes come out in hash order.
+    if (sawLong) out.sort((a, b) => compareBytes(a.key, b.key));
+    return out;
+  }
+
+  range(req: RangeRequest): Result<RangeResponse> {
+    const invalid = validateRange(req);
+    if (invalid !== undefined) return invalid;
+    const current = this.readRevision();
+    const rev = (req.revision ?? 0) > 0 ? req.revision! : current;
+    const bad = this.checkRevision(rev);
+    if (bad !== undefined) return bad;
+    const selected = this.select(req.key, req.rangeEnd, rev);
+    const header = { revision: current };
+    if (req.countOnly === true) {
+      return { ok: true, header, kvs: [], more: false, count: selected.length };
+    }
+    let rows = selected.filter((s) => keep(req, s.found));
+    const order = req.sortOrder === 'NONE' || req.sortOrder === undefined
+      ? (req.sortTarget === undefined || req.sortTarget === 'KEY' ? 'NONE' : 'ASCEND')
+      : req.sortOrder;
+    let kvs: KeyValue[] | undefined;
+    if (order !== 'NONE') {
+      const target = req.sortTarget ?? 'KEY';
+      if (target === 'VERSION' || target === 'VALUE') {
+        kvs = rows.map((s) => this.loadKv(s.found));
+        sortKvs(kvs, target, order);
+      } else {
+        rows = sortRows(rows, target, order);
+      }
+    }
+    const limit = req.limit ?? 0;
+    const total = kvs?.length ?? rows.length;
+    const more = limit > 0 && total > limit;
+    if (kvs === undefined) {
+      if (more) rows = rows.slice(0, limit);
+      kvs = rows.map((s) => this.loadKv(s.found));
+    } else if (more) {
+      kvs = kvs.slice(0, limit);
+    }
+    if (req.keysOnly === true) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY }));
+    return { ok: true, header, kvs, more, count: selected.length };
+  }
+
+  keysOfLease(lease: bigint): Uint8Array[] {
+    const prefix = leasePrefix(lease);
+    const out: Uint8Array[] = [];
+    for (const e of this.btxn.range(TABLES.lease, { start: prefix, end: prefixEnd(prefix) })) {
+      const indexKey = e.key.slice(8);
+      if (indexKey.length <= this.limits.indexKeyBytesMax) {
+        out.push(indexKey);
+      } else {
+        const rec = this.index(indexKey);
+        assert(rec !== undefined, 'a lease attachment names an indexed key');
+        out.push(rec.key);
+      }
+    }
+    return out;
+  }
+
+  hashKV(revision: number): Result<HashKVResponse> {
+    const current = this.meta.current;
+    const compacted = this.meta.compacted;
+    if (revision !== 0 && revision <= compacted) return err('ErrCompacted');
+    if (revision > current) return err('ErrFutureRev');
+    const at = revision > 0 ? revision : current;
+    // Members differ in how far physical compaction got; decide "kept" logically, per key.
+    const keptAtCompaction = new Map<string, Found | undefined>();
+    let crc = crc32c(0, utf8('key'));
+    for (const e of this.btxn.range(TABLES.rev, { end: revKey(at + 1, 0) })) {
+      const main = revKeyMain(e.key);
+      const record = decodeKv(e.value);
+      const tombstone = 'tombstone' in record;
+      if (main <= compacted) {
+        const hex = toHex(record.key);
+        if (!keptAtCompaction.has(hex)) {
+          const rec = this.index(indexKeyOf(record.key, this.limits.indexKeyBytesMax));
+          keptAtCompaction.set(hex, rec && findAt(rec.generations, compacted));
+        }
+        const kept = keptAtCompaction.get(hex);
+        const sub = new DataView(e.key.buffer, e.key.byteOffset + 8, 8).getUint32(4);
+        if (tombstone || kept === undefined || kept.main !== main || kept.sub !== sub) continue;
+      }
+      crc = crc32c(crc, e.key);
+      if (tombstone) crc = crc32c(crc, TOMBSTONE_MARK);
+      crc = crc32c(crc, e.value);
+    }
+    return {
+      ok: true, header: { revision: current }, hash: crc, compactRevision: compacted,
+      hashRevision: at,
+    };
+  }
+
+  hash(tables: readonly string[]): HashResponse {
+    let crc = 0;
+    for (const table of [...tables].sort()) {
+      crc = crc32c(crc, utf8(table));
+      for (const e of this.btxn.range(table, {})) {
+        crc = crc32c(crc, e.key);
+        crc = crc32c(crc, e.value);
+      }
+    }
+    return { header: { revision: this.meta.current }, hash: crc };
+  }
+}
+
+const TOMBSTONE_MARK = utf8('t');
+
+function keep(req: RangeRequest, f: Found): boolean {
+  if ((req.minModRevision ?? 0) > 0 && f.main < req.minModRevision!) return false;
+  if ((req.maxModRevision ?? 0) > 0 && f.main > req.maxModRevision!) return false;
+  if ((req.minCreateRevision ?? 0) > 0 && f.created < req.minCreateRevision!) return false;
+  if ((req.maxCreateRevision ?? 0) > 0 && f.created > req.maxCreateRevision!) return false;
+  return true;
+}
+
+/** Stable sorts: ties keep ascending key order. */
+function sortRows(rows: Selected[], target: 'KEY' | 'CREATE' | 'MOD', order: 'ASCEND' | 'DESCEND'):
+  Selected[] {
+  const sign = order === 'ASCEND' ? 1 : -1;
+  const by = (s: Selected): number => (target === 'CREATE' ? s.found.created : s.found.main);
+  if (target === 'KEY') return order === 'ASCEND' ? rows : [...rows].reverse();
+  return [...rows].sort((a, b) => sign * (by(a) - by(b)));
+}
+
+function sortKvs(kvs: KeyValue[], target: 'VERSION' | 'VALUE', order: 'ASCEND' | 'DESCEND'): void {
+  const sign = order === 'ASCEND' ? 1 : -1;
+  if (target === 'VERSION') kvs.sort((a, b) => sign * (a.version - b.version));
+  else kvs.sort((a, b) => sign * compareBytes(a.value, b.value));
+}
+
+/** A Txn's chosen path, decided against the state before the txn. */
+interface Plan {
+  readonly succeeded: boolean;
+  readonly ops: readonly RequestOp[];
+  /** Plans of nested txns, by op position. */
+  readonly nested: Map<number, Plan>;
+}
+
+class Writer extends Reader implements MvccWriter {
+  readonly changes: ChangeSet[] = [];
+  private readonly wtxn: WriteTxn;
+  /** Revision of the write in progress (current + 1), its next sub-revision and its events. */
+  private main = 0;
+  private sub = 0;
+  private events: MvccEvent[] = [];
+  private inWrite = false;
+
+  constructor(txn: WriteTxn, limits: MvccLimits, private readonly leases: LeaseChecker) {
+    super(txn, limits);
+    this.wtxn = txn;
+  }
+
+  protected override readRevision(): number {
+    return this.inWrite && this.events.length > 0 ? this.main : this.meta.current;
+  }
+
+  /** Stores the meta state; called once at the end of the batch. */
+  finish(appliedIndex: number | undefined): void {
+    assert(!this.inWrite, 'no write is left open');
+    if (appliedIndex !== undefined) {
+      assert(appliedIndex >= this.meta.appliedIndex, 'the applied index never goes back');
+      this.meta = { ...this.meta, appliedIndex };
+    }
+    this.wtxn.put(TABLES.meta, META_KEY, encodeMeta(this.meta));
+  }
+
+  /** Runs one etcd write (one candidate revision). */
+  private revision<T>(fn: () => T): T {
+    assert(!this.inWrite, 'writes do not nest');
+    this.inWrite = true;
+    this.main = this.meta.current + 1;
+    this.sub = 0;
+    this.events = [];
+    try {
+      return fn();
+    } finally {
+      this.inWrite = false;
+      this.endRevision();
+    }
+  }
+
+  /** The one place a write's change list is made. */
+  private endRevision(): void {
+    if (this.events.length === 0) return;
+    assert(this.events.length === this.sub, 'one event per sub-revision');
+    this.meta = { ...this.meta, current: this.main };
+    this.changes.push({ revision: this.main, events: this.events });
+    this.events = [];
+  }
+
+  put(req: PutRequest): Result<PutResponse> {
+    const invalid = validatePut(req) ?? validateSize({ requestPut: req }, this.limits);
+    if (invalid !== undefined) return invalid;
+    const bad = this.checkPut(req);
+    if (bad !== undefined) return bad;
+    return this.revision(() => ({ ok: true, ...this.doPut(req) }));
+  }
+
+  deleteRange(req: DeleteRangeRequest): Result<DeleteRangeResponse> {
+    const invalid = validateDeleteRange(req) ?? validateSize({ requestDeleteRange: req }, this.limits);
+    if (invalid !== undefined) return invalid;
+    return this.revision(() => ({ ok: true, ...this.doDelete(req) }));
+  }
+
+  txn(req: TxnRequest): Result<TxnResponse> {
+    const invalid = validateTxn(req, this.limits) ?? validateSize({ requestTxn: req }, this.limits);
+    if (invalid !== undefined) return invalid;
+    const plan = this.plan(req);
+    const bad = this.precheck(plan);
+    if (bad !== undefined) return bad;
+    const before = this.meta.current;
+    return this.revision(() => {
+      const responses = this.execute(plan);
+      const revision = this.events.length > 0 ? this.main : before;
+      return { ok: true, header: { revision }, succeeded: plan.succeeded, responses };
+    });
+  }
+
+  compact(req: CompactionRequest): Result<CompactionResponse> {
+    if (req.revision <= this.meta.compacted) return err('ErrCompacted');
+    if (req.revision > this.meta.current) return err('ErrFutureRev');
+    this.meta = {
+      ...this.meta, compacted: req.revision, compactTarget: req.revision, compactCursor: null,
+    };
+    return { ok: true, header: { revision: this.meta.current } };
+  }
+
+  compactSlice(): boolean {
+    const at = this.meta.compactTarget;
+    if (at < 0) return false;
+    const cursor = this.meta.compactCursor;
+    const start = cursor === null ? undefined : successor(cursor);
+    const slice = [...this.btxn.range(TABLES.index, {
+      start, limit: this.limits.compactionSliceKeys,
+    })].map((e) => ({ indexKey: e.key.slice(), rec: decodeIndex(e.key, e.value) }));
+    for (const { indexKey, rec } of slice) {
+      const result = compactAt(rec.generations, at);
+      for (const [main, sub] of result.drop) {
+        assert(this.wtxn.delete(TABLES.rev, revKey(main, sub)), 'compacted revision existed');
+      }
+      if (result.generations === undefined) this.wtxn.delete(TABLES.index, indexKey);
+      else if (result.drop.length > 0) this.writeIndex(indexKey, rec.key, result.generations);
+    }
+    const last = slice[slice.length - 1];
+    const done = slice.length < this.limits.compactionSliceKeys || last === undefined;
+    this.meta = done
+      ? { ...this.meta, compactTarget: -1, compactCursor: null }
+      : { ...this.meta, compactCursor: last.indexKey };
+    return !done;
+  }
+
+  // ---- execution of single ops (inside `revision`) ----
+
+  private checkPut(req: PutRequest): MvccError | undefined {
+    const lease = req.lease ?? 0n;
+    if (lease !== 0n && !this.leases.exists(lease)) return err('ErrLeaseNotFound');
+    if (req.ignoreValue === true || req.ignoreLease === true) {
+      if (this.select(req.key, undefined, this.readRevision()).length === 0) {
+        return err('ErrKeyNotFound');
+      }
+    }
+    return undefined;
+  }
+
+  private writeIndex(indexKey: Uint8Array, key: Uint8Array, generations: number[][]): void {
+    const long = isLongKey(key, this.limits.indexKeyBytesMax);
+    this.wtxn.put(TABLES.index, indexKey, encodeIndex({ key, generations }, long));
+  }
+
+  private header(): { revision: number } {
+    return { revision: this.readRevision() };
+  }
+
+  private doPut(req: PutRequest): PutResponse {
+    const indexKey = indexKeyOf(req.key, this.limits.indexKeyBytesMax);
+    const rec = this.index(indexKey);
+    if (rec !== undefined) assert(compareBytes(rec.key, req.key) === 0, 'long-key hash collision');
+    const found = rec === undefined ? undefined : findAt(rec.generations, Infinity);
+    const prev = found === undefined ? undefined : this.loadKv(found);
+    assert(prev !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
+      'ignore_value / ignore_lease were prechecked');
+    const main = this.main;
+    const sub = this.sub++;
+    const kv: KeyValue = {
+      key: req.key.slice(),
+      createRevision: prev === undefined ? main : prev.createRevision,
+      modRevision: main,
+      version: prev === undefined ? 1 : prev.version + 1,
+      value: req.ignoreValue === true ? prev!.value : req.value.slice(),
+      lease: req.ignoreLease === true ? prev!.lease : (req.lease ?? 0n),
+    };
+    this.wtxn.put(TABLES.rev, revKey(main, sub), encodeKv(kv));
+    this.writeIndex(indexKey, kv.key, withPut(rec?.generations ?? [[]], main, sub));
+    this.moveLease(indexKey, prev?.lease ?? 0n, kv.lease);
+    this.events.push(prev === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv: prev });
+    return req.prevKv === true && prev !== undefined
+      ? { header: this.header(), prevKv: prev }
+      : { header: this.header() };
+  }
+
+  private doDelete(req: DeleteRangeRequest): DeleteRangeResponse {
+    const selected = this.select(req.key, req.rangeEnd, this.readRevision());
+    const prevKvs: KeyValue[] = [];
+    for (const s of selected) {
+      const prev = this.loadKv(s.found);
+      const indexKey = indexKeyOf(s.key, this.limits.indexKeyBytesMax);
+      const rec = this.index(indexKey);
+      assert(rec !== undefined, 'a selected key is indexed');
+      const main = this.main;
+      const sub = this.sub++;
+      this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(s.key));
+      this.writeIndex(indexKey, rec.key, withTombstone(rec.generations, main, sub));
+      this.moveLease(indexKey, prev.lease, 0n);
+      const kv: KeyValue = {
+        key: s.key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n,
+      };
+      this.events.push({ type: 'DELETE', kv, prevKv: prev });
+      prevKvs.push(prev);
+    }
+    return {
+      header: this.header(), deleted: selected.length, prevKvs: req.prevKv === true ? prevKvs : [],
+    };
+  }
+
+  private moveLease(indexKey: Uint8Array, from: bigint, to: bigint): void {
+    if (from === to) return;
+    if (from !== 0n) this.wtxn.delete(TABLES.lease, leaseKey(from, indexKey));
+    if (to !== 0n) this.wtxn.put(TABLES.lease, leaseKey(to, indexKey), LEASE_MARK);
+  }
+
+  // ---- txn: evaluate, then execute ----
+
+  private plan(req: TxnRequest): Plan {
+    const succeeded = (req.compare ?? []).every((c) => this.holds(c));
+    const ops = (succeeded ? req.success : req.failure) ?? [];
+    const nested = new Map<number, Plan>();
+    ops.forEach((op, i) => {
+      if (op.requestTxn !== undefined) nested.set(i, this.plan(op.requestTxn));
+    });
+    return { succeeded, ops, nested };
+  }
+
+  private holds(c: Compare): boolean {
+    const current = this.meta.current;
+    const selected = this.select(c.key, c.rangeEnd, current);
+    if (selected.length === 0) {
+      if (c.target === 'VALUE') return false;
+      return compareNumbers(0n, operand(c), c.result);
+    }
+    return selected.every((s) => {
+      if (c.target === 'VALUE') {
+        const kv = this.loadKv(s.found);
+        return compareResult(compareBytes(kv.value, c.value ?? EMPTY), c.result);
+      }
+      const stored = c.target === 'CREATE' ? BigInt(s.found.created)
+        : c.target === 'MOD' ? BigInt(s.found.main)
+          : c.target === 'VERSION' ? BigInt(this.loadKv(s.found).version)
+            : this.loadKv(s.found).lease;
+      return compareNumbers(stored, operand(c), c.result);
+    });
+  }
+
+  private precheck(plan: Plan): MvccError | undefined {
+    for (let i = 0; i < plan.ops.length; i++) {
+      const op = plan.ops[i]!;
+      let bad: MvccError | undefined;
+      if (op.requestPut !== undefined) bad = this.checkPut(op.requestPut);
+      else if (op.requestRange !== undefined && (op.requestRange.revision ?? 0) > 0) {
+        bad = this.checkRevision(op.requestRange.revision!);
+      } else if (op.requestTxn !== undefined) bad = this.precheck(plan.nested.get(i)!);
+      if (bad !== undefined) return bad;
+    }
+    return undefined;
+  }
+
+  private execute(plan: Plan): ResponseOp[] {
+    return plan.ops.map((op, i): ResponseOp => {
+      if (op.requestRange !== undefined) {
+        const r = this.range(op.requestRange);
+        assert(r.ok, 'a prechecked range succeeds');
+        const { ok: _, ...responseRange } = r;
+        return { responseRange };
+      }
+      if (op.requestPut !== undefined) return { responsePut: this.doPut(op.requestPut) };
+      if (op.requestDeleteRange !== undefined) {
+        return { responseDeleteRange: this.doDelete(op.requestDeleteRange) };
+      }
+      const nested = plan.nested.get(i);
+      assert(nested !== undefined, 'a validated op is a range, put, delete or txn');
+      const responses = this.execute(nested);
+      return { responseTxn: { header: { revision: 0 }, succeeded: nested.succeeded, responses } };
+    });
+  }
+}
+
+function operand(c: Compare): bigint {
+  switch (c.target) {
+    case 'VERSION': return BigInt(c.version ?? 0);
+    case 'CREATE': return BigInt(c.createRevision ?? 0);
+    case 'MOD': return BigInt(c.modRevision ?? 0);
+    case 'LEASE': return c.lease ?? 0n;
+    case 'VALUE': return 0n;
+  }
+}
+
+function compareNumbers(stored: bigint, want: bigint, result: Compare['result']): boolean {
+  return compareResult(stored < want ? -1 : stored > want ? 1 : 0, result);
+}
+
+function compareResult(cmp: number, result: Compare['result']): boolean {
+  switch (result) {
+    case 'EQUAL': return cmp === 0;
+    case 'NOT_EQUAL': return cmp !== 0;
+    case 'GREATER': return cmp > 0;
+    case 'LESS': return cmp < 0;
+  }
+}
+
+/** The smallest key greater than `key` in memcmp order. */
+function successor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}
