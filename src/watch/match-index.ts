@@ -135,15 +135,19 @@ function removeNode<T>(root: TreapNode<T> | null, node: TreapNode<T>): TreapNode
   return root;
 }
 
-function stab<T>(root: TreapNode<T> | null, key: Uint8Array, visit: (value: T) => void): void {
+/** Visits every interval containing `key`; returns the number of tree nodes examined. */
+function stab<T>(root: TreapNode<T> | null, key: Uint8Array, visit: (value: T) => void): number {
+  let examined = 0;
   let node = root;
   while (node !== null) {
-    if (!endsAfter(node.maxEnd, key)) return;
-    stab(node.left, key, visit);
-    if (compareBytes(node.start, key) > 0) return;
+    examined++;
+    if (!endsAfter(node.maxEnd, key)) return examined;
+    examined += stab(node.left, key, visit);
+    if (compareBytes(node.start, key) > 0) return examined;
     if (endsAfter(node.end, key)) visit(node.value);
     node = node.right;
   }
+  return examined;
 }
 
 export class KeyMatchIndex<T> {
@@ -156,6 +160,12 @@ export class KeyMatchIndex<T> {
   #tree: TreapNode<T> | null = null;
   #nextSeq = 0;
   #size = 0;
+  #intervalNodesExamined = 0;
+
+  /** Interval-tree nodes examined by all queries so far (a work counter for tests). */
+  get intervalNodesExamined(): number {
+    return this.#intervalNodesExamined;
+  }
 
   /** Number of registered ranges. */
   get size(): number {
@@ -219,7 +229,7 @@ export class KeyMatchIndex<T> {
         ? keyString : keyString.slice(0, length));
       if (hits !== undefined) for (const e of hits) visit(valueOf(e));
     }
-    stab(this.#tree, key, visit);
+    if (this.#tree !== null) this.#intervalNodesExamined += stab(this.#tree, key, visit);
   }
 
   #countLength(length: number, delta: 1 | -1): void {

@@ -77,6 +77,8 @@ export interface HubStats {
   readonly watchers: number;
   readonly unsynced: number;
   readonly indexedRanges: number;
+  /** Times a synced watcher fell behind because its stream's buffer was full (cumulative). */
+  readonly fellBehind: number;
 }
 
 /** Rough protobuf overhead of one KeyValue (tags, varint revisions, version, lease). */
@@ -247,6 +249,7 @@ export class WatchHub {
   #eventStamp = 0;
   #batchStamp = 0;
   #watcherCount = 0;
+  #fellBehind = 0;
 
   constructor(options: WatchHubOptions) {
     assertCount(options.currentRevision, 'currentRevision');
@@ -469,7 +472,7 @@ export class WatchHub {
   stats(): HubStats {
     return {
       streams: this.#streams.size, watchers: this.#watcherCount, unsynced: this.#unsynced.size,
-      indexedRanges: this.#index.size,
+      indexedRanges: this.#index.size, fellBehind: this.#fellBehind,
     };
   }
 
@@ -581,6 +584,7 @@ export class WatchHub {
     }
     if (!this.#fits(w.stream, count, bytes)) {
       // Slow consumer: nothing of this revision is queued; the watcher rereads it from history.
+      this.#fellBehind++;
       this.#fallBehind(w, revision);
       return;
     }

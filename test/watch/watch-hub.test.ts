@@ -204,7 +204,7 @@ t.test('closing a stream removes its watchers from the index', async (t) => {
   h.create(2, { key: k('a'), rangeEnd: prefixEnd(k('a')) });
   t.equal(h.hub.stats().indexedRanges, 3);
   h.close(1);
-  t.same(h.hub.stats(), { streams: 1, watchers: 1, unsynced: 0, indexedRanges: 1 });
+  t.match(h.hub.stats(), { streams: 1, watchers: 1, unsynced: 0, indexedRanges: 1 });
   h.commit([{ put: 'a' }]);
   t.same(h.hub.readyStreams(), [2]);
 });
