@@ -144,8 +144,12 @@ function isDefault(v: unknown): boolean {
 function toWireValue(f: FieldPlan, v: unknown): unknown {
   switch (f.kind) {
     case 'plain': case 'bytes': return v;
-    case 'i64num': case 'u64num':
+    case 'i64num':
       assertWireInteger(v as number, f.name);
+      return v;
+    case 'u64num':
+      assertWireInteger(v as number, f.name);
+      assert((v as number) >= 0, `${f.name} is uint64, got ${v as number}`);
       return v;
     case 'i64big': case 'u64big': return bigintToBits(v as bigint);
     case 'message': {

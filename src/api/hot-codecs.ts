@@ -111,6 +111,7 @@ function encodeHeader(w: protobuf.Writer, h: Init<ResponseHeader>): void {
   if (h.member_id !== undefined && h.member_id !== 0n) writeBigint64(w.uint32(16), h.member_id);
   if (h.revision !== undefined && h.revision !== 0) writeInt64(w.uint32(24), h.revision, 'revision');
   if (h.raft_term !== undefined && h.raft_term !== 0) {
+    assert(h.raft_term > 0, `raft_term is uint64, got ${h.raft_term}`);
     writeInt64(w.uint32(32), h.raft_term, 'raft_term');
   }
 }
