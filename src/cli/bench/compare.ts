@@ -1,0 +1,172 @@
+/**
+ * `strata bench compare`: starts a real etcd and a strata member with the same flags, runs the
+ * same workload matrix against each, alternately (etcd first on even rows, strata first on odd
+ * ones, so warm-up and background load do not favour one side), and prints each workload's
+ * throughput, p50 / p99 and server CPU per operation side by side with the ratios strata / etcd.
+ * CPU per operation comes from /proc of the server process; it is the figure that carries over
+ * to bigger machines, since on two cores the load generator itself takes about one.
+ * When strata does not start, the etcd column is still measured and the command exits 1 with
+ * "strata did not start: ...".
+ */
+import { BENCH_LIMITS, parseBenchArgs, splitFlags, type BenchOptions } from './options.js';
+import { jsonLine, ProgressBar } from './report.js';
+import { runLoad, type RunResult } from './run.js';
+import { startServer, type ServerProcess } from './server-process.js';
+import type { BenchIo } from './index.js';
+
+export interface MatrixRow {
+  readonly label: string;
+  /** `strata bench` arguments, without --endpoints / --server-pid / --duration. */
+  readonly args: readonly string[];
+  /** The row runs a fixed --total instead of the matrix duration (delete uses up its keys). */
+  readonly total?: number;
+}
+
+const KV = ['--key-size', '8', '--val-size', '256'];
+
+/** The matrix the issue asks for. */
+export const MATRIX: readonly MatrixRow[] = [
+  ...[1, 16, 64, 256].map((c) => ({
+    label: `put c=${c}`,
+    args: ['put', '--clients', String(c), '--conns', String(Math.min(c, 4)), '--key-space-size', '100000', ...KV],
+  })),
+  ...(['l', 's'] as const).flatMap((cons) => [1, 64].map((c) => ({
+    label: `range ${cons === 'l' ? 'linearizable' : 'serializable'} c=${c}`,
+    args: ['range', '--consistency', cons, '--clients', String(c), '--conns', String(Math.min(c, 4)),
+      '--key-space-size', '1000', ...KV],
+  }))),
+  { label: 'txn-put 4 ops c=64', args: ['txn-put', '--txn-ops', '4', '--clients', '64', '--conns', '4',
+    '--key-space-size', '100000', ...KV] },
+  { label: 'delete c=64', total: 10_000, args: ['delete', '--clients', '64', '--conns', '4',
+    '--key-space-size', '10000', '--sequential-keys', ...KV] },
+  { label: 'watch 100 watchers, 1000 puts/s', args: ['watch', '--watchers', '100', '--watch-streams', '10',
+    '--clients', '16', '--conns', '2', '--rate', '1000', '--key-space-size', '1000', ...KV] },
+  { label: 'lease keepalive c=64', args: ['lease-keepalive', '--clients', '64', '--conns', '4'] },
+];
+
+const COMPARE_FLAGS = {
+  duration: { kind: 'number', min: 0.2, max: BENCH_LIMITS.durationSecondsMax },
+  quick: { kind: 'bool' },
+  json: { kind: 'bool' },
+  etcd: { kind: 'string' },
+  only: { kind: 'string' },
+  workers: { kind: 'int', min: 1, max: BENCH_LIMITS.workersMax },
+} as const;
+
+interface Side {
+  readonly server: ServerProcess | undefined;
+  readonly startError: string | undefined;
+  readonly results: (RunResult | string)[];
+}
+
+function rowOptions(row: MatrixRow, server: ServerProcess, durationSeconds: number, workers: number | undefined,
+  quick: boolean): BenchOptions {
+  const args = [...row.args, '--endpoints', server.endpoint, '--server-pid', String(server.pid)];
+  if (row.total !== undefined) args.push('--total', String(quick ? Math.floor(row.total / 5) : row.total));
+  else args.push('--duration', String(durationSeconds));
+  if (workers !== undefined) args.push('--workers', String(workers));
+  const parsed = parseBenchArgs(args);
+  if (!parsed.ok) throw new Error(`matrix row "${row.label}": ${parsed.error}`);
+  return parsed.value;
+}
+
+export async function runCompare(argv: readonly string[], io: BenchIo): Promise<number> {
+  const split = splitFlags(argv, COMPARE_FLAGS);
+  if (!split.ok || split.value.positional.length > 0) {
+    io.stderr.write(`strata bench compare: ${split.ok ? `unexpected argument "${split.value.positional[0]}"` : split.error}\n`);
+    return 2;
+  }
+  const f = split.value.flags;
+  const quick = f.get('quick') === true;
+  const duration = typeof f.get('duration') === 'number' ? (f.get('duration') as number) : quick ? 1 : 5;
+  const workers = typeof f.get('workers') === 'number' ? (f.get('workers') as number) : undefined;
+  const only = typeof f.get('only') === 'string' ? (f.get('only') as string) : undefined;
+  const rows = MATRIX.filter((r) => only === undefined || r.label.startsWith(only));
+  if (rows.length === 0) {
+    io.stderr.write(`strata bench compare: no matrix row starts with "${only}"\n`);
+    return 2;
+  }
+  const etcdBinary = typeof f.get('etcd') === 'string' ? (f.get('etcd') as string) : 'etcd';
+  const sides = {
+    etcd: await start('etcd', etcdBinary),
+    strata: await start('strata', etcdBinary),
+  };
+  for (const [kind, side] of Object.entries(sides)) {
+    if (side.startError !== undefined) io.stderr.write(`${kind} did not start: ${side.startError}\n`);
+  }
+  try {
+    for (const [i, row] of rows.entries()) {
+      const order = i % 2 === 0 ? (['etcd', 'strata'] as const) : (['strata', 'etcd'] as const);
+      for (const kind of order) {
+        const side = sides[kind];
+        if (side.server === undefined) {
+          side.results.push('did not start');
+          continue;
+        }
+        const o = rowOptions(row, side.server, duration, workers, quick);
+        const bar = new ProgressBar(io.stderr, `${kind}: ${row.label}`, io.isTTY);
+        try {
+          const r = await runLoad(o, { onProgress: (ops, fr) => bar.update(ops, fr) });
+          side.results.push(r);
+          io.stdout.write(`${jsonLine(r, { server: kind, row: row.label })}\n`);
+        } catch (err) {
+          side.results.push(err instanceof Error ? err.message : String(err));
+        } finally {
+          bar.done();
+        }
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(sides).map((s) => s.server?.stop()));
+  }
+  if (f.get('json') !== true) io.stdout.write(`${compareTable(rows, sides.etcd.results, sides.strata.results)}\n`);
+  const failed = [sides.etcd, sides.strata].some((s) => s.startError !== undefined
+    || s.results.some((r) => typeof r === 'string' || r.errors > 0));
+  if (sides.strata.startError !== undefined) io.stderr.write(`strata did not start: ${sides.strata.startError}\n`);
+  return failed ? 1 : 0;
+}
+
+async function start(kind: 'etcd' | 'strata', etcdBinary: string): Promise<Side> {
+  try {
+    return { server: await startServer(kind, etcdBinary), startError: undefined, results: [] };
+  } catch (err) {
+    return { server: undefined, startError: err instanceof Error ? err.message : String(err), results: [] };
+  }
+}
+
+const num = (n: number | undefined, d: number): string => (n === undefined ? '-' : n.toFixed(d));
+const ratio = (a: number | undefined, b: number | undefined): string =>
+  (a === undefined || b === undefined || b === 0 ? '-' : (a / b).toFixed(2));
+
+/** The side-by-side table: one line per workload, etcd | strata | strata / etcd. */
+export function compareTable(rows: readonly MatrixRow[], etcd: readonly (RunResult | string)[],
+  strata: readonly (RunResult | string)[]): string {
+  const head = ['workload', 'etcd ops/s', 'strata ops/s', 'x', 'etcd p50/p99 ms', 'strata p50/p99 ms',
+    'x p99', 'etcd us/op', 'strata us/op', 'x cpu'];
+  const lines: string[][] = [head];
+  const notes: string[] = [];
+  rows.forEach((row, i) => {
+    const e = etcd[i];
+    const s = strata[i];
+    const er = typeof e === 'object' ? e : undefined;
+    const sr = typeof s === 'object' ? s : undefined;
+    if (typeof e === 'string') notes.push(`etcd, ${row.label}: ${e}`);
+    if (typeof s === 'string' && s !== 'did not start') notes.push(`strata, ${row.label}: ${s}`);
+    for (const [who, r] of [['etcd', er], ['strata', sr]] as const) {
+      if (r?.firstError !== undefined) notes.push(`${who}, ${row.label}: ${r.errors} errors, first: ${r.firstError}`);
+    }
+    lines.push([
+      row.label, num(er?.throughput, 0), num(sr?.throughput, 0), ratio(sr?.throughput, er?.throughput),
+      er === undefined ? '-' : `${num(er.latencyMs.p50, 2)}/${num(er.latencyMs.p99, 2)}`,
+      sr === undefined ? '-' : `${num(sr.latencyMs.p50, 2)}/${num(sr.latencyMs.p99, 2)}`,
+      ratio(sr?.latencyMs.p99, er?.latencyMs.p99),
+      num(er?.serverCpuMicrosPerOp, 1), num(sr?.serverCpuMicrosPerOp, 1),
+      ratio(sr?.serverCpuMicrosPerOp, er?.serverCpuMicrosPerOp),
+    ]);
+  });
+  const widths = head.map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
+  const text = lines.map((l) => l.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0)
+    : cell.padStart(widths[c] ?? 0))).join('  ').trimEnd());
+  text.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  return [...text, ...notes.map((n) => `note: ${n}`)].join('\n');
+}
