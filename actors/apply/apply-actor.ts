@@ -1,0 +1,99 @@
+/**
+ * The apply actor: owns the writable MVCC store. Committed entries arrive from raft in order;
+ * each message becomes one backend write transaction (the Applier), issued at once so batches
+ * pipeline, answered in order once written (committed and durable). Only results whose origin is
+ * this member go to the front; change lists go to the watch hub when one is configured.
+ */
+import { assert, assertNever } from '../../src/base/index.js';
+import type { AppliedBatch, Applier } from '../../src/apply/index.js';
+import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
+import type { ApplyInbox } from './messages.js';
+
+export interface ApplyActorOptions {
+  readonly memberId: bigint;
+  readonly applier: Applier;
+  readonly frontAddress: Address;
+  readonly raftAddress: Address;
+  readonly watchAddress?: Address;
+  /** Batches written but not yet reported, at most (the back-pressure on raft's commits). */
+  readonly batchesInFlightMax: number;
+}
+
+export class ApplyActor implements Actor<ApplyInbox> {
+  readonly #o: ApplyActorOptions;
+  /** Written batches by sequence number, reported strictly in order. */
+  readonly #done = new Map<number, AppliedBatch>();
+  #issued = 0;
+  #reported = 0;
+  #compactScheduled = false;
+
+  constructor(options: ApplyActorOptions) {
+    assert(options.batchesInFlightMax >= 1, 'batchesInFlightMax must be positive');
+    this.#o = options;
+  }
+
+  receive(message: ApplyInbox, ctx: ActorContext<ApplyInbox>): void {
+    switch (message.type) {
+      case 'apply.committed': {
+        const seq = ++this.#issued;
+        assert(seq - this.#reported <= this.#o.batchesInFlightMax * 64, 'apply fell far behind raft');
+        const self = ctx.self;
+        void this.#o.applier.apply(message.entries).then((batch) => {
+          this.#done.set(seq, batch);
+          ctx.send(self, { type: 'apply.written', seq });
+        });
+        return;
+      }
+      case 'apply.written':
+        this.#report(ctx);
+        return;
+      case 'apply.compactStep': {
+        const self = ctx.self;
+        void this.#o.applier.compactStep().then(({ more, results }) => {
+          this.#compactScheduled = false;
+          this.#reply(results, ctx);
+          if (more) this.#scheduleCompaction(ctx, self);
+        });
+        return;
+      }
+      default:
+        assertNever(message, 'apply message');
+    }
+  }
+
+  #report(ctx: ActorContext<ApplyInbox>): void {
+    for (;;) {
+      const batch = this.#done.get(this.#reported + 1);
+      if (batch === undefined) return;
+      this.#done.delete(++this.#reported);
+      const o = this.#o;
+      ctx.send(o.frontAddress, {
+        type: 'front.applied', appliedIndex: batch.appliedIndex, revision: batch.revision,
+        compacted: batch.compacted,
+        results: batch.results.filter((r) => r.origin === o.memberId),
+        alarms: batch.alarms,
+      });
+      ctx.send(o.raftAddress, { type: 'raft.applied', index: batch.appliedIndex });
+      if (o.watchAddress !== undefined && batch.changes.length > 0) {
+        ctx.send(o.watchAddress, { type: 'watch.committed', changes: batch.changes, revision: batch.revision });
+      }
+      if (this.#o.applier.compacting()) this.#scheduleCompaction(ctx, ctx.self);
+    }
+  }
+
+  #reply(results: AppliedBatch['results'], ctx: ActorContext<ApplyInbox>): void {
+    const mine = results.filter((r) => r.origin === this.#o.memberId);
+    if (mine.length === 0) return;
+    // -1: these results come from a compaction slice, which moves no index or revision.
+    ctx.send(this.#o.frontAddress, {
+      type: 'front.applied', appliedIndex: -1, revision: -1, compacted: -1, results: mine,
+      alarms: this.#o.applier.alarms,
+    });
+  }
+
+  #scheduleCompaction(ctx: ActorContext<ApplyInbox>, self: Address): void {
+    if (this.#compactScheduled) return;
+    this.#compactScheduled = true;
+    ctx.send(self, { type: 'apply.compactStep' });
+  }
+}

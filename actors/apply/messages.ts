@@ -1,0 +1,22 @@
+/**
+ * The apply actor's messages. Its inbox: committed entries from raft, in order, and its own
+ * notices that a batch was written. Its outbox: results and the applied index to the front, the
+ * durable applied index to raft, each revision's change list to the watch hub.
+ */
+import type { AlarmMember, ApplyResult } from '../../src/apply/index.js';
+import type { ChangeSet } from '../../src/mvcc/index.js';
+import type { Entry } from '../../src/raft/index.js';
+
+export type ApplyInbox =
+  | { readonly type: 'apply.committed'; readonly entries: readonly Entry[] }
+  | { readonly type: 'apply.written'; readonly seq: number }
+  | { readonly type: 'apply.compactStep' };
+
+export type ApplyOutbox =
+  | {
+    readonly type: 'front.applied'; readonly appliedIndex: number; readonly revision: number;
+    readonly compacted: number; readonly results: readonly ApplyResult[];
+    readonly alarms: readonly AlarmMember[];
+  }
+  | { readonly type: 'raft.applied'; readonly index: number }
+  | { readonly type: 'watch.committed'; readonly changes: readonly ChangeSet[]; readonly revision: number };

@@ -1,0 +1,255 @@
+/**
+ * boot: the single entry point that opens storage, spawns the actor threads and starts the
+ * servers of one strata member. It is also the module worker threads load their actors from
+ * (createRaftActor, createApplyActor), because opening storage is host I/O and only this file of
+ * actors/ may reach src/runtime/node.
+ *
+ * The pipeline (shared DESIGN.md): gRPC on the main thread -> front actor -> raft actor (own
+ * thread, Raft log in the `wal` env) -> apply actor (own thread, the `mvcc` env) -> front ->
+ * client. Serializable reads read the `mvcc` env on the main thread directly.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { open as openLmdb } from 'lmdb';
+import { assert, type Logger, type MemberId } from '../src/base/index.js';
+import { codecFor } from '../src/api/index.js';
+import { Applier } from '../src/apply/index.js';
+import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
+import { ConsoleLogger } from '../src/runtime/node/index.js';
+import { ThreadHost, type ActorSpec } from '../src/runtime/node/index.js';
+import { GrpcServer, serverStream, unary } from '../src/runtime/node/grpc-server.js';
+import { LmdbBackend } from '../src/runtime/node/lmdb-backend.js';
+import { LmdbRaftStorage } from '../src/runtime/node/lmdb-raft-storage.js';
+import type { AnyActor } from '../src/runtime/index.js';
+import { ApplyActor } from './apply/apply-actor.js';
+import { FrontActor } from './front/front-actor.js';
+import { services, type HostFacts, type MemberInfo } from './front/services.js';
+import { RaftActor } from './raft/raft-actor.js';
+
+/** What etcd 3.4 clients are told this server is (they compare it with 3.4.x). */
+export const ETCD_VERSION = '3.4.23';
+export const CLUSTER_VERSION = '3.4.0';
+
+export interface BootConfig {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly members: readonly MemberInfo[];
+  readonly listenClient: { readonly host: string; readonly port: number };
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  readonly quotaBackendBytes: number;
+  readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
+  readonly snapshotCount: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
+}
+
+export interface Member {
+  /** The client port actually bound (useful when 0 was asked for). */
+  readonly clientPort: number;
+  /** Resolves when the member stopped; rejects if an actor crashed. */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Named limits of the pipeline. */
+const PIPELINE = {
+  pendingProposalsMax: 16_384,
+  pendingReadsMax: 16_384,
+  applyBatchesInFlightMax: 64,
+  logKeepEntries: 5_000,
+  snapshotChunkBytes: 64 * 1024,
+} as const;
+
+interface Paths {
+  readonly mvcc: string;
+  readonly wal: string;
+}
+
+function pathsOf(dataDir: string): Paths {
+  return { mvcc: join(dataDir, 'member', 'mvcc'), wal: join(dataDir, 'member', 'wal') };
+}
+
+// ---- worker-side factories (called inside the actor threads) ----
+
+export interface RaftWorkerOptions {
+  readonly walPath: string;
+  readonly memberId: bigint;
+  readonly voters: readonly bigint[];
+  readonly peers: readonly (readonly [bigint, string])[];
+  readonly frontAddress: string;
+  readonly applyAddress: string;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly applied: number;
+  readonly snapshotCount: number;
+}
+
+export function createRaftActor(o: RaftWorkerOptions): AnyActor {
+  const storage = LmdbRaftStorage.open({
+    path: o.walPath, bootstrap: { voters: o.voters as MemberId[], learners: [] },
+  });
+  return new RaftActor({
+    id: o.memberId as MemberId, storage, peers: new Map(o.peers), frontAddress: o.frontAddress,
+    applyAddress: o.applyAddress, tickMs: o.tickMs, electionTicks: o.electionTicks,
+    applied: o.applied, logKeepEntries: PIPELINE.logKeepEntries, snapshotCount: o.snapshotCount,
+  });
+}
+
+export interface ApplyWorkerOptions {
+  readonly mvccPath: string;
+  readonly memberId: bigint;
+  readonly frontAddress: string;
+  readonly raftAddress: string;
+  readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
+}
+
+export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
+  const backend = LmdbBackend.open({ path: o.mvccPath, tables: MVCC_TABLES });
+  const store = new MvccStore(backend, {
+    limits: { requestBytesMax: o.maxRequestBytes, txnOpsMax: o.maxTxnOps },
+  });
+  return new ApplyActor({
+    memberId: o.memberId, applier: new Applier(store), frontAddress: o.frontAddress,
+    raftAddress: o.raftAddress, batchesInFlightMax: PIPELINE.applyBatchesInFlightMax,
+  });
+}
+
+// ---- the member ----
+
+function hostFacts(mvccPath: string): HostFacts {
+  const env = openLmdb({ path: mvccPath });
+  const dataFile = join(mvccPath, 'data.mdb');
+  return {
+    dbSizeBytes: () => statSync(dataFile).size,
+    dbSizeInUseBytes: () => {
+      const stats = env.getStats() as { pageSize?: number; lastPageNumber?: number; freelistPageCount?: number };
+      const pageSize = stats.pageSize ?? 4096;
+      const used = (stats.lastPageNumber ?? 0) + 1 - (stats.freelistPageCount ?? 0);
+      return Math.max(pageSize, used * pageSize);
+    },
+    async *snapshot() {
+      const dir = mkdtempSync(join(mvccPath, '..', 'snapshot-'));
+      try {
+        await env.backup(dir, false);
+        // etcd appends the SHA-256 of the db to the stream so `snapshot restore` can verify it.
+        const hash = createHash('sha256');
+        for await (const chunk of createReadStream(join(dir, 'data.mdb'), { highWaterMark: PIPELINE.snapshotChunkBytes })) {
+          const bytes = chunk as Buffer;
+          hash.update(bytes);
+          yield new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        }
+        yield new Uint8Array(hash.digest());
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export async function startMember(config: BootConfig, logger: Logger = new ConsoleLogger({ minLevel: config.logLevel })): Promise<Member> {
+  const paths = pathsOf(config.dataDir);
+  mkdirSync(paths.mvcc, { recursive: true });
+  mkdirSync(paths.wal, { recursive: true });
+  const backend = LmdbBackend.open({ path: paths.mvcc, tables: MVCC_TABLES });
+  const store = new MvccStore(backend, {
+    limits: { requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps },
+  });
+  const meta = store.state();
+  const me = config.name;
+  const addr = { front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply` };
+  assert(config.members.some((m) => m.id === config.memberId), 'this member is in the cluster');
+
+  const front = new FrontActor({
+    memberId: config.memberId, clusterId: config.clusterId, raftAddress: addr.raft,
+    proposalIdBase: Date.now() * 1000,
+    requestTimeoutMs: 5_000 + 2 * config.electionTimeoutMs,
+    pendingProposalsMax: PIPELINE.pendingProposalsMax, pendingReadsMax: PIPELINE.pendingReadsMax,
+    applied: meta.appliedIndex, revision: meta.current, alarms: [],
+  });
+  const bootModule = import.meta.url;
+  const raftSpec: ActorSpec = {
+    address: addr.raft, module: bootModule, export: 'createRaftActor',
+    options: {
+      walPath: paths.wal, memberId: config.memberId, voters: config.members.map((m) => m.id),
+      peers: [[config.memberId, addr.raft]], frontAddress: addr.front, applyAddress: addr.apply,
+      tickMs: config.heartbeatIntervalMs,
+      electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
+      applied: meta.appliedIndex, snapshotCount: config.snapshotCount,
+    } satisfies RaftWorkerOptions,
+  };
+  const applySpec: ActorSpec = {
+    address: addr.apply, module: bootModule, export: 'createApplyActor',
+    options: {
+      mvccPath: paths.mvcc, memberId: config.memberId, frontAddress: addr.front,
+      raftAddress: addr.raft, maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps,
+    } satisfies ApplyWorkerOptions,
+  };
+  const host = await ThreadHost.start({
+    placement: {
+      threads: [{ actors: [raftSpec] }, { actors: [applySpec] }],
+      main: [{ address: addr.front, create: () => front }],
+    },
+    logger,
+    workerLogLevel: config.logLevel === 'debug' ? 'debug' : 'warn',
+  });
+
+  const svc = services({
+    front, store, host: hostFacts(paths.mvcc), members: config.members,
+    limits: {
+      requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps,
+      quotaBytes: config.quotaBackendBytes,
+    },
+    version: ETCD_VERSION,
+  });
+  const grpc = new GrpcServer({ logger, receiveBytesMax: config.maxRequestBytes + 512 * 1024 });
+  const c = codecFor;
+  grpc.addService('etcdserverpb.KV', {
+    Range: unary(c('etcdserverpb.RangeRequest'), c('etcdserverpb.RangeResponse'), svc.kv.range),
+    Put: unary(c('etcdserverpb.PutRequest'), c('etcdserverpb.PutResponse'), svc.kv.put),
+    DeleteRange: unary(c('etcdserverpb.DeleteRangeRequest'), c('etcdserverpb.DeleteRangeResponse'), svc.kv.deleteRange),
+    Txn: unary(c('etcdserverpb.TxnRequest'), c('etcdserverpb.TxnResponse'), svc.kv.txn),
+    Compact: unary(c('etcdserverpb.CompactionRequest'), c('etcdserverpb.CompactionResponse'), svc.kv.compact),
+  });
+  const m = svc.maintenance;
+  grpc.addService('etcdserverpb.Maintenance', {
+    Status: unary(c('etcdserverpb.StatusRequest'), c('etcdserverpb.StatusResponse'), m.status),
+    Hash: unary(c('etcdserverpb.HashRequest'), c('etcdserverpb.HashResponse'), m.hash),
+    HashKV: unary(c('etcdserverpb.HashKVRequest'), c('etcdserverpb.HashKVResponse'), m.hashKV),
+    Alarm: unary(c('etcdserverpb.AlarmRequest'), c('etcdserverpb.AlarmResponse'), m.alarm),
+    Defragment: unary(c('etcdserverpb.DefragmentRequest'), c('etcdserverpb.DefragmentResponse'), m.defragment),
+    MoveLeader: unary(c('etcdserverpb.MoveLeaderRequest'), c('etcdserverpb.MoveLeaderResponse'), m.moveLeader),
+    Snapshot: serverStream(c('etcdserverpb.SnapshotRequest'), c('etcdserverpb.SnapshotResponse'), async (_req, call) => {
+      for await (const chunk of m.snapshot()) {
+        if (call.cancelled) return;
+        if (!call.write(chunk)) await call.drained();
+      }
+    }),
+  });
+  grpc.addService('etcdserverpb.Cluster', {
+    MemberList: unary(c('etcdserverpb.MemberListRequest'), c('etcdserverpb.MemberListResponse'), svc.cluster.memberList),
+  });
+  const clientPort = await grpc.listen(config.listenClient.port, config.listenClient.host);
+
+  const idHex = config.memberId.toString(16);
+  const clusterHex = config.clusterId.toString(16);
+  logger.info(`published {Name:${config.name} ClientURLs:[${config.members.find((x) => x.id === config.memberId)?.clientUrls.join(' ') ?? ''}]} to cluster ${clusterHex}`, { member: idHex });
+  logger.info(`enabled capabilities for version ${CLUSTER_VERSION.slice(0, 3)}`, { member: idHex });
+  logger.info(`ready to serve client requests on ${config.listenClient.host}:${clientPort}`, { member: idHex });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await grpc.close();
+      await host.stop();
+      await backend.close();
+    })();
+    return stopping;
+  };
+  const done = host.done.then(() => stopping);
+  return { clientPort, done: done.then(() => undefined), stop };
+}

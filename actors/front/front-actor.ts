@@ -1,0 +1,242 @@
+/**
+ * The front actor: the main thread's side of the pipeline. Client handlers call its methods;
+ * it turns writes into Proposals for raft and answers each one when apply reports its result,
+ * runs linearizable read barriers (one read-index round serves every read waiting when it
+ * starts, etcd's linearizableReadLoop), and keeps what response headers need (term, leader,
+ * applied index, revision, alarms). Every wait is bounded: pending proposals and reads have a
+ * named maximum and a timeout, answered with etcd's errors.
+ */
+import { assert, assertNever } from '../../src/base/index.js';
+import { EtcdError, type EtcdErrorCode } from '../../src/api/index.js';
+import {
+  encodeProposal, type AlarmMember, type Command, type CommandResponse,
+} from '../../src/apply/index.js';
+import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
+import type { FrontInbox } from './messages.js';
+
+export interface FrontOptions {
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly raftAddress: Address;
+  /** First proposal id: the proposer's wall clock in ms x 1000, so ids never repeat across restarts. */
+  readonly proposalIdBase: number;
+  /** etcd: 5 s + 2 x election timeout. */
+  readonly requestTimeoutMs: number;
+  /** Proposals waiting for apply, at most; more get "too many requests". */
+  readonly pendingProposalsMax: number;
+  /** Reads waiting for a read index, at most. */
+  readonly pendingReadsMax: number;
+  /** The applied index and revision the mvcc store had at start. */
+  readonly applied: number;
+  readonly revision: number;
+  readonly alarms: readonly AlarmMember[];
+}
+
+interface Pending<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: EtcdError) => void;
+  readonly deadline: number;
+}
+
+interface ReadRound {
+  readonly readId: number;
+  readonly waiters: Pending<void>[];
+}
+
+const SWEEP_MS = 100;
+
+export class FrontActor implements Actor<FrontInbox> {
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly #o: FrontOptions;
+  #ctx: ActorContext<FrontInbox> | undefined;
+  #nextId: number;
+  readonly #proposals = new Map<number, Pending<CommandResponse>>();
+  /** The read round sent to raft, and reads that arrived after it was sent. */
+  #round: ReadRound | null = null;
+  #nextWaiters: Pending<void>[] = [];
+  /** Rounds answered, waiting for apply to reach their index. */
+  #parked: { index: number; waiters: Pending<void>[] }[] = [];
+  #nextReadId = 1;
+  #term = 0;
+  #leader = 0n;
+  #commit = 0;
+  #applied: number;
+  #revision: number;
+  #alarms: readonly AlarmMember[];
+  #stopped = false;
+
+  constructor(options: FrontOptions) {
+    assert(options.requestTimeoutMs > 0, 'requestTimeoutMs must be positive');
+    assert(options.pendingProposalsMax > 0, 'pendingProposalsMax must be positive');
+    this.#o = options;
+    this.memberId = options.memberId;
+    this.clusterId = options.clusterId;
+    this.#nextId = options.proposalIdBase;
+    this.#applied = options.applied;
+    this.#revision = options.revision;
+    this.#alarms = options.alarms;
+  }
+
+  get term(): number { return this.#term; }
+  get leader(): bigint { return this.#leader; }
+  get commitIndex(): number { return this.#commit; }
+  get appliedIndex(): number { return this.#applied; }
+  get revision(): number { return this.#revision; }
+  get alarms(): readonly AlarmMember[] { return this.#alarms; }
+  raftTerm(): number { return this.#term; }
+
+  start(ctx: ActorContext<FrontInbox>): void {
+    this.#ctx = ctx;
+    ctx.setTimer(SWEEP_MS, { type: 'front.sweep' });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#failAll('ErrStopped');
+  }
+
+  /** Proposes a write through raft; resolves with apply's result for it, or rejects with etcd's error. */
+  propose(command: Command): Promise<CommandResponse> {
+    const ctx = this.#ctx;
+    if (ctx === undefined || this.#stopped) return Promise.reject(new EtcdError('ErrStopped'));
+    if (this.#proposals.size >= this.#o.pendingProposalsMax) {
+      return Promise.reject(new EtcdError('ErrTooManyRequests'));
+    }
+    const id = this.#nextId++;
+    const data = encodeProposal({ id, origin: this.memberId, command });
+    return new Promise<CommandResponse>((resolve, reject) => {
+      this.#proposals.set(id, { resolve, reject, deadline: ctx.now() + this.#o.requestTimeoutMs });
+      ctx.send(this.#o.raftAddress, { type: 'raft.propose', ids: [id], data: [data] });
+    });
+  }
+
+  /** Resolves once this member has applied everything committed when the call was made. */
+  readBarrier(): Promise<void> {
+    const ctx = this.#ctx;
+    if (ctx === undefined || this.#stopped) return Promise.reject(new EtcdError('ErrStopped'));
+    if (this.#readsWaiting() >= this.#o.pendingReadsMax) {
+      return Promise.reject(new EtcdError('ErrTooManyRequests'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#nextWaiters.push({ resolve, reject, deadline: ctx.now() + this.#o.requestTimeoutMs });
+      if (this.#round === null) this.#startRound(ctx);
+    });
+  }
+
+  receive(message: FrontInbox, ctx: ActorContext<FrontInbox>): void {
+    switch (message.type) {
+      case 'front.applied':
+        this.#onApplied(message);
+        return;
+      case 'front.readIndexed': {
+        const round = this.#round;
+        if (round === null || round.readId !== message.readId) return; // a round that timed out
+        this.#round = null;
+        if (message.index <= this.#applied) for (const w of round.waiters) w.resolve();
+        else this.#parked.push({ index: message.index, waiters: round.waiters });
+        if (this.#nextWaiters.length > 0) this.#startRound(ctx);
+        return;
+      }
+      case 'front.readFailed': {
+        const round = this.#round;
+        if (round === null || round.readId !== message.readId) return;
+        this.#round = null;
+        for (const w of round.waiters) w.reject(new EtcdError(message.code));
+        if (this.#nextWaiters.length > 0) this.#startRound(ctx);
+        return;
+      }
+      case 'front.proposalsDropped':
+        for (const id of message.ids) this.#settle(id, (p) => p.reject(new EtcdError(message.code)));
+        return;
+      case 'front.raftState':
+        this.#term = message.term;
+        this.#leader = message.leader;
+        this.#commit = message.commit;
+        return;
+      case 'front.sweep':
+        this.#sweep(ctx.now());
+        ctx.setTimer(SWEEP_MS, { type: 'front.sweep' });
+        return;
+      default:
+        assertNever(message, 'front message');
+    }
+  }
+
+  #onApplied(m: Extract<FrontInbox, { type: 'front.applied' }>): void {
+    if (m.appliedIndex >= 0) {
+      this.#applied = Math.max(this.#applied, m.appliedIndex);
+      this.#revision = Math.max(this.#revision, m.revision);
+      this.#alarms = m.alarms;
+    }
+    for (const r of m.results) {
+      this.#settle(r.id, (p) => {
+        const outcome = r.outcome;
+        if ('ok' in outcome && outcome.ok === false) p.reject(new EtcdError(outcome.code as EtcdErrorCode));
+        else p.resolve(outcome as CommandResponse);
+      });
+    }
+    if (this.#parked.length > 0) {
+      const still: { index: number; waiters: Pending<void>[] }[] = [];
+      for (const parked of this.#parked) {
+        if (parked.index <= this.#applied) for (const w of parked.waiters) w.resolve();
+        else still.push(parked);
+      }
+      this.#parked = still;
+    }
+  }
+
+  #settle(id: number, fn: (p: Pending<CommandResponse>) => void): void {
+    const p = this.#proposals.get(id);
+    if (p === undefined) return; // answered already (timed out) or proposed by an earlier process
+    this.#proposals.delete(id);
+    fn(p);
+  }
+
+  #startRound(ctx: ActorContext<FrontInbox>): void {
+    const readId = this.#nextReadId++;
+    this.#round = { readId, waiters: this.#nextWaiters };
+    this.#nextWaiters = [];
+    ctx.send(this.#o.raftAddress, { type: 'raft.readIndex', readId });
+  }
+
+  #readsWaiting(): number {
+    let n = this.#nextWaiters.length + (this.#round?.waiters.length ?? 0);
+    for (const p of this.#parked) n += p.waiters.length;
+    return n;
+  }
+
+  /** Fails whatever outlived its deadline with etcd's "request timed out". */
+  #sweep(now: number): void {
+    for (const [id, p] of this.#proposals) {
+      if (p.deadline <= now) {
+        this.#proposals.delete(id);
+        p.reject(new EtcdError(this.#leader === 0n ? 'ErrNoLeader' : 'ErrTimeout'));
+      }
+    }
+    const expire = (waiters: Pending<void>[]): Pending<void>[] => waiters.filter((w) => {
+      if (w.deadline > now) return true;
+      w.reject(new EtcdError(this.#leader === 0n ? 'ErrNoLeader' : 'ErrTimeout'));
+      return false;
+    });
+    this.#nextWaiters = expire(this.#nextWaiters);
+    if (this.#round !== null && this.#round.waiters.every((w) => w.deadline <= now)) {
+      expire(this.#round.waiters);
+      this.#round = null;
+      if (this.#nextWaiters.length > 0 && this.#ctx !== undefined) this.#startRound(this.#ctx);
+    }
+    this.#parked = this.#parked
+      .map((p) => ({ index: p.index, waiters: expire(p.waiters) }))
+      .filter((p) => p.waiters.length > 0);
+  }
+
+  #failAll(code: EtcdErrorCode): void {
+    for (const p of this.#proposals.values()) p.reject(new EtcdError(code));
+    this.#proposals.clear();
+    const all = [...this.#nextWaiters, ...(this.#round?.waiters ?? []), ...this.#parked.flatMap((p) => p.waiters)];
+    for (const w of all) w.reject(new EtcdError(code));
+    this.#nextWaiters = [];
+    this.#round = null;
+    this.#parked = [];
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * The front's inbox: what raft and apply tell it. The front lives on the main thread next to the
+ * gRPC server; client calls reach it as method calls, and it reaches raft only by messages.
+ */
+import type { AlarmMember, ApplyResult } from '../../src/apply/index.js';
+import type { RoleName } from '../../src/raft/index.js';
+
+export type FrontInbox =
+  | {
+    readonly type: 'front.applied'; readonly appliedIndex: number; readonly revision: number;
+    readonly compacted: number; readonly results: readonly ApplyResult[];
+    readonly alarms: readonly AlarmMember[];
+  }
+  | { readonly type: 'front.readIndexed'; readonly readId: number; readonly index: number }
+  | { readonly type: 'front.readFailed'; readonly readId: number; readonly code: 'ErrNoLeader' }
+  | { readonly type: 'front.proposalsDropped'; readonly ids: readonly number[]; readonly code: 'ErrNoLeader' | 'ErrTooManyRequests' }
+  | {
+    readonly type: 'front.raftState'; readonly term: number; readonly leader: bigint;
+    readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
+  }
+  | { readonly type: 'front.sweep' };

@@ -1,0 +1,206 @@
+/**
+ * etcd's KV, Maintenance and Cluster services as plain handler functions over the front actor and
+ * a read view of the MVCC store: wire request in, wire response out, etcd's errors thrown as
+ * EtcdError. actors/boot.ts registers them on the gRPC server with their codecs; the handlers
+ * know nothing of the transport.
+ *
+ * Reads: serializable ranges read the local store at once; linearizable ones pass a read barrier
+ * first. Writes: validated here (etcd validates in its API layer, and the store validates again
+ * when it applies), checked against the space quota, then proposed through raft.
+ */
+import { EtcdError, type EtcdErrorCode } from '../../src/api/index.js';
+import type * as api from '../../src/api/index.js';
+import {
+  deleteRangeFromWire, deleteRangeToWire, header, putFromWire, putToWire, rangeFromWire,
+  rangeToWire, txnFromWire, txnToWire, type AlarmKind, type Command, type CommandResponse,
+} from '../../src/apply/index.js';
+import {
+  MVCC_TABLES, estimateRequestBytes, validateDeleteRange, validatePut, validateRange, validateTxn,
+  type MvccError, type MvccStore, type Result, type TxnRequest,
+} from '../../src/mvcc/index.js';
+import type { FrontActor } from './front-actor.js';
+
+/** The host facts the services need, supplied by boot (files, sizes). */
+export interface HostFacts {
+  /** Bytes the mvcc env occupies on disk. */
+  dbSizeBytes(): number;
+  /** Bytes of the env in use (pages not on the free list). */
+  dbSizeInUseBytes(): number;
+  /** A consistent copy of the mvcc env as a byte stream, for Maintenance.Snapshot. */
+  snapshot(): AsyncIterable<Uint8Array>;
+}
+
+export interface MemberInfo {
+  readonly id: bigint;
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+}
+
+export interface ServiceDeps {
+  readonly front: FrontActor;
+  /** The store as this thread reads it (a read-only view of the mvcc env). */
+  readonly store: MvccStore;
+  readonly host: HostFacts;
+  readonly members: readonly MemberInfo[];
+  readonly limits: { readonly requestBytesMax: number; readonly txnOpsMax: number; readonly quotaBytes: number };
+  /** The version this server reports (etcd's, for clients that compare it). */
+  readonly version: string;
+}
+
+const ALARMS: readonly (AlarmKind | 'NONE')[] = ['NONE', 'NOSPACE', 'CORRUPT'];
+
+function fail(e: MvccError | { readonly code: string }): never {
+  throw new EtcdError(e.code as EtcdErrorCode);
+}
+
+function unwrap<T>(r: Result<T>): T {
+  if (!r.ok) fail(r);
+  return r;
+}
+
+
+function txnHasPuts(t: TxnRequest): boolean {
+  return [...(t.success ?? []), ...(t.failure ?? [])].some((op) => op.requestPut !== undefined
+    || (op.requestTxn !== undefined && txnHasPuts(op.requestTxn)));
+}
+
+export function services(d: ServiceDeps) {
+  const { front, store } = d;
+  const hdr = (revision: number): api.ResponseHeader => header(front, revision);
+
+  const proposed = async <K extends CommandResponse['kind']>(command: Command, kind: K):
+    Promise<Extract<CommandResponse, { kind: K }>> => {
+    const r = await front.propose(command);
+    if (r.kind !== kind) throw new Error(`apply answered ${r.kind} to a ${kind}`);
+    return r as Extract<CommandResponse, { kind: K }>;
+  };
+
+  /** etcd's quota check: refuse writes that would grow the db past the quota, raising NOSPACE. */
+  const checkSpace = async (requestBytes: number): Promise<void> => {
+    if (front.alarms.some((a) => a.alarm === 'NOSPACE')) throw new EtcdError('ErrNoSpace');
+    if (d.host.dbSizeBytes() + requestBytes <= d.limits.quotaBytes) return;
+    await front.propose({ kind: 'alarm', action: 'activate', memberId: front.memberId, alarm: 'NOSPACE' });
+    throw new EtcdError('ErrNoSpace');
+  };
+
+  const kv = {
+    async range(w: api.RangeRequest): Promise<api.RangeResponse> {
+      const req = rangeFromWire(w);
+      const bad = validateRange(req);
+      if (bad !== undefined) fail(bad);
+      if (!w.serializable) await front.readBarrier();
+      const r = unwrap(store.range(req));
+      return rangeToWire(r, hdr(r.header.revision));
+    },
+    async put(w: api.PutRequest): Promise<api.PutResponse> {
+      const req = putFromWire(w);
+      const bad = validatePut(req);
+      if (bad !== undefined) fail(bad);
+      const bytes = estimateRequestBytes({ requestPut: req });
+      if (bytes > d.limits.requestBytesMax) throw new EtcdError('ErrRequestTooLarge');
+      await checkSpace(bytes);
+      const r = await proposed({ kind: 'put', req }, 'put');
+      return putToWire(r.response, hdr(r.response.header.revision));
+    },
+    async deleteRange(w: api.DeleteRangeRequest): Promise<api.DeleteRangeResponse> {
+      const req = deleteRangeFromWire(w);
+      const bad = validateDeleteRange(req);
+      if (bad !== undefined) fail(bad);
+      const r = await proposed({ kind: 'deleteRange', req }, 'deleteRange');
+      return deleteRangeToWire(r.response, hdr(r.response.header.revision));
+    },
+    async txn(w: api.TxnRequest): Promise<api.TxnResponse> {
+      const req = txnFromWire(w);
+      const bad = validateTxn(req, d.limits);
+      if (bad !== undefined) fail(bad);
+      const bytes = estimateRequestBytes({ requestTxn: req });
+      if (bytes > d.limits.requestBytesMax) throw new EtcdError('ErrRequestTooLarge');
+      if (txnHasPuts(req)) await checkSpace(bytes);
+      const r = await proposed({ kind: 'txn', req }, 'txn');
+      return txnToWire(r.response, hdr(r.response.header.revision));
+    },
+    async compact(w: api.CompactionRequest): Promise<api.CompactionResponse> {
+      const r = await proposed({ kind: 'compact', req: { revision: w.revision, ...(w.physical && { physical: true }) } }, 'compact');
+      return { header: hdr(r.response.header.revision) };
+    },
+  };
+
+  const alarmMembers = (alarms: readonly { memberId: bigint; alarm: AlarmKind }[]): api.AlarmMember[] =>
+    alarms.map((a) => ({ memberID: a.memberId, alarm: ALARMS.indexOf(a.alarm) }));
+
+  const maintenance = {
+    async status(): Promise<api.StatusResponse> {
+      const revision = store.state().current;
+      return {
+        header: hdr(revision),
+        version: d.version,
+        dbSize: d.host.dbSizeBytes(),
+        leader: front.leader,
+        raftIndex: front.commitIndex,
+        raftTerm: front.term,
+        raftAppliedIndex: front.appliedIndex,
+        errors: front.alarms.map((a) => `memberID:${a.memberId} alarm:${a.alarm} `),
+        dbSizeInUse: d.host.dbSizeInUseBytes(),
+        isLearner: false,
+        storageVersion: '',
+        dbSizeQuota: d.limits.quotaBytes,
+      };
+    },
+    async hash(): Promise<api.HashResponse> {
+      const r = store.read((view) => view.hash(MVCC_TABLES));
+      return { header: hdr(r.header.revision), hash: r.hash };
+    },
+    async hashKV(w: api.HashKVRequest): Promise<api.HashKVResponse> {
+      const r = unwrap(store.read((view) => view.hashKV(w.revision)));
+      return {
+        header: hdr(r.header.revision), hash: r.hash, compact_revision: r.compactRevision,
+        hash_revision: r.hashRevision,
+      };
+    },
+    async alarm(w: api.AlarmRequest): Promise<api.AlarmResponse> {
+      const kind = ALARMS[w.alarm];
+      if (w.action === 0 || kind === undefined || kind === 'NONE') {
+        // GET (and etcd's answer to an activate/deactivate of NONE): the current alarms.
+        const filtered = front.alarms.filter((a) => (w.memberID === 0n || a.memberId === w.memberID)
+          && (w.alarm === 0 || a.alarm === kind));
+        return { header: hdr(front.revision), alarms: alarmMembers(filtered) };
+      }
+      const action = w.action === 1 ? 'activate' : 'deactivate';
+      const before = front.alarms.filter((a) => a.memberId === w.memberID && a.alarm === kind);
+      const r = await proposed({ kind: 'alarm', action, memberId: w.memberID, alarm: kind }, 'alarm');
+      const changed = action === 'activate'
+        ? r.alarms.filter((a) => a.memberId === w.memberID && a.alarm === kind) : before;
+      return { header: hdr(r.revision), alarms: alarmMembers(changed) };
+    },
+    async defragment(): Promise<api.DefragmentResponse> {
+      // LMDB reuses freed pages in place, so there is nothing to rewrite; the call succeeds as etcd's does.
+      return { header: hdr(front.revision) };
+    },
+    async moveLeader(w: api.MoveLeaderRequest): Promise<api.MoveLeaderResponse> {
+      if (front.leader !== front.memberId) throw new EtcdError('ErrNotLeader');
+      if (!d.members.some((m) => m.id === w.targetID)) throw new EtcdError('ErrBadLeaderTransferee');
+      return { header: hdr(front.revision) };
+    },
+    async *snapshot(): AsyncGenerator<api.SnapshotResponse> {
+      const revision = front.revision;
+      for await (const chunk of d.host.snapshot()) {
+        yield { header: hdr(revision), remaining_bytes: 0, blob: chunk, version: '' };
+      }
+    },
+  };
+
+  const memberList = (): api.Member[] => d.members.map((m) => ({
+    ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: false,
+  }));
+
+  const cluster = {
+    async memberList(): Promise<api.MemberListResponse> {
+      return { header: { ...hdr(0), revision: 0 }, members: memberList() };
+    },
+  };
+
+  return { kv, maintenance, cluster };
+}
+
+export type Services = ReturnType<typeof services>;

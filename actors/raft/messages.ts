@@ -1,0 +1,32 @@
+/**
+ * The raft actor's messages. Its inbox: proposals and read-index requests from the front,
+ * Raft messages from peers, its own tick and persistence notices, and the applied index from
+ * apply. Its outbox: committed entries to apply, read indexes, dropped proposals and Raft state
+ * to the front, Raft messages to peers.
+ */
+import type { Entry, Message as RaftMessage, RoleName } from '../../src/raft/index.js';
+
+export type RaftInbox =
+  /** Client writes, already encoded as Proposals; `ids` name them for a refusal. */
+  | { readonly type: 'raft.propose'; readonly ids: readonly number[]; readonly data: readonly Uint8Array[] }
+  /** A linearizable read barrier: answered with front.readIndexed once leadership is confirmed. */
+  | { readonly type: 'raft.readIndex'; readonly readId: number }
+  /** A Raft message from a peer. */
+  | { readonly type: 'raft.step'; readonly message: RaftMessage }
+  /** Hand leadership to `transferee` (Maintenance.MoveLeader). */
+  | { readonly type: 'raft.transferLeader'; readonly transferee: bigint }
+  /** Apply made entries up to `index` durable in the mvcc env: the log below may be compacted. */
+  | { readonly type: 'raft.applied'; readonly index: number }
+  | { readonly type: 'raft.tick' }
+  | { readonly type: 'raft.persisted'; readonly seq: number };
+
+export type RaftOutbox =
+  | { readonly type: 'apply.committed'; readonly entries: readonly Entry[] }
+  | { readonly type: 'front.readIndexed'; readonly readId: number; readonly index: number }
+  | { readonly type: 'front.readFailed'; readonly readId: number; readonly code: 'ErrNoLeader' }
+  | { readonly type: 'front.proposalsDropped'; readonly ids: readonly number[]; readonly code: 'ErrNoLeader' | 'ErrTooManyRequests' }
+  | {
+    readonly type: 'front.raftState'; readonly term: number; readonly leader: bigint;
+    readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
+  }
+  | { readonly type: 'raft.step'; readonly message: RaftMessage };

@@ -1,0 +1,198 @@
+/**
+ * The raft actor: a thin shell that routes (etcd-io/raft node.go's run loop). Mailbox messages go
+ * into the RawNode; each Ready is handled in the order its doc comment prescribes: messages out,
+ * persist durably (one write, one fsync for everything in the Ready: group commit), then the
+ * messages that depend on the disk, committed entries to apply, read states and state changes to
+ * the front, advance. One Ready is in flight at a time; proposals arriving meanwhile wait in the
+ * core's log and share the next fsync. No protocol logic lives here.
+ */
+import { assert, assertNever, type MemberId } from '../../src/base/index.js';
+import {
+  RawNode, decodeConfChange, type ConfState, type RaftStorage, type Ready, type RaftConfig,
+} from '../../src/raft/index.js';
+import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
+import type { RaftInbox } from './messages.js';
+
+export interface RaftActorOptions {
+  readonly id: MemberId;
+  readonly storage: RaftStorage;
+  /** Members and their raft actor addresses (this member included). */
+  readonly peers: ReadonlyMap<bigint, Address>;
+  readonly frontAddress: Address;
+  readonly applyAddress: Address;
+  /** Milliseconds per tick: etcd's --heartbeat-interval. */
+  readonly tickMs: number;
+  /** Ticks without a leader before an election: --election-timeout / --heartbeat-interval. */
+  readonly electionTicks: number;
+  /** The last index the mvcc store applied: entries after it are delivered again. */
+  readonly applied: number;
+  /** Log entries kept behind the applied index when the log is compacted (etcd: 5,000). */
+  readonly logKeepEntries: number;
+  /** Compact the log once this many entries were applied since the last time (--snapshot-count). */
+  readonly snapshotCount: number;
+  readonly raftConfig?: Partial<Pick<RaftConfig, 'maxInflightMessages' | 'maxEntriesPerMessage'>>;
+}
+
+const encoder = new TextEncoder();
+
+function readCtx(readId: number): Uint8Array {
+  return encoder.encode(String(readId));
+}
+
+function readIdOf(ctx: Uint8Array): number {
+  return Number(new TextDecoder().decode(ctx));
+}
+
+export class RaftActor implements Actor<RaftInbox> {
+  readonly #options: RaftActorOptions;
+  #node: RawNode | undefined;
+  #ctx: ActorContext<RaftInbox> | undefined;
+  /** The Ready being persisted, with its sequence number; null when none is in flight. */
+  #inFlight: { readonly ready: Ready; readonly seq: number } | null = null;
+  #seq = 0;
+  #lastState = '';
+  #confState: ConfState;
+  #compactedTo = 0;
+  #durableApplied = 0;
+
+  constructor(options: RaftActorOptions) {
+    assert(options.tickMs > 0, 'tickMs must be positive');
+    assert(options.peers.has(options.id), 'peers include this member');
+    this.#options = options;
+    this.#confState = options.storage.initialState().confState;
+    this.#compactedTo = options.storage.firstIndex() - 1;
+  }
+
+  start(ctx: ActorContext<RaftInbox>): void {
+    this.#ctx = ctx;
+    const o = this.#options;
+    this.#node = new RawNode({
+      id: o.id, storage: o.storage, rng: ctx.rng, logger: ctx.logger,
+      electionTicks: o.electionTicks, heartbeatTicks: 1, applied: o.applied,
+      ...o.raftConfig,
+    });
+    // A lone voter need not wait an election timeout to lead (etcd fast-forwards its ticks).
+    if (this.#confState.voters.length === 1 && this.#confState.voters[0] === o.id) {
+      this.#node.campaign();
+    }
+    ctx.setTimer(o.tickMs, { type: 'raft.tick' });
+    this.#drain(ctx);
+  }
+
+  receive(message: RaftInbox, ctx: ActorContext<RaftInbox>): void {
+    const node = this.#node;
+    assert(node !== undefined, 'raft actor started');
+    switch (message.type) {
+      case 'raft.propose': {
+        const result = node.propose(message.data);
+        if (!result.ok) {
+          ctx.send(this.#options.frontAddress, {
+            type: 'front.proposalsDropped', ids: message.ids,
+            code: node.status().lead === 0n ? 'ErrNoLeader' : 'ErrTooManyRequests',
+          });
+        }
+        break;
+      }
+      case 'raft.readIndex': {
+        const result = node.readIndex(readCtx(message.readId));
+        if (!result.ok) {
+          ctx.send(this.#options.frontAddress, { type: 'front.readFailed', readId: message.readId, code: 'ErrNoLeader' });
+        }
+        break;
+      }
+      case 'raft.step':
+        node.step(message.message);
+        break;
+      case 'raft.transferLeader':
+        node.transferLeader(message.transferee as MemberId);
+        break;
+      case 'raft.applied':
+        this.#durableApplied = Math.max(this.#durableApplied, message.index);
+        this.#maybeCompactLog();
+        break;
+      case 'raft.tick':
+        node.tick();
+        ctx.setTimer(this.#options.tickMs, { type: 'raft.tick' });
+        break;
+      case 'raft.persisted':
+        assert(this.#inFlight !== null && this.#inFlight.seq === message.seq, 'persisted the Ready in flight');
+        this.#afterPersist(this.#inFlight.ready, ctx);
+        break;
+      default:
+        assertNever(message, 'raft message');
+    }
+    this.#drain(ctx);
+  }
+
+  /** Hands out Readies while none is being persisted. */
+  #drain(ctx: ActorContext<RaftInbox>): void {
+    const node = this.#node!;
+    while (this.#inFlight === null && node.hasReady()) {
+      const rd = node.ready();
+      this.#send(rd.messages, ctx);
+      if (rd.entries.length === 0 && rd.hardState === null && rd.snapshot === null) {
+        this.#afterPersist(rd, ctx);
+        continue;
+      }
+      const seq = ++this.#seq;
+      this.#inFlight = { ready: rd, seq };
+      const self = ctx.self;
+      this.#options.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState })
+        .then(() => ctx.send(self, { type: 'raft.persisted', seq }));
+    }
+  }
+
+  #afterPersist(rd: Ready, ctx: ActorContext<RaftInbox>): void {
+    const o = this.#options;
+    this.#send(rd.messagesAfterPersist, ctx);
+    if (rd.committedEntries.length > 0) {
+      for (const e of rd.committedEntries) {
+        if (e.type === 'confChange') this.#confState = this.#node!.applyConfChange(decodeConfChange(e.data));
+      }
+      ctx.send(o.applyAddress, { type: 'apply.committed', entries: rd.committedEntries });
+    }
+    for (const rs of rd.readStates) {
+      ctx.send(o.frontAddress, { type: 'front.readIndexed', readId: readIdOf(rs.requestCtx), index: rs.index });
+    }
+    this.#inFlight = null;
+    this.#node!.advance(rd);
+    this.#reportState(ctx);
+  }
+
+  #reportState(ctx: ActorContext<RaftInbox>): void {
+    const s = this.#node!.status();
+    const key = `${s.term}/${s.lead}/${s.role}/${s.commit}/${s.lastIndex}`;
+    if (key === this.#lastState) return;
+    this.#lastState = key;
+    ctx.send(this.#options.frontAddress, {
+      type: 'front.raftState', term: s.term, leader: s.lead, role: s.role, commit: s.commit,
+      lastIndex: s.lastIndex,
+    });
+  }
+
+  #send(messages: Ready['messages'], ctx: ActorContext<RaftInbox>): void {
+    for (const m of messages) {
+      const to = this.#options.peers.get(m.to);
+      if (to === undefined) {
+        this.#node!.reportUnreachable(m.to);
+        continue;
+      }
+      ctx.send(to, { type: 'raft.step', message: m });
+    }
+  }
+
+  /** Compacts the Raft log below what the mvcc env holds durably, keeping a tail for followers. */
+  #maybeCompactLog(): void {
+    const o = this.#options;
+    const applied = this.#durableApplied;
+    if (applied - this.#compactedTo < o.snapshotCount + o.logKeepEntries) return;
+    const to = applied - o.logKeepEntries;
+    if (to <= this.#compactedTo) return;
+    const storage = o.storage;
+    const confState = this.#confState;
+    this.#compactedTo = to;
+    // The snapshot records (index, term, membership); its data stays empty because the mvcc env
+    // itself is the state at that index (a follower that needs it gets a copy of the env).
+    void storage.createSnapshot(to, confState, new Uint8Array(0)).then(() => storage.compact(to));
+  }
+}
