@@ -49,7 +49,8 @@ export function frameMessage(payload: Uint8Array): Buffer {
  */
 export class Deframer {
   readonly #receiveBytesMax: number;
-  readonly #header = Buffer.alloc(FRAME_HEADER_BYTES);
+  /** Only for a frame header split across chunks; allocated on first need. */
+  #header: Buffer | undefined = undefined;
   #headerFill = 0;
   #body: Buffer | undefined = undefined;
   #bodyFill = 0;
@@ -79,6 +80,7 @@ export class Deframer {
         i += FRAME_HEADER_BYTES;
       } else {
         const n = Math.min(FRAME_HEADER_BYTES - this.#headerFill, chunk.length - i);
+        this.#header ??= Buffer.alloc(FRAME_HEADER_BYTES);
         chunk.copy(this.#header, this.#headerFill, i, i + n);
         this.#headerFill += n;
         i += n;

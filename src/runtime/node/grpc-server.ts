@@ -14,7 +14,7 @@
  *   const port = await server.listen(0, '127.0.0.1');
  */
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { assert, limits, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
 import {
@@ -153,6 +153,9 @@ export class GrpcServer {
       settings: { maxConcurrentStreams: 0xffffffff, initialWindowSize: 1 << 20 },
       maxSessionMemory: 64,
     });
+    // Without TCP_NODELAY, Nagle's algorithm meets the client's delayed ACKs and small responses
+    // wait ~40 ms: 64 calls in flight then top out near 1,600/s.
+    this.#http.on('connection', (socket: Socket) => socket.setNoDelay(true));
     this.#http.on('session', (session) => this.#onSession(session));
     this.#http.on('stream', (stream, headers) => this.#onStream(stream, headers));
   }
@@ -192,6 +195,8 @@ export class GrpcServer {
     // etcd's keepalive: ping a connection that has been idle for keepaliveTimeMs and close it if
     // the ping goes unanswered; pings from clients are answered by node and never refused.
     const timer = setInterval(() => {
+      // A destroyed session may not have emitted 'close' yet; ping() would throw.
+      if (session.destroyed || session.closed) return;
       if (activity !== seen) {
         seen = activity;
         return;
