@@ -4,7 +4,9 @@
  * - `rev`:   16-byte revision key (8-byte big-endian main, 8-byte big-endian sub, so keys sort
  *            numerically) -> msgpackr positional array [key, value, create, mod, version, lease]
  *            for a put, or [key] for a tombstone.
- * - `index`: index key -> [fullKey | null, generations]. A generation is [created, m0, s0, m1, s1,
+ * - `index`: index key -> [fullKey | null, generations, latest]. `latest` is the key's current
+ *            [value, create, mod, version, lease] (null when deleted): a copy of its newest rev
+ *            record, so current reads and puts need one lookup, not two. A generation is [created, m0, s0, m1, s1,
  *            ...]; every generation but the last ends with its tombstone; the last one is empty
  *            ([]) right after a delete. The index key is the user key itself when it fits
  *            (<= indexKeyBytesMax bytes), else its first indexKeyBytesMax bytes followed by an
@@ -45,13 +47,23 @@ export function unpack(bytes: Uint8Array): unknown {
 
 export const REV_KEY_BYTES = 16;
 
+function writeU64(out: Uint8Array, at: number, n: number): void {
+  const hi = Math.floor(n / 0x1_0000_0000);
+  const lo = n >>> 0;
+  out[at] = hi >>> 24;
+  out[at + 1] = (hi >>> 16) & 0xff;
+  out[at + 2] = (hi >>> 8) & 0xff;
+  out[at + 3] = hi & 0xff;
+  out[at + 4] = lo >>> 24;
+  out[at + 5] = (lo >>> 16) & 0xff;
+  out[at + 6] = (lo >>> 8) & 0xff;
+  out[at + 7] = lo & 0xff;
+}
+
 export function revKey(main: number, sub: number): Uint8Array {
   const out = new Uint8Array(REV_KEY_BYTES);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, Math.floor(main / 0x1_0000_0000));
-  view.setUint32(4, main >>> 0);
-  view.setUint32(8, Math.floor(sub / 0x1_0000_0000));
-  view.setUint32(12, sub >>> 0);
+  writeU64(out, 0, main);
+  writeU64(out, 8, sub);
   return out;
 }
 
@@ -99,21 +111,34 @@ export interface IndexRecord {
   /** The whole user key (also when the index key is the key itself). */
   readonly key: Uint8Array;
   readonly generations: Generation[];
+  /** The current KeyValue, undefined when the key is deleted. */
+  readonly latest: KeyValue | undefined;
 }
 
 export function encodeIndex(record: IndexRecord, long: boolean): Uint8Array {
-  return pack([long ? record.key : null, record.generations]);
+  const l = record.latest;
+  const latest = l === undefined ? null
+    : [l.value, l.createRevision, l.modRevision, l.version, l.lease];
+  return pack([long ? record.key : null, record.generations, latest]);
 }
 
 export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array): IndexRecord {
   const a = unpack(bytes) as unknown[];
-  assert(Array.isArray(a) && a.length === 2, 'index record is a pair');
+  assert(Array.isArray(a) && a.length === 3, 'index record has three fields');
   const full = a[0];
   const generations = a[1] as Generation[];
   assert(Array.isArray(generations) && generations.length > 0, 'index has a generation');
   const key = full === null ? indexKey.slice() : full;
   assert(key instanceof Uint8Array, 'index full key is bytes');
-  return { key, generations };
+  const l = a[2] as unknown[] | null;
+  if (l === null) return { key, generations, latest: undefined };
+  const [value, createRevision, modRevision, version, lease] = l;
+  assert(value instanceof Uint8Array, 'latest value is bytes');
+  assert(typeof createRevision === 'number' && typeof modRevision === 'number', 'revisions');
+  assert(typeof version === 'number' && typeof lease === 'bigint', 'version and lease');
+  return {
+    key, generations, latest: { key, value, createRevision, modRevision, version, lease },
+  };
 }
 
 /** The 8-byte hash of a long key: two independent 32-bit FNV-1a variants. */

@@ -143,6 +143,18 @@ export interface MvccWriter extends MvccReader {
 interface Selected {
   readonly key: Uint8Array;
   readonly found: Found;
+  /** The key's current KeyValue from the index, if `found` is that revision. */
+  readonly kv: KeyValue | undefined;
+}
+
+function selected(rec: IndexRecord, found: Found): Selected {
+  const l = rec.latest;
+  const gens = rec.generations;
+  const last = gens[gens.length - 1]!;
+  const isLatest = l !== undefined && last.length > 0 && last[last.length - 2] === found.main
+    && last[last.length - 1] === found.sub;
+  if (isLatest) assert(l.modRevision === found.main, 'index latest matches its generation');
+  return { key: rec.key, found, kv: isLatest ? l : undefined };
 }
 
 class Reader implements MvccReader {
@@ -176,6 +188,10 @@ class Reader implements MvccReader {
     return kv;
   }
 
+  protected kvOf(s: Selected): KeyValue {
+    return s.kv ?? this.loadKv(s.found);
+  }
+
   /** Keys of [key, rangeEnd) that exist at `rev`, in ascending key order. */
   protected select(key: Uint8Array, rangeEnd: Uint8Array | undefined, rev: number): Selected[] {
     const n = this.limits.indexKeyBytesMax;
@@ -184,7 +200,7 @@ class Reader implements MvccReader {
       if (rec === undefined) return [];
       assert(compareBytes(rec.key, key) === 0, 'long-key hash collision');
       const found = findAt(rec.generations, rev);
-      return found === undefined ? [] : [{ key: rec.key, found }];
+      return found === undefined ? [] : [selected(rec, found)];
     }
     const toEnd = rangeEnd.length === 1 && rangeEnd[0] === 0;
     if (!toEnd && compareBytes(rangeEnd, key) <= 0) return [];
@@ -206,7 +222,7 @@ class Reader implements MvccReader {
       if (!toEnd && compareBytes(rec.key, rangeEnd) >= 0) continue;
       if (isLongKey(rec.key, n)) sawLong = true;
       const found = findAt(rec.generations, rev);
-      if (found !== undefined) out.push({ key: rec.key, found });
+      if (found !== undefined) out.push(selected(rec, found));
     }
     // Long keys sharing their first indexKeyBytesMax bytes come out in hash order.
     if (sawLong) out.sort((a, b) => compareBytes(a.key, b.key));
@@ -233,7 +249,7 @@ class Reader implements MvccReader {
     if (order !== 'NONE') {
       const target = req.sortTarget ?? 'KEY';
       if (target === 'VERSION' || target === 'VALUE') {
-        kvs = rows.map((s) => this.loadKv(s.found));
+        kvs = rows.map((s) => this.kvOf(s));
         sortKvs(kvs, target, order);
       } else {
         rows = sortRows(rows, target, order);
@@ -244,7 +260,7 @@ class Reader implements MvccReader {
     const more = limit > 0 && total > limit;
     if (kvs === undefined) {
       if (more) rows = rows.slice(0, limit);
-      kvs = rows.map((s) => this.loadKv(s.found));
+      kvs = rows.map((s) => this.kvOf(s));
     } else if (more) {
       kvs = kvs.slice(0, limit);
     }
@@ -450,7 +466,9 @@ class Writer extends Reader implements MvccWriter {
         assert(this.wtxn.delete(TABLES.rev, revKey(main, sub)), 'compacted revision existed');
       }
       if (result.generations === undefined) this.wtxn.delete(TABLES.index, indexKey);
-      else if (result.drop.length > 0) this.writeIndex(indexKey, rec.key, result.generations);
+      else if (result.drop.length > 0) {
+        this.writeIndex(indexKey, { ...rec, generations: result.generations });
+      }
     }
     const last = slice[slice.length - 1];
     const done = slice.length < this.limits.compactionSliceKeys || last === undefined;
@@ -473,9 +491,9 @@ class Writer extends Reader implements MvccWriter {
     return undefined;
   }
 
-  private writeIndex(indexKey: Uint8Array, key: Uint8Array, generations: number[][]): void {
-    const long = isLongKey(key, this.limits.indexKeyBytesMax);
-    this.wtxn.put(TABLES.index, indexKey, encodeIndex({ key, generations }, long));
+  private writeIndex(indexKey: Uint8Array, rec: IndexRecord): void {
+    const long = isLongKey(rec.key, this.limits.indexKeyBytesMax);
+    this.wtxn.put(TABLES.index, indexKey, encodeIndex(rec, long));
   }
 
   private header(): { revision: number } {
@@ -486,8 +504,7 @@ class Writer extends Reader implements MvccWriter {
     const indexKey = indexKeyOf(req.key, this.limits.indexKeyBytesMax);
     const rec = this.index(indexKey);
     if (rec !== undefined) assert(compareBytes(rec.key, req.key) === 0, 'long-key hash collision');
-    const found = rec === undefined ? undefined : findAt(rec.generations, Infinity);
-    const prev = found === undefined ? undefined : this.loadKv(found);
+    const prev = rec?.latest;
     assert(prev !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
       'ignore_value / ignore_lease were prechecked');
     const main = this.main;
@@ -501,7 +518,9 @@ class Writer extends Reader implements MvccWriter {
       lease: req.ignoreLease === true ? prev!.lease : (req.lease ?? 0n),
     };
     this.wtxn.put(TABLES.rev, revKey(main, sub), encodeKv(kv));
-    this.writeIndex(indexKey, kv.key, withPut(rec?.generations ?? [[]], main, sub));
+    this.writeIndex(indexKey, {
+      key: kv.key, generations: withPut(rec?.generations ?? [[]], main, sub), latest: kv,
+    });
     this.moveLease(indexKey, prev?.lease ?? 0n, kv.lease);
     this.events.push(prev === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv: prev });
     return req.prevKv === true && prev !== undefined
@@ -513,14 +532,16 @@ class Writer extends Reader implements MvccWriter {
     const selected = this.select(req.key, req.rangeEnd, this.readRevision());
     const prevKvs: KeyValue[] = [];
     for (const s of selected) {
-      const prev = this.loadKv(s.found);
+      const prev = this.kvOf(s);
       const indexKey = indexKeyOf(s.key, this.limits.indexKeyBytesMax);
       const rec = this.index(indexKey);
       assert(rec !== undefined, 'a selected key is indexed');
       const main = this.main;
       const sub = this.sub++;
       this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(s.key));
-      this.writeIndex(indexKey, rec.key, withTombstone(rec.generations, main, sub));
+      this.writeIndex(indexKey, {
+        key: rec.key, generations: withTombstone(rec.generations, main, sub), latest: undefined,
+      });
       this.moveLease(indexKey, prev.lease, 0n);
       const kv: KeyValue = {
         key: s.key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n,
@@ -560,13 +581,13 @@ class Writer extends Reader implements MvccWriter {
     }
     return selected.every((s) => {
       if (c.target === 'VALUE') {
-        const kv = this.loadKv(s.found);
+        const kv = this.kvOf(s);
         return compareResult(compareBytes(kv.value, c.value ?? EMPTY), c.result);
       }
       const stored = c.target === 'CREATE' ? BigInt(s.found.created)
         : c.target === 'MOD' ? BigInt(s.found.main)
-          : c.target === 'VERSION' ? BigInt(this.loadKv(s.found).version)
-            : this.loadKv(s.found).lease;
+          : c.target === 'VERSION' ? BigInt(this.kvOf(s).version)
+            : this.kvOf(s).lease;
       return compareNumbers(stored, operand(c), c.result);
     });
   }
