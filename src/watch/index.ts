@@ -25,7 +25,7 @@ export type {
 export type { RangeShape } from './key-range.js';
 export { isEmptyRange, normalizeRange, rangeContains, rangesContain, shapeOf } from './key-range.js';
 export type { MatchEntry } from './match-index.js';
-export { KeyMatchIndex, binaryString } from './match-index.js';
+export { KeyMatchIndex, hashBytes } from './match-index.js';
 export type { WatchHubLimits } from './limits.js';
 export { defaultWatchHubLimits, resolveWatchHubLimits } from './limits.js';
 export type { HubStats, StreamStats, WatchHubOptions } from './watch-hub.js';

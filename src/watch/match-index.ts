@@ -2,9 +2,13 @@
  * KeyMatchIndex: which registered ranges contain a key, at a cost that depends on the key and on
  * the matches, not on the number of unrelated ranges.
  *
- * - Exact keys: a Map from the key's binary string (one char per byte) to its entries: O(1).
- * - Prefixes: a Map from the prefix's binary string, plus the set of prefix lengths in use; a
- *   key of length L is looked up once per distinct prefix length <= L: O(min(L, lengths) + k).
+ * - Exact keys: a Map from a 32-bit FNV-1a hash of the key to the entries with that hash, each
+ *   confirmed by comparing bytes: O(L) to hash, O(1) to look up.
+ * - Prefixes: a Map from the hash of the prefix, plus the sorted list of prefix lengths in use.
+ *   One pass over the key computes the hash of every prefix of it, and the map is consulted at
+ *   each length in use: O(L + lengths + k), whatever the number of prefixes.
+ * Hashing bytes directly avoids building a string per event (String.fromCharCode over a key
+ * cost more than the whole lookup) and a Map keyed by small integers stays fast at 100k keys.
  * - Other intervals ([start, end) and [start, +inf)): a treap ordered by (start, seq) and
  *   augmented with the largest end in each subtree, so a stabbing query visits only subtrees
  *   that can hold a match: O((1 + k) log n) expected.
@@ -12,23 +16,24 @@
  * Values are reported once per registered range containing the key; a caller that registers one
  * value under several ranges deduplicates (the hub stamps watchers per event).
  */
-import { assert, compareBytes } from '../base/index.js';
+import { assert, bytesEqual, compareBytes } from '../base/index.js';
 import type { RangeShape } from './key-range.js';
 
-/** Longest run of bytes passed to String.fromCharCode at once (stays below argument limits). */
-const BINARY_STRING_CHUNK = 4_096;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
 
-/** The key as a string of char codes 0..255, usable as a Map key. */
-export function binaryString(bytes: Uint8Array): string {
-  if (bytes.length <= BINARY_STRING_CHUNK) {
-    return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
-  let out = '';
-  for (let i = 0; i < bytes.length; i += BINARY_STRING_CHUNK) {
-    const part = bytes.subarray(i, i + BINARY_STRING_CHUNK);
-    out += String.fromCharCode.apply(null, part as unknown as number[]);
-  }
-  return out;
+/** 32-bit FNV-1a of the first `length` bytes. */
+export function hashBytes(bytes: Uint8Array, length = bytes.length): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+  return h >>> 0;
+}
+
+/** True when `key` starts with `prefix`. */
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
 }
 
 interface TreapNode<T> {
@@ -45,10 +50,15 @@ interface TreapNode<T> {
 }
 
 /** A registration, returned by `add` and given back to `remove`. */
-export type MatchEntry<T> =
-  | { readonly kind: 'exact'; readonly str: string; readonly value: T }
-  | { readonly kind: 'prefix'; readonly str: string; readonly value: T }
-  | { readonly kind: 'interval'; readonly node: TreapNode<T> };
+export type MatchEntry<T> = HashedEntry<T> | { readonly kind: 'interval'; readonly node: TreapNode<T> };
+
+interface HashedEntry<T> {
+  readonly kind: 'exact' | 'prefix';
+  readonly hash: number;
+  /** The exact key, or the prefix. */
+  readonly bytes: Uint8Array;
+  readonly value: T;
+}
 
 /** True when an interval ending at `end` (exclusive; null unbounded) lies beyond `key`. */
 function endsAfter(end: Uint8Array | null, key: Uint8Array): boolean {
@@ -151,8 +161,8 @@ function stab<T>(root: TreapNode<T> | null, key: Uint8Array, visit: (value: T) =
 }
 
 export class KeyMatchIndex<T> {
-  readonly #exact = new Map<string, Set<MatchEntry<T>>>();
-  readonly #prefixes = new Map<string, Set<MatchEntry<T>>>();
+  readonly #exact = new Map<number, HashedEntry<T>[]>();
+  readonly #prefixes = new Map<number, HashedEntry<T>[]>();
   /** Prefix length -> number of prefix entries of that length. */
   readonly #prefixLengthCounts = new Map<number, number>();
   /** The keys of #prefixLengthCounts, ascending; rebuilt when a length appears or goes. */
@@ -176,14 +186,18 @@ export class KeyMatchIndex<T> {
     this.#size++;
     switch (shape.kind) {
       case 'exact': {
-        const entry: MatchEntry<T> = { kind: 'exact', str: binaryString(shape.key), value };
-        addTo(this.#exact, entry.str, entry);
+        const entry: HashedEntry<T> = {
+          kind: 'exact', hash: hashBytes(shape.key), bytes: shape.key, value,
+        };
+        addTo(this.#exact, entry);
         return entry;
       }
       case 'prefix': {
         assert(shape.prefix.length > 0, 'a prefix range has a non-empty prefix');
-        const entry: MatchEntry<T> = { kind: 'prefix', str: binaryString(shape.prefix), value };
-        addTo(this.#prefixes, entry.str, entry);
+        const entry: HashedEntry<T> = {
+          kind: 'prefix', hash: hashBytes(shape.prefix), bytes: shape.prefix, value,
+        };
+        addTo(this.#prefixes, entry);
         this.#countLength(shape.prefix.length, +1);
         return entry;
       }
@@ -204,11 +218,11 @@ export class KeyMatchIndex<T> {
     this.#size--;
     switch (entry.kind) {
       case 'exact':
-        removeFrom(this.#exact, entry.str, entry);
+        removeFrom(this.#exact, entry);
         return;
       case 'prefix':
-        removeFrom(this.#prefixes, entry.str, entry);
-        this.#countLength(entry.str.length, -1);
+        removeFrom(this.#prefixes, entry);
+        this.#countLength(entry.bytes.length, -1);
         return;
       case 'interval':
         this.#tree = removeNode(this.#tree, entry.node);
@@ -216,18 +230,27 @@ export class KeyMatchIndex<T> {
     }
   }
 
-  /**
-   * Calls `visit` once for every registered range containing `key`. `keyString` may be passed
-   * when the caller already has `binaryString(key)`.
-   */
-  match(key: Uint8Array, visit: (value: T) => void, keyString = binaryString(key)): void {
-    const exact = this.#exact.get(keyString);
-    if (exact !== undefined) for (const e of exact) visit(valueOf(e));
-    for (const length of this.#prefixLengths) {
-      if (length > keyString.length) break;
-      const hits = this.#prefixes.get(length === keyString.length
-        ? keyString : keyString.slice(0, length));
-      if (hits !== undefined) for (const e of hits) visit(valueOf(e));
+  /** Calls `visit` once for every registered range containing `key`. */
+  match(key: Uint8Array, visit: (value: T) => void): void {
+    const lengths = this.#prefixLengths;
+    let next = 0;
+    let h = FNV_OFFSET;
+    // One pass hashes every prefix of the key; the map is consulted at the lengths in use.
+    for (let i = 0; i < key.length; i++) {
+      h = Math.imul(h ^ key[i]!, FNV_PRIME);
+      if (next < lengths.length && lengths[next] === i + 1) {
+        next++;
+        const hits = this.#prefixes.get(h >>> 0);
+        if (hits !== undefined) {
+          for (const e of hits) {
+            if (e.bytes.length === i + 1 && startsWith(key, e.bytes)) visit(e.value);
+          }
+        }
+      }
+    }
+    const exact = this.#exact.get(h >>> 0);
+    if (exact !== undefined) {
+      for (const e of exact) if (bytesEqual(e.bytes, key)) visit(e.value);
     }
     if (this.#tree !== null) this.#intervalNodesExamined += stab(this.#tree, key, visit);
   }
@@ -243,20 +266,16 @@ export class KeyMatchIndex<T> {
   }
 }
 
-function valueOf<T>(entry: MatchEntry<T>): T {
-  assert(entry.kind !== 'interval', 'hash entries only');
-  return entry.value;
+function addTo<T>(map: Map<number, HashedEntry<T>[]>, entry: HashedEntry<T>): void {
+  const bucket = map.get(entry.hash);
+  if (bucket === undefined) map.set(entry.hash, [entry]);
+  else bucket.push(entry);
 }
 
-function addTo<T>(map: Map<string, Set<MatchEntry<T>>>, str: string, entry: MatchEntry<T>): void {
-  const set = map.get(str);
-  if (set === undefined) map.set(str, new Set([entry]));
-  else set.add(entry);
-}
-
-function removeFrom<T>(map: Map<string, Set<MatchEntry<T>>>, str: string,
-  entry: MatchEntry<T>): void {
-  const set = map.get(str);
-  assert(set !== undefined && set.delete(entry), 'hash entry is not in the index');
-  if (set.size === 0) map.delete(str);
+function removeFrom<T>(map: Map<number, HashedEntry<T>[]>, entry: HashedEntry<T>): void {
+  const bucket = map.get(entry.hash);
+  const at = bucket === undefined ? -1 : bucket.indexOf(entry);
+  assert(bucket !== undefined && at >= 0, 'hash entry is not in the index');
+  if (bucket.length === 1) map.delete(entry.hash);
+  else bucket.splice(at, 1);
 }

@@ -35,7 +35,7 @@
 import { assert, assertCount, compareBytes } from '../base/index.js';
 import { isEmptyRange, normalizeRange, rangesContain, shapeOf } from './key-range.js';
 import { type WatchHubLimits, resolveWatchHubLimits } from './limits.js';
-import { KeyMatchIndex, type MatchEntry, binaryString } from './match-index.js';
+import { KeyMatchIndex, type MatchEntry } from './match-index.js';
 import type {
   CommittedBatch, HistoryReader, KeyRange, WatchCreateRequest, WatchEvent, WatchKeyValue,
   WatchResponse,
@@ -438,7 +438,7 @@ export class WatchHub {
         }
         if (w.prevKv || event.prevKv === undefined) w.pending.push(event);
         else w.pending.push(stripped ??= { type: event.type, kv: event.kv });
-      }, binaryString(event.kv.key));
+      });
     }
     for (const w of touched) {
       const pending = w.pending;

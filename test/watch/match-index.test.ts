@@ -7,9 +7,9 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { ZERO_BYTE, prefixEnd, toHex, utf8 } from '../../src/base/index.js';
+import { SeededRng, ZERO_BYTE, prefixEnd, toHex, utf8 } from '../../src/base/index.js';
 import {
-  KeyMatchIndex, type MatchEntry, binaryString, normalizeRange, rangeContains, shapeOf,
+  KeyMatchIndex, type MatchEntry, hashBytes, normalizeRange, rangeContains, shapeOf,
 } from '../../src/watch/index.js';
 import type { KeyRange } from '../../src/watch/index.js';
 
@@ -68,12 +68,34 @@ t.test('range shapes: exact, prefix, unbounded and plain intervals', async (t) =
     'prefix 0xff has prefix end "\\0" and is the unbounded range from 0xff');
 });
 
-t.test('binaryString is one char per byte and keeps long keys whole', async (t) => {
-  const long = new Uint8Array(10_000).map((_, i) => i % 256);
-  const s = binaryString(long);
-  t.equal(s.length, 10_000);
-  t.equal(s.charCodeAt(9_999), 9_999 % 256);
-  t.equal(binaryString(Uint8Array.of(0, 0x80, 0xff)), '\x00\x80\xff');
+t.test('hash collisions are resolved by comparing bytes', async (t) => {
+  // Birthday search over seeded random 6-byte keys for a full 32-bit FNV-1a collision (about
+  // 80k keys expected; bounded at 1M).
+  const rng = new SeededRng(1);
+  const seen = new Map<number, Uint8Array>();
+  let pair: [Uint8Array, Uint8Array] | undefined;
+  for (let i = 0; i < 1_000_000 && pair === undefined; i++) {
+    const key = Uint8Array.from({ length: 6 }, () => rng.int(0, 255));
+    const h = hashBytes(key);
+    const other = seen.get(h);
+    if (other !== undefined) pair = [other, key];
+    else seen.set(h, key);
+  }
+  t.ok(pair !== undefined, 'found two keys with the same hash');
+  const [a, b] = pair!;
+  t.equal(hashBytes(a), hashBytes(b));
+  const index = new KeyMatchIndex<string>();
+  index.add(shapeOf(normalizeRange(a, undefined)), 'exact a');
+  index.add(shapeOf(normalizeRange(a, prefixEnd(a))), 'prefix a');
+  const probe = (key: Uint8Array): string[] => {
+    const got: string[] = [];
+    index.match(key, (v) => got.push(v));
+    return got.sort();
+  };
+  t.same(probe(b), [], 'the colliding key matches neither');
+  t.same(probe(Uint8Array.of(...b, 1)), [], 'nor does a key under the colliding prefix');
+  t.same(probe(a), ['exact a', 'prefix a']);
+  t.same(probe(Uint8Array.of(...a, 1)), ['prefix a']);
 });
 
 t.test('a query examines O(log n) tree nodes and reports only matches among 40k ranges',
