@@ -32,7 +32,7 @@ export class EventHeap<T extends Scheduled> {
 
   push(item: T): void {
     const items = this.#items;
-    assert(items.length < this.#sizeMax, `event heap full (${this.#sizeMax} events)`);
+    if (items.length >= this.#sizeMax) assert(false, `event heap full (${this.#sizeMax} events)`);
     let i = items.length;
     items.push(item);
     while (i > 0) {

@@ -26,6 +26,7 @@ export { mailboxBounds, runtimeLimits } from './limits.js';
 export { CanonicalHasher, canonicalEncode, canonicalHash, fnv1a32, hashHex } from './canonical.js';
 export type { Scheduled } from './event-heap.js';
 export { EventHeap } from './event-heap.js';
+export { CalendarQueue } from './calendar-queue.js';
 export { RunQueue } from './run-queue.js';
 export type { LatencyRange, SimActorFactory, SimHostOptions } from './sim-host.js';
 export { OUTSIDE, SimHost } from './sim-host.js';

@@ -8,20 +8,22 @@
  * an ActorFailure. Specific to simulation:
  * - delays: a send inside a member waits a uniform delay in `inMemberLatency`, across members
  *   in `crossMemberLatency` (then pushed later if needed to keep its link FIFO);
- * - events are ordered by (time, seq) in one binary heap; `step` delivers the next one;
+ * - virtual time has microsecond resolution (delays are whole microseconds, timers round up);
+ *   events are ordered by (time, seq) in one calendar queue; `step` delivers the next one;
  * - `crash(member)` drops the member's actors, mailboxes and timers without calling `stop`
  *   (messages they already sent stay in flight); `restart(member)` re-creates its actors from
  *   their factories and starts them; sends to a crashed member are dropped;
  * - the trace hash is FNV-1a over the canonical encoding of (time, from, to, message) of every
- *   delivery, timers included, except for the message types listed in `trace.skipTypes`.
+ *   delivery, timers included, except for the message types listed in `trace.skipTypes`; the
+ *   addresses enter as their own canonical hashes (computed once per actor), to keep it cheap.
  */
 import { SeededRng, SimClock, assert, nullLogger } from '../base/index.js';
 import type { Logger, Rng } from '../base/index.js';
 import { assertAddress, memberOf } from './address.js';
 import type { Address } from './address.js';
 import type { ActorContext, AnyActor, Message, TimerId } from './actor.js';
-import { CanonicalHasher, hashHex } from './canonical.js';
-import { EventHeap } from './event-heap.js';
+import { CanonicalHasher, canonicalHash, hashHex } from './canonical.js';
+import { CalendarQueue } from './calendar-queue.js';
 import { ActorFailure } from './failure.js';
 import { mailboxBounds, runtimeLimits } from './limits.js';
 import type { MailboxBounds } from './limits.js';
@@ -52,14 +54,19 @@ export type SimActorFactory = (address: Address) => AnyActor;
 /** The pseudo address of messages injected with `SimHost.send`. */
 export const OUTSIDE: Address = 'sim/outside';
 
+const OUTSIDE_HASH = canonicalHash(OUTSIDE);
+
 const KIND_MESSAGE = 0;
 const KIND_TIMER = 1;
 
 interface SimEvent {
+  /** Virtual time in whole microseconds. */
   readonly time: number;
   readonly seq: number;
   readonly kind: number;
   readonly from: Address;
+  /** canonicalHash(from), computed once per sender. */
+  readonly fromHash: number;
   readonly to: SimActor;
   readonly epoch: number;
   readonly message: Message;
@@ -82,12 +89,15 @@ class SimActor {
   /** Per target: the latest delivery time scheduled on that link (keeps links FIFO). */
   readonly links = new Map<SimActor, number>();
   ctx!: SimContext;
+  readonly addressHash: number;
 
   constructor(
     readonly address: Address,
     readonly member: SimMember,
     readonly create: SimActorFactory,
-  ) {}
+  ) {
+    this.addressHash = canonicalHash(address);
+  }
 }
 
 class SimContext implements ActorContext<Message> {
@@ -135,7 +145,11 @@ export class SimHost {
   /** Decides delays; actors get their own forks, so their draws do not shift the network's. */
   readonly #netRng: Rng;
   readonly #actorRngs: Rng;
-  readonly #heap: EventHeap<SimEvent>;
+  readonly #heap: CalendarQueue<SimEvent>;
+  readonly #inMemberUs: { readonly min: number; readonly span: number };
+  readonly #crossMemberUs: { readonly min: number; readonly span: number };
+  /** The current virtual time in whole microseconds (the clock reads it in milliseconds). */
+  #nowUs: number;
   readonly #actors = new Map<Address, SimActor>();
   readonly #members = new Map<string, SimMember>();
   readonly #outsideLinks = new Map<SimActor, number>();
@@ -146,7 +160,10 @@ export class SimHost {
   #deliveries = 0;
 
   constructor(options: SimHostOptions) {
-    this.clock = new SimClock(options.startMs ?? 0);
+    const startMs = options.startMs ?? 0;
+    assert(Number.isFinite(startMs) && startMs >= 0, `startMs must be >= 0: ${startMs}`);
+    this.#nowUs = Math.round(startMs * 1_000);
+    this.clock = new SimClock(this.#nowUs / 1_000);
     this.#bounds = mailboxBounds(options.mailbox);
     this.#inMember = checkLatency(options.inMemberLatency ?? { minMs: 0, maxMs: 0.01 }, 'inMemberLatency');
     this.#crossMember = checkLatency(options.crossMemberLatency ?? { minMs: 0.1, maxMs: 2 },
@@ -159,7 +176,9 @@ export class SimHost {
     this.#tracing = trace !== false;
     this.#skipTypes = new Set(typeof trace === 'object' ? trace.skipTypes : []);
     const perActor = this.#bounds.depthMax + runtimeLimits.timersPerActorMax;
-    this.#heap = new EventHeap(runtimeLimits.actorsMax * perActor);
+    this.#heap = new CalendarQueue(this.#nowUs, runtimeLimits.actorsMax * perActor);
+    this.#inMemberUs = toMicros(this.#inMember);
+    this.#crossMemberUs = toMicros(this.#crossMember);
   }
 
   /** Adds one actor (its member is created on first use) and starts it now. */
@@ -217,18 +236,20 @@ export class SimHost {
     let budget = runtimeLimits.simDeliveriesPerRunMax;
     if (typeof until === 'number') {
       assert(until >= this.clock.now(), `runUntil ${until} is in the past (${this.clock.now()})`);
+      const untilUs = Math.floor(until * 1_000);
       for (;;) {
         this.#dropCancelled();
         const next = this.#heap.peek();
-        if (next === undefined || next.time > until) break;
-        assert(budget-- > 0, `runUntil made ${runtimeLimits.simDeliveriesPerRunMax} deliveries`);
+        if (next === undefined || next.time > untilUs) break;
+        if (budget-- === 0) tooManyDeliveries();
         this.step();
       }
+      this.#nowUs = untilUs;
       this.clock.set(until);
       return true;
     }
     while (!until()) {
-      assert(budget-- > 0, `runUntil made ${runtimeLimits.simDeliveriesPerRunMax} deliveries`);
+      if (budget-- === 0) tooManyDeliveries();
       if (!this.step()) return false;
     }
     return true;
@@ -292,30 +313,31 @@ export class SimHost {
 
   /** The trace hash so far, as 8 hex digits. */
   traceHash(): string {
-    return hashHex(this.#hasher.h);
+    return hashHex(this.#hasher.hash);
   }
 
   /** @internal The send path of contexts and of `send`. */
   _send(from: SimActor | null, fromAddress: Address, links: Map<SimActor, number>, to: Address,
     message: Message, refuseWhenPressured: boolean): boolean {
     const target = this.#actors.get(to);
-    assert(target !== undefined, `send from ${fromAddress} to unknown actor ${to}`);
+    // Hot path: the assertion messages are built only on failure.
+    if (target === undefined) assert(false, `send from ${fromAddress} to unknown actor ${to}`);
     const bounds = this.#bounds;
     if (refuseWhenPressured && target.depth >= bounds.highWater) return false;
     if (!target.member.up) return true; // A crashed member's mail is lost, as on a real crash.
-    assert(target.depth < bounds.depthMax,
+    if (target.depth >= bounds.depthMax) assert(false,
       `mailbox of ${to} is full (${bounds.depthMax} messages); ${fromAddress} ignored back-pressure`);
-    const now = this.clock.now();
     const sameMember = from !== null && from.member === target.member;
-    const latency = sameMember ? this.#inMember : this.#crossMember;
-    let time = now + latency.minMs;
-    if (latency.maxMs > latency.minMs) time += this.#netRng.float() * (latency.maxMs - latency.minMs);
+    const latency = sameMember ? this.#inMemberUs : this.#crossMemberUs;
+    let time = this.#nowUs + latency.min;
+    if (latency.span > 0) time += Math.floor(this.#netRng.float() * (latency.span + 1));
     const last = links.get(target);
     if (last !== undefined && last > time) time = last;
     links.set(target, time);
     target.depth++;
     this.#heap.push({
-      time, seq: this.#seq++, kind: KIND_MESSAGE, from: fromAddress, to: target,
+      time, seq: this.#seq++, kind: KIND_MESSAGE, from: fromAddress,
+      fromHash: from === null ? OUTSIDE_HASH : from.addressHash, to: target,
       epoch: target.epoch, message, cancelled: false,
     });
     return target.depth < bounds.highWater;
@@ -323,12 +345,14 @@ export class SimHost {
 
   /** @internal */
   _setTimer(record: SimActor, delayMs: number, message: Message): TimerId {
-    assert(Number.isFinite(delayMs) && delayMs >= 0, `timer delay must be >= 0 ms: ${delayMs}`);
-    assert(record.timers.size < runtimeLimits.timersPerActorMax,
-      `${record.address} has ${runtimeLimits.timersPerActorMax} timers pending`);
+    if (!(delayMs >= 0 && delayMs < Infinity)) assert(false, `timer delay must be >= 0 ms: ${delayMs}`);
+    if (record.timers.size >= runtimeLimits.timersPerActorMax) {
+      assert(false, `${record.address} has ${runtimeLimits.timersPerActorMax} timers pending`);
+    }
     const seq = this.#seq++;
     const event: SimEvent = {
-      time: this.clock.now() + delayMs, seq, kind: KIND_TIMER, from: record.address, to: record,
+      time: this.#nowUs + Math.ceil(delayMs * 1_000), seq, kind: KIND_TIMER, from: record.address,
+      fromHash: record.addressHash, to: record,
       epoch: record.epoch, message, cancelled: false,
     };
     record.timers.set(seq, event);
@@ -347,15 +371,16 @@ export class SimHost {
 
   #deliver(event: SimEvent): void {
     const to = event.to;
-    assert(to.member.up && event.epoch === to.epoch, `stale event for ${to.address} not dropped`);
-    this.clock.set(event.time);
+    if (!to.member.up || event.epoch !== to.epoch) assert(false, `stale event for ${to.address} kept`);
+    this.#nowUs = event.time;
+    this.clock.set(event.time / 1_000);
     this.#deliveries++;
     const message = event.message;
     if (this.#tracing && (this.#skipTypes.size === 0 || !this.#skipTypes.has(message.type))) {
       const hasher = this.#hasher;
       hasher.number(event.time);
-      hasher.string(event.from);
-      hasher.string(to.address);
+      hasher.number(event.fromHash);
+      hasher.number(to.addressHash);
       hasher.value(message);
     }
     try {
@@ -410,6 +435,15 @@ export class SimHost {
     assert(r !== undefined, `unknown actor ${address}`);
     return r;
   }
+}
+
+function toMicros(range: LatencyRange): { min: number; span: number } {
+  const min = Math.round(range.minMs * 1_000);
+  return { min, span: Math.round(range.maxMs * 1_000) - min };
+}
+
+function tooManyDeliveries(): never {
+  assert(false, `runUntil made ${runtimeLimits.simDeliveriesPerRunMax} deliveries (livelock?)`);
 }
 
 function checkLatency(range: LatencyRange, name: string): LatencyRange {

@@ -186,7 +186,8 @@ export class ThreadRuntime {
   /** The send path of every context, and of messages injected from outside the actors. */
   send(from: string, to: Address, message: Message, refuseWhenPressured: boolean): boolean {
     const destination = this.#destinations.get(to);
-    assert(destination !== undefined, `send from ${from} to unknown actor ${to}`);
+    // Hot path: the assertion messages are built only on failure.
+    if (destination === undefined) assert(false, `send from ${from} to unknown actor ${to}`);
     if (this.#stopped) return false;
     const depths = this.#depths;
     const slot = destination.slot;
@@ -208,9 +209,10 @@ export class ThreadRuntime {
   }
 
   setTimer(local: LocalActor, delayMs: number, message: Message): TimerId {
-    assert(Number.isFinite(delayMs) && delayMs >= 0, `timer delay must be >= 0 ms: ${delayMs}`);
-    assert(local.timers.size < runtimeLimits.timersPerActorMax,
-      `${local.address} has ${runtimeLimits.timersPerActorMax} timers pending`);
+    if (!(delayMs >= 0 && delayMs < Infinity)) assert(false, `timer delay must be >= 0 ms: ${delayMs}`);
+    if (local.timers.size >= runtimeLimits.timersPerActorMax) {
+      assert(false, `${local.address} has ${runtimeLimits.timersPerActorMax} timers pending`);
+    }
     const id = this.#nextTimerId++;
     local.timers.set(id, setTimeout(() => {
       local.timers.delete(id);
@@ -286,7 +288,7 @@ export class ThreadRuntime {
     const queue = this.#queue;
     for (let i = 0; i < pairs.length; i += 2) {
       const local = this.#localBySlot[pairs[i] as number];
-      assert(local !== undefined, `message for slot ${String(pairs[i])}, not on this thread`);
+      if (local === undefined) assert(false, `message for slot ${String(pairs[i])}, not on this thread`);
       queue.push(local, pairs[i + 1] as Message);
     }
     this.#drain();
