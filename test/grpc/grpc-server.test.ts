@@ -47,7 +47,7 @@ const started = await startServer({
       for (let i = 0; chunks === 0 || i < chunks; i++) {
         if (c.cancelled) return;
         const blob = new Uint8Array(64 * 1024).fill(i % 251);
-        if (!c.write({ remaining_bytes: chunks - i - 1, blob })) {
+        if (!c.write({ remaining_bytes: chunks === 0 ? 1 : chunks - i - 1, blob })) {
           snapshotWritesRefused++;
           await c.drained();
         }
