@@ -153,6 +153,8 @@ class Watcher {
   /** Unsynced only: every wanted event below this revision is queued. */
   nextRevision = 0;
   removed = false;
+  /** In the hub's end-revision heap. */
+  inEnds = false;
   /** An event response was queued since the last periodic progress check. */
   sentSinceProgress = false;
   /** Per-batch scratch: which event and batch last touched this watcher. */
@@ -180,9 +182,21 @@ class Watcher {
   }
 }
 
-/** A min-heap of watchers by end revision, with lazy deletion of removed watchers. */
+/**
+ * A min-heap of watchers by end revision, with lazy deletion of removed watchers. The owner
+ * calls `dropRemoved` when removed entries may outnumber live ones, so a client that creates
+ * and cancels watches with distant end revisions cannot grow it without bound.
+ */
 class EndHeap {
-  readonly #items: Watcher[] = [];
+  #items: Watcher[] = [];
+
+  /** Rebuilds the heap without removed watchers. */
+  dropRemoved(): void {
+    const live = this.#items.filter((w) => !w.removed);
+    for (const w of this.#items) if (w.removed) w.inEnds = false;
+    this.#items = [];
+    for (const w of live) this.push(w);
+  }
 
   get length(): number {
     return this.#items.length;
@@ -193,6 +207,7 @@ class EndHeap {
   }
 
   push(w: Watcher): void {
+    w.inEnds = true;
     const a = this.#items;
     a.push(w);
     let i = a.length - 1;
@@ -208,6 +223,7 @@ class EndHeap {
     const a = this.#items;
     assert(a.length > 0, 'pop from an empty heap');
     const top = a[0]!;
+    top.inEnds = false;
     const last = a.pop()!;
     if (a.length > 0) {
       a[0] = last;
@@ -250,6 +266,8 @@ export class WatchHub {
   #batchStamp = 0;
   #watcherCount = 0;
   #fellBehind = 0;
+  /** Removed watchers still in #ends. */
+  #endsStale = 0;
 
   constructor(options: WatchHubOptions) {
     assertCount(options.currentRevision, 'currentRevision');
@@ -519,6 +537,13 @@ export class WatchHub {
     this.#unsynced.delete(w);
     this.#progressWatchers.delete(w);
     this.#watcherCount--;
+    if (w.inEnds) {
+      this.#endsStale++;
+      if (this.#endsStale > 64 && this.#endsStale * 2 > this.#ends.length) {
+        this.#ends.dropRemoved();
+        this.#endsStale = 0;
+      }
+    }
   }
 
   #enqueue(s: Stream, q: Queued): void {
@@ -696,6 +721,8 @@ export class WatchHub {
       const w = this.#ends.peek()!;
       if (w.endRevision > this.#current) return;
       this.#ends.pop();
+      if (w.removed) this.#endsStale--;
+      assert(this.#endsStale >= 0, 'stale end-heap count went negative');
       // Unsynced watchers end when their catch-up passes the end revision.
       if (!w.removed && w.synced) this.#finish(w);
     }
