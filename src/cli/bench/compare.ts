@@ -39,8 +39,8 @@ export const MATRIX: readonly MatrixRow[] = [
     '--key-space-size', '100000', ...KV] },
   { label: 'delete c=64', total: 10_000, args: ['delete', '--clients', '64', '--conns', '4',
     '--key-space-size', '10000', '--sequential-keys', ...KV] },
-  { label: 'watch 100 watchers, 1000 puts/s', args: ['watch', '--watchers', '100', '--watch-streams', '10',
-    '--clients', '16', '--conns', '2', '--rate', '1000', '--key-space-size', '1000', ...KV] },
+  { label: 'watch 100 watchers, 200 puts/s', args: ['watch', '--watchers', '100', '--watch-streams', '10',
+    '--clients', '8', '--conns', '2', '--rate', '200', '--key-space-size', '1000', ...KV] },
   { label: 'lease keepalive c=64', args: ['lease-keepalive', '--clients', '64', '--conns', '4'] },
 ];
 
@@ -134,6 +134,14 @@ async function start(kind: 'etcd' | 'strata', etcdBinary: string): Promise<Side>
   }
 }
 
+/** Most failed requests, as a fraction of the successful ones, for a run's figures to be shown. */
+export const ERROR_FRACTION_MAX = 0.01;
+
+function usable(r: RunResult | string | undefined): RunResult | undefined {
+  if (typeof r !== 'object' || r.ops === 0 || r.errors > r.ops * ERROR_FRACTION_MAX) return undefined;
+  return r;
+}
+
 const num = (n: number | undefined, d: number): string => (n === undefined ? '-' : n.toFixed(d));
 const ratio = (a: number | undefined, b: number | undefined): string =>
   (a === undefined || b === undefined || b === 0 ? '-' : (a / b).toFixed(2));
@@ -148,8 +156,8 @@ export function compareTable(rows: readonly MatrixRow[], etcd: readonly (RunResu
   rows.forEach((row, i) => {
     const e = etcd[i];
     const s = strata[i];
-    const er = typeof e === 'object' ? e : undefined;
-    const sr = typeof s === 'object' ? s : undefined;
+    const er = usable(e);
+    const sr = usable(s);
     if (typeof e === 'string') notes.push(`etcd, ${row.label}: ${e}`);
     if (typeof s === 'string' && s !== 'did not start') notes.push(`strata, ${row.label}: ${s}`);
     for (const [who, r] of [['etcd', er], ['strata', sr]] as const) {

@@ -48,23 +48,49 @@ function grpcStatusOf(h: Record<string, unknown>): { code: number; message: stri
   return { code: Number(s), message: m === undefined ? '' : decodeURIComponent(String(m)) };
 }
 
-/** Splits a byte stream into gRPC messages. */
+/**
+ * Splits a byte stream into gRPC messages. Chunks of a message that spans several are kept in a
+ * list and joined once, when the whole message is there (a large WatchResponse arrives in many
+ * 16 KiB chunks; joining on every chunk would copy it over and over).
+ */
 export class MessageSplitter {
-  #pending: Buffer | undefined;
+  #parts: Buffer[] = [];
+  #have = 0;
+  /** Size of the message being gathered (prefix included), or 0 until its prefix is known. */
+  #want = 0;
   constructor(readonly onMessage: (message: Buffer) => void) {}
   push(chunk: Buffer): void {
-    let buf = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
-    this.#pending = undefined;
-    while (buf.length >= 5) {
-      const size = buf.readUInt32BE(1);
-      if (size > MESSAGE_BYTES_MAX) throw new RangeError(`gRPC message of ${size} bytes`);
-      if (buf.length < 5 + size) break;
-      this.onMessage(buf.subarray(5, 5 + size));
-      buf = buf.subarray(5 + size);
+    if (this.#have > 0) {
+      this.#parts.push(chunk);
+      this.#have += chunk.length;
+      if (this.#want === 0 && this.#have >= 5) this.#want = this.#sizeOf(Buffer.concat(this.#parts));
+      if (this.#want === 0 || this.#have < this.#want) return;
+      chunk = Buffer.concat(this.#parts, this.#have);
+      this.#parts = [];
+      this.#have = 0;
+      this.#want = 0;
     }
-    if (buf.length > 0) this.#pending = Buffer.from(buf);
+    let pos = 0;
+    while (chunk.length - pos >= 5) {
+      const size = this.#sizeOf(chunk.subarray(pos));
+      if (chunk.length - pos < size) break;
+      this.onMessage(chunk.subarray(pos + 5, pos + size));
+      pos += size;
+    }
+    if (pos < chunk.length) {
+      const rest = chunk.subarray(pos);
+      this.#parts = [rest];
+      this.#have = rest.length;
+      this.#want = rest.length >= 5 ? this.#sizeOf(rest) : 0;
+    }
   }
-  get idle(): boolean { return this.#pending === undefined; }
+  /** Full size (prefix included) of the message starting at b[0]. */
+  #sizeOf(b: Buffer): number {
+    const size = b.readUInt32BE(1);
+    if (size > MESSAGE_BYTES_MAX) throw new RangeError(`gRPC message of ${size} bytes`);
+    return size + 5;
+  }
+  get idle(): boolean { return this.#have === 0; }
 }
 
 /** A bidirectional stream (Watch, LeaseKeepAlive). */

@@ -34,7 +34,7 @@ export const PREFILL_KEYS_MAX = 1_000_000;
 /** Requests in flight while prefilling. */
 const PREFILL_IN_FLIGHT = 64;
 /** Longest a worker may take to connect and set up its leases or watches. */
-const SETUP_MS_MAX = 60_000;
+const SETUP_MS_MAX = 15_000;
 
 export interface RunResult {
   readonly workload: string;
