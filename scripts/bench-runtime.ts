@@ -127,7 +127,7 @@ async function throughput(where: 'thread' | 'cross', total: number, batching: bo
   }
 }
 
-async function roundTrip(where: 'thread' | 'cross'): Promise<number[]> {
+async function roundTrip(where: 'thread' | 'cross', batching: boolean): Promise<number[]> {
   const report = reporter<Rtt>();
   const pinger = spec('b/pinger', 'createPinger', { peer: 'b/ponger', rounds: RTT_ROUNDS, report: 'b/report' });
   const ponger = spec('b/ponger', 'createPonger', {});
@@ -135,7 +135,7 @@ async function roundTrip(where: 'thread' | 'cross'): Promise<number[]> {
   const placement = where === 'thread'
     ? { threads: [], main: [...main, local(ponger, createPonger)] }
     : { threads: [{ actors: [ponger] }], main };
-  const host = await ThreadHost.start({ placement });
+  const host = await ThreadHost.start({ placement, batching });
   try {
     host.send<Go>('b/pinger', { type: 'b.go' });
     const rtt = await report.got;
@@ -191,9 +191,10 @@ async function main(): Promise<void> {
   await rate('two threads, unbatched', () => throughput('cross', 1_000_000, false), '(about 0.6M/s)');
   await rate('sim host, trace hash on', () => simThroughput(3_000_000, true), '>= 5M/s');
   await rate('sim host, trace hash off', () => simThroughput(3_000_000, false), '>= 5M/s');
-  for (const where of ['thread', 'cross'] as const) {
-    const s = await roundTrip(where);
-    const name = where === 'thread' ? 'RTT one thread' : 'RTT two threads';
+  const rtts = [['RTT one thread', 'thread', true], ['RTT two threads, batched', 'cross', true],
+    ['RTT two threads, unbatched', 'cross', false]] as const;
+  for (const [name, where, batching] of rtts) {
+    const s = await roundTrip(where, batching);
     rows.push([name, `p50 ${pct(s, 0.5).toFixed(2)} us, p99 ${pct(s, 0.99).toFixed(2)} us`,
       where === 'cross' ? '<= 15 us' : '']);
     process.stdout.write(`${name}: ${rows.at(-1)![1]}\n`);
