@@ -23,7 +23,9 @@ export type {
   WatchEvent, WatchEventType, WatchFilter, WatchKeyValue, WatchResponse,
 } from './types.js';
 export type { RangeShape } from './key-range.js';
-export { isEmptyRange, normalizeRange, rangeContains, rangesContain, shapeOf } from './key-range.js';
+export {
+  isEmptyRange, normalizeRange, rangeContains, rangesContain, shapeOf,
+} from './key-range.js';
 export type { MatchEntry } from './match-index.js';
 export { KeyMatchIndex, hashBytes } from './match-index.js';
 export type { WatchHubLimits } from './limits.js';

@@ -22,6 +22,8 @@ export interface WatchHubLimits {
   readonly streamControlResponsesMax: number;
   /** Events asked of the history per catch-up read (etcd: one response per sync). */
   readonly catchUpEventsMax: number;
+  /** Key and value bytes asked of the history per catch-up read. */
+  readonly catchUpBytesMax: number;
   /** Revisions covered per catch-up read (etcd caps a catch-up batch at 1000 revisions). */
   readonly catchUpRevisionsMax: number;
   /** History reads per catch-up pass (etcd syncs at most 512 watchers at a time). */
@@ -40,6 +42,7 @@ export const defaultWatchHubLimits: WatchHubLimits = {
   streamBufferedBytesMax: 16 * 1024 * 1024,
   streamControlResponsesMax: 1_024,
   catchUpEventsMax: limits.watchEventsPerResponseMax,
+  catchUpBytesMax: 4 * 1024 * 1024,
   catchUpRevisionsMax: 1_000,
   catchUpReadsPerPassMax: 512,
   fragmentBytesMin: limits.requestBytesMax + limits.grpcOverheadBytes,

@@ -50,7 +50,9 @@ interface TreapNode<T> {
 }
 
 /** A registration, returned by `add` and given back to `remove`. */
-export type MatchEntry<T> = HashedEntry<T> | { readonly kind: 'interval'; readonly node: TreapNode<T> };
+export type MatchEntry<T> =
+  | HashedEntry<T>
+  | { readonly kind: 'interval'; readonly node: TreapNode<T> };
 
 interface HashedEntry<T> {
   readonly kind: 'exact' | 'prefix';

@@ -7,7 +7,9 @@
  */
 import { assert, assertCount } from '../base/index.js';
 import { rangesContain } from './key-range.js';
-import type { CommittedBatch, HistoryQuery, HistoryReader, HistoryResult, WatchEvent } from './types.js';
+import type {
+  CommittedBatch, HistoryQuery, HistoryReader, HistoryResult, WatchEvent,
+} from './types.js';
 
 export class MemoryHistory implements HistoryReader {
   #batches: CommittedBatch[] = [];
@@ -45,7 +47,8 @@ export class MemoryHistory implements HistoryReader {
   }
 
   eventsSince(query: HistoryQuery): HistoryResult {
-    assert(query.eventsMax >= 1 && query.revisionsMax >= 1, 'history query bounds are positive');
+    assert(query.eventsMax >= 1 && query.revisionsMax >= 1 && query.bytesMax >= 1,
+      'history query bounds are positive');
     assert(query.fromRevision <= query.toRevision, 'history query range is empty');
     assert(query.toRevision <= this.#currentRevision, 'history query beyond the current revision');
     if (query.fromRevision < this.#compactRevision) {
@@ -54,11 +57,17 @@ export class MemoryHistory implements HistoryReader {
     const last = Math.min(query.toRevision, query.fromRevision + query.revisionsMax - 1);
     const events: WatchEvent[] = [];
     let nextRevision = last + 1;
+    let bytes = 0;
     for (let i = this.#lowerBound(query.fromRevision); i < this.#batches.length; i++) {
       const batch = this.#batches[i]!;
       if (batch.revision > last) break;
-      for (const e of batch.events) if (rangesContain(query.ranges, e.kv.key)) events.push(e);
-      if (events.length >= query.eventsMax) {
+      for (const e of batch.events) {
+        if (!rangesContain(query.ranges, e.kv.key)) continue;
+        events.push(e);
+        bytes += e.kv.key.length + e.kv.value.length
+          + (e.prevKv === undefined ? 0 : e.prevKv.key.length + e.prevKv.value.length);
+      }
+      if (events.length >= query.eventsMax || bytes >= query.bytesMax) {
         nextRevision = batch.revision + 1;
         break;
       }

@@ -58,6 +58,11 @@ export interface HistoryQuery {
   readonly ranges: readonly KeyRange[];
   /** Stop after the revision at which this many events have been collected. */
   readonly eventsMax: number;
+  /**
+   * Stop after the revision at which the collected events' keys and values (prev_kv included)
+   * reach this many bytes, so one read of large values stays bounded too.
+   */
+  readonly bytesMax: number;
   /** Cover at most this many revisions, so a narrow watcher over a busy store is bounded too. */
   readonly revisionsMax: number;
 }
@@ -81,8 +86,8 @@ export type HistoryResult =
  *   equal to the compact revision is still served).
  * - Otherwise the events are those of the revisions [fromRevision, nextRevision) whose key lies
  *   in one of `ranges`, each event once, never part of a revision: the reader stops after the
- *   first revision that brings the count to `eventsMax` or more, or after `revisionsMax`
- *   revisions, or at `toRevision`. It always covers at least one revision.
+ *   first revision that brings the count to `eventsMax` or the bytes to `bytesMax`, or after
+ *   `revisionsMax` revisions, or at `toRevision`. It always covers at least one revision.
  * - Every revision <= toRevision that was handed to `WatchHub.onCommitted` must be readable, so
  *   mvcc must commit (or otherwise expose) a write before its batch reaches the hub.
  * - Events carry `prevKv` when the store still has the previous version.

@@ -271,8 +271,9 @@ export class WatchHub {
 
   constructor(options: WatchHubOptions) {
     assertCount(options.currentRevision, 'currentRevision');
-    assert(Number.isSafeInteger(options.progressIntervalTicks) && options.progressIntervalTicks >= 1,
-      `progressIntervalTicks must be a positive integer: ${options.progressIntervalTicks}`);
+    const ticks = options.progressIntervalTicks;
+    assert(Number.isSafeInteger(ticks) && ticks >= 1,
+      `progressIntervalTicks must be a positive integer: ${ticks}`);
     this.#history = options.history;
     this.#current = options.currentRevision;
     this.#progressIntervalTicks = options.progressIntervalTicks;
@@ -638,6 +639,8 @@ export class WatchHub {
         fromRevision: from, toRevision: last, ranges: w.ranges,
         eventsMax: Math.max(1, Math.min(this.#limits.catchUpEventsMax,
           this.#limits.streamBufferedEventsMax - s.bufferedEvents)),
+        bytesMax: Math.max(1, Math.min(this.#limits.catchUpBytesMax,
+          this.#limits.streamBufferedBytesMax - s.bufferedBytes)),
         revisionsMax: this.#limits.catchUpRevisionsMax,
       });
       if (result.compacted) {
@@ -676,7 +679,8 @@ export class WatchHub {
     let previous: WatchEvent | undefined;
     for (const e of events) {
       const rev = e.kv.modRevision;
-      assert(rev >= from && rev < next, `history returned revision ${rev} outside [${from}, ${next})`);
+      assert(rev >= from && rev < next,
+        `history returned revision ${rev} outside [${from}, ${next})`);
       assert(rangesContain(w.ranges, e.kv.key), 'history returned an event outside the ranges');
       if (previous !== undefined) {
         const prevRev = previous.kv.modRevision;

@@ -38,8 +38,9 @@ export class ModelStore {
       const prev = this.state.get(hex);
       if ('put' in op) {
         const kv: WatchKeyValue = {
-          key, value: bytes(op.value ?? `v${revision}`), lease: op.lease ?? 0n, modRevision: revision,
-          createRevision: prev?.createRevision ?? revision, version: (prev?.version ?? 0) + 1,
+          key, value: bytes(op.value ?? `v${revision}`), lease: op.lease ?? 0n,
+          modRevision: revision, createRevision: prev?.createRevision ?? revision,
+          version: (prev?.version ?? 0) + 1,
         };
         this.state.set(hex, kv);
         events.push(prev === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv: prev });

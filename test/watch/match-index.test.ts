@@ -61,7 +61,8 @@ t.test('range shapes: exact, prefix, unbounded and plain intervals', async (t) =
   t.same(shapeOf(normalizeRange(k('a'), undefined)).kind, 'exact');
   t.same(shapeOf(normalizeRange(k('a'), k('b'))).kind, 'prefix');
   t.same(shapeOf(normalizeRange(k('a'), k('c'))).kind, 'interval');
-  t.same(shapeOf(normalizeRange(k('a'), ZERO_BYTE)), { kind: 'interval', start: k('a'), end: null });
+  t.same(shapeOf(normalizeRange(k('a'), ZERO_BYTE)),
+    { kind: 'interval', start: k('a'), end: null });
   t.same(shapeOf(normalizeRange(new Uint8Array(0), ZERO_BYTE)),
     { kind: 'interval', start: ZERO_BYTE, end: null }, 'empty key is "\\0": every key');
   t.same(shapeOf(normalizeRange(Uint8Array.of(0xff), ZERO_BYTE)).kind, 'interval',

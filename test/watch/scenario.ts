@@ -12,7 +12,7 @@ const KEYS = ['a', 'ab', 'abc', 'b', 'ba', 'c', '\xff', '\xff\xff', '\x00'].map(
 const TXN_OPS_MAX = 4;
 export const LIMITS = {
   streamBufferedEventsMax: 6, streamBufferedBytesMax: 2_000, catchUpEventsMax: 3,
-  catchUpRevisionsMax: 4, catchUpReadsPerPassMax: 3, fragmentBytesMin: 260,
+  catchUpRevisionsMax: 4, catchUpBytesMax: 400, catchUpReadsPerPassMax: 3, fragmentBytesMin: 260,
   streamControlResponsesMax: 12,
 };
 
