@@ -16,11 +16,10 @@ import { assert, type Logger, type MemberId } from '../src/base/index.js';
 import { codecFor } from '../src/api/index.js';
 import { Applier } from '../src/apply/index.js';
 import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
-import { ConsoleLogger } from '../src/runtime/node/index.js';
-import { ThreadHost, type ActorSpec } from '../src/runtime/node/index.js';
-import { GrpcServer, serverStream, unary } from '../src/runtime/node/grpc-server.js';
-import { LmdbBackend } from '../src/runtime/node/lmdb-backend.js';
-import { LmdbRaftStorage } from '../src/runtime/node/lmdb-raft-storage.js';
+import {
+  ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, ThreadHost, serverStream, unary,
+  type ActorSpec,
+} from '../src/runtime/node/index.js';
 import type { AnyActor } from '../src/runtime/index.js';
 import { ApplyActor } from './apply/apply-actor.js';
 import { FrontActor } from './front/front-actor.js';
@@ -44,6 +43,7 @@ export interface BootConfig {
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
   readonly snapshotCount: number;
+  readonly autoCompaction: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
 }
 
@@ -123,14 +123,19 @@ export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
 
 function hostFacts(mvccPath: string): HostFacts {
   const env = openLmdb({ path: mvccPath });
+  const tables = MVCC_TABLES.map((name) => env.openDB({ name, keyEncoding: 'binary', encoding: 'binary' }));
   const dataFile = join(mvccPath, 'data.mdb');
+  interface PageStats { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
+  const pagesOf = (s: PageStats): number => s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
   return {
     dbSizeBytes: () => statSync(dataFile).size,
+    // Pages the data occupies (the tables, the main tree, the free list and the two meta pages):
+    // what etcd's size would be right after a defragment, since LMDB reuses freed pages in place.
     dbSizeInUseBytes: () => {
-      const stats = env.getStats() as { pageSize?: number; lastPageNumber?: number; freelistPageCount?: number };
-      const pageSize = stats.pageSize ?? 4096;
-      const used = (stats.lastPageNumber ?? 0) + 1 - (stats.freelistPageCount ?? 0);
-      return Math.max(pageSize, used * pageSize);
+      const root = env.getStats() as PageStats & { free: PageStats };
+      let pages = 2 + pagesOf(root) + pagesOf(root.free);
+      for (const db of tables) pages += pagesOf(db.getStats() as PageStats);
+      return pages * root.pageSize;
     },
     async *snapshot() {
       const dir = mkdtempSync(join(mvccPath, '..', 'snapshot-'));
@@ -170,6 +175,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     requestTimeoutMs: 5_000 + 2 * config.electionTimeoutMs,
     pendingProposalsMax: PIPELINE.pendingProposalsMax, pendingReadsMax: PIPELINE.pendingReadsMax,
     applied: meta.appliedIndex, revision: meta.current, alarms: [],
+    autoCompaction: config.autoCompaction,
   });
   const bootModule = import.meta.url;
   const raftSpec: ActorSpec = {

@@ -9,7 +9,8 @@
 import { assert, assertNever } from '../../src/base/index.js';
 import { EtcdError, type EtcdErrorCode } from '../../src/api/index.js';
 import {
-  encodeProposal, type AlarmMember, type Command, type CommandResponse,
+  Compactor, encodeProposal, type AlarmMember, type Command, type CommandResponse,
+  type CompactionMode,
 } from '../../src/apply/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
 import type { FrontInbox } from './messages.js';
@@ -30,6 +31,8 @@ export interface FrontOptions {
   readonly applied: number;
   readonly revision: number;
   readonly alarms: readonly AlarmMember[];
+  /** etcd's --auto-compaction-mode and retention (ms or revisions); retention 0 turns it off. */
+  readonly autoCompaction: { readonly mode: CompactionMode; readonly retention: number };
 }
 
 interface Pending<T> {
@@ -64,6 +67,8 @@ export class FrontActor implements Actor<FrontInbox> {
   #applied: number;
   #revision: number;
   #alarms: readonly AlarmMember[];
+  #compacted = 0;
+  #compactor: Compactor | undefined;
   #stopped = false;
 
   constructor(options: FrontOptions) {
@@ -88,6 +93,8 @@ export class FrontActor implements Actor<FrontInbox> {
 
   start(ctx: ActorContext<FrontInbox>): void {
     this.#ctx = ctx;
+    const auto = this.#o.autoCompaction;
+    if (auto.retention > 0) this.#compactor = new Compactor(auto.mode, auto.retention, ctx.now());
     ctx.setTimer(SWEEP_MS, { type: 'front.sweep' });
   }
 
@@ -150,12 +157,14 @@ export class FrontActor implements Actor<FrontInbox> {
         for (const id of message.ids) this.#settle(id, (p) => p.reject(new EtcdError(message.code)));
         return;
       case 'front.raftState':
+        if (message.leader !== this.#leader) this.#compactor?.reset(ctx.now());
         this.#term = message.term;
         this.#leader = message.leader;
         this.#commit = message.commit;
         return;
       case 'front.sweep':
         this.#sweep(ctx.now());
+        this.#autoCompact(ctx);
         ctx.setTimer(SWEEP_MS, { type: 'front.sweep' });
         return;
       default:
@@ -168,6 +177,7 @@ export class FrontActor implements Actor<FrontInbox> {
       this.#applied = Math.max(this.#applied, m.appliedIndex);
       this.#revision = Math.max(this.#revision, m.revision);
       this.#alarms = m.alarms;
+      this.#compacted = Math.max(this.#compacted, m.compacted);
     }
     for (const r of m.results) {
       this.#settle(r.id, (p) => {
@@ -184,6 +194,18 @@ export class FrontActor implements Actor<FrontInbox> {
       }
       this.#parked = still;
     }
+  }
+
+  /** The leader proposes the compactions its policy asks for; failures only get logged. */
+  #autoCompact(ctx: ActorContext<FrontInbox>): void {
+    if (this.#compactor === undefined || this.#leader !== this.memberId) return;
+    const target = this.#compactor.tick(ctx.now(), this.#revision, this.#compacted);
+    if (target === null) return;
+    ctx.logger.info('starting auto compaction', { revision: target });
+    this.propose({ kind: 'compact', req: { revision: target } }).then(
+      () => ctx.logger.info('finished auto compaction', { revision: target }),
+      (err: unknown) => ctx.logger.warn('auto compaction failed', { revision: target, error: String(err) }),
+    );
   }
 
   #settle(id: number, fn: (p: Pending<CommandResponse>) => void): void {

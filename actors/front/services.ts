@@ -79,7 +79,9 @@ export function services(d: ServiceDeps) {
   /** etcd's quota check: refuse writes that would grow the db past the quota, raising NOSPACE. */
   const checkSpace = async (requestBytes: number): Promise<void> => {
     if (front.alarms.some((a) => a.alarm === 'NOSPACE')) throw new EtcdError('ErrNoSpace');
-    if (d.host.dbSizeBytes() + requestBytes <= d.limits.quotaBytes) return;
+    // The size in use, not the file size: LMDB never shrinks its file but reuses freed pages,
+    // which is what etcd's defragment achieves, so compaction really makes room again.
+    if (d.host.dbSizeInUseBytes() + requestBytes <= d.limits.quotaBytes) return;
     await front.propose({ kind: 'alarm', action: 'activate', memberId: front.memberId, alarm: 'NOSPACE' });
     throw new EtcdError('ErrNoSpace');
   };

@@ -16,3 +16,5 @@ export {
   rangeFromWire, rangeToWire, txnFromWire, txnToWire,
 } from './wire.js';
 export type { HeaderSource } from './wire.js';
+export { Compactor, REVISION_COMPACT_INTERVAL_MS } from './compactor.js';
+export type { CompactionMode } from './compactor.js';

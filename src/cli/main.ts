@@ -53,6 +53,7 @@ export function bootConfigOf(c: ServerConfig) {
     maxRequestBytes: c.maxRequestBytes,
     maxTxnOps: c.maxTxnOps,
     snapshotCount: c.snapshotCount,
+    autoCompaction: { mode: c.autoCompactionMode, retention: c.autoCompactionRetention },
     logLevel: c.logLevel,
   };
 }

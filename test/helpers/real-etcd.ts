@@ -112,6 +112,8 @@ export async function etcdctl(endpoint: string, args: readonly string[], input?:
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    // etcdctl may exit without reading its input (a command that takes none): ignore EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }

@@ -51,6 +51,8 @@ const COMPARE_FLAGS = {
   etcd: { kind: 'string' },
   only: { kind: 'string' },
   workers: { kind: 'int', min: 1, max: BENCH_LIMITS.workersMax },
+  /** The strata entry point to start (default: this build's dist/src/cli/main.js). */
+  'strata-main': { kind: 'string' },
 } as const;
 
 interface Side {
@@ -87,12 +89,13 @@ export async function runCompare(argv: readonly string[], io: BenchIo): Promise<
     return 2;
   }
   const etcdBinary = typeof f.get('etcd') === 'string' ? (f.get('etcd') as string) : 'etcd';
+  const strataMain = typeof f.get('strata-main') === 'string' ? (f.get('strata-main') as string) : undefined;
   const sides = {
-    etcd: await start('etcd', etcdBinary),
-    strata: await start('strata', etcdBinary),
+    etcd: await start('etcd', etcdBinary, strataMain),
+    strata: await start('strata', etcdBinary, strataMain),
   };
   for (const [kind, side] of Object.entries(sides)) {
-    if (side.startError !== undefined) io.stderr.write(`${kind} did not start: ${side.startError}\n`);
+    if (side.startError !== undefined) io.stderr.write(`${kind} did not start: ${side.startError} (measuring the other side only)\n`);
   }
   try {
     for (const [i, row] of rows.entries()) {
@@ -126,9 +129,9 @@ export async function runCompare(argv: readonly string[], io: BenchIo): Promise<
   return failed ? 1 : 0;
 }
 
-async function start(kind: 'etcd' | 'strata', etcdBinary: string): Promise<Side> {
+async function start(kind: 'etcd' | 'strata', etcdBinary: string, strataMain: string | undefined): Promise<Side> {
   try {
-    return { server: await startServer(kind, etcdBinary), startError: undefined, results: [] };
+    return { server: await startServer(kind, etcdBinary, strataMain), startError: undefined, results: [] };
   } catch (err) {
     return { server: undefined, startError: err instanceof Error ? err.message : String(err), results: [] };
   }

@@ -70,7 +70,10 @@ export function prefixRange(prefix: string): [Buffer, Buffer] {
 interface LeaseEntry {
   stream: BidiStream;
   readonly frame: Buffer;
-  waiter: (() => void) | undefined;
+  /** Settles the keepalive in flight: no argument on a reply, an error when the stream ends. */
+  waiter: ((err?: Error) => void) | undefined;
+  /** Why the stream ended, once it has: later keepalives fail at once. */
+  ended: Error | undefined;
 }
 
 export class Load {
@@ -255,8 +258,9 @@ export class Load {
     const l = this.#leaseStreams[client];
     assert(l !== undefined, 'one lease stream per client');
     assert(l.waiter === undefined, 'one keepalive in flight per client');
-    return new Promise((resolve) => {
-      l.waiter = resolve;
+    if (l.ended !== undefined) return Promise.reject(l.ended);
+    return new Promise((resolve, reject) => {
+      l.waiter = (err) => (err === undefined ? resolve() : reject(err));
       l.stream.write(l.frame);
     });
   }
@@ -269,17 +273,16 @@ export class Load {
       const grant = readLeaseGrant(reply ?? Buffer.alloc(0));
       if (grant.id === undefined || grant.error !== '') throw new Error(`LeaseGrant failed: ${grant.error}`);
       const entry: LeaseEntry = {
-        frame: leaseKeepAliveFrame(grant.id), waiter: undefined,
+        frame: leaseKeepAliveFrame(grant.id), waiter: undefined, ended: undefined,
         stream: channel.stream(PATH.leaseKeepAlive, (msg) => {
-          if (readKeepAliveTtl(msg) <= 0) this.#fail(new Error('keepalive: lease not found'));
           const w = entry.waiter;
           entry.waiter = undefined;
-          w?.();
+          w?.(readKeepAliveTtl(msg) <= 0 ? new Error('keepalive: lease not found') : undefined);
         }, (err) => {
-          if (err !== undefined) this.#fail(err);
+          entry.ended = err ?? new Error('keepalive stream ended');
           const w = entry.waiter;
           entry.waiter = undefined;
-          w?.();
+          w?.(entry.ended);
         }),
       };
       this.#leaseStreams.push(entry);

@@ -39,7 +39,8 @@ export async function freePort(): Promise<number> {
 /** The strata entry point of this build: dist/src/cli/main.js next to this file's folder. */
 export const STRATA_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 
-export async function startServer(kind: 'etcd' | 'strata', etcdBinary = 'etcd'): Promise<ServerProcess> {
+export async function startServer(kind: 'etcd' | 'strata', etcdBinary = 'etcd', strataMain = STRATA_MAIN):
+  Promise<ServerProcess> {
   const clientPort = await freePort();
   const peerPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), `strata-bench-${kind}-`));
@@ -52,7 +53,7 @@ export async function startServer(kind: 'etcd' | 'strata', etcdBinary = 'etcd'):
     '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
     '--initial-cluster', `${name}=${peerUrl}`,
   ];
-  const [cmd, args] = kind === 'etcd' ? [etcdBinary, flags] : [process.execPath, [STRATA_MAIN, ...flags]];
+  const [cmd, args] = kind === 'etcd' ? [etcdBinary, flags] : [process.execPath, [strataMain, ...flags]];
   let child: ChildProcess;
   try {
     child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -21,3 +21,11 @@ export { ThreadHost } from './thread-host.js';
 export type { MainActorSpec, Placement, ThreadHostOptions } from './thread-host.js';
 export { ThreadRuntime } from './thread-runtime.js';
 export type { FailureReport, Route, ThreadRuntimeConfig } from './thread-runtime.js';
+export { GrpcServer, GrpcStatusError, Status, bidi, serverStream, unary } from './grpc-server.js';
+export type {
+  BidiCall, CallContext, GrpcServerOptions, MethodDefinition, ServerStreamCall, WireCodec,
+} from './grpc-server.js';
+export { LmdbBackend } from './lmdb-backend.js';
+export type { LmdbBackendOptions } from './lmdb-backend.js';
+export { LmdbRaftStorage } from './lmdb-raft-storage.js';
+export type { LmdbRaftStorageOptions } from './lmdb-raft-storage.js';
