@@ -14,10 +14,12 @@
  *            stay in true order against every other key; only long keys sharing their first
  *            indexKeyBytesMax bytes come out of the table in hash order, and the scan sorts them.
  * - `lease`: 8-byte lease id (uint64 big-endian) + index key -> [1]: the keys attached to a lease.
- * - `meta`:  'state' -> [current, compacted, appliedIndex, compactTarget, compactCursor | null].
+ * - `meta`:  'state' -> current, compacted, appliedIndex, compactTarget (float64 each), a flag
+ *            and the compaction cursor (fixed binary layout: it is read by every request).
  *
- * msgpackr returns byte fields as views into the input buffer, which the backend may reuse, so the
- * unpacker copies byte fields (`copyBuffers`).
+ * msgpackr returns byte fields as views into the input buffer. Bytes from a backend `range` are
+ * stable (see Backend), so records decoded from them keep views; bytes from `get` may be reused by
+ * the next call, so the store copies such a record once (`ownBytes`) before decoding it.
  */
 import { Packr } from 'msgpackr';
 import { assert, utf8 } from '../base/index.js';
@@ -33,7 +35,16 @@ export const TABLES = {
 /** The backend tables the MVCC store needs; open the backend with at least these. */
 export const MVCC_TABLES: readonly string[] = Object.values(TABLES);
 
-const packr = new Packr({ useRecords: false, copyBuffers: true, int64AsType: 'bigint' });
+const packr = new Packr({ useRecords: false, int64AsType: 'bigint' });
+
+/**
+ * A private copy of bytes a backend may reuse. lmdb-js's getBinaryFast returns a large reused
+ * buffer whose `length` property is overridden to the value's size, so copy exactly `length`
+ * bytes through a plain view (also avoids Buffer's slower species path).
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length).slice();
+}
 
 export function pack(value: unknown): Uint8Array {
   return packr.pack(value);
@@ -128,7 +139,7 @@ export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array): IndexRecor
   const full = a[0];
   const generations = a[1] as Generation[];
   assert(Array.isArray(generations) && generations.length > 0, 'index has a generation');
-  const key = full === null ? indexKey.slice() : full;
+  const key = full === null ? indexKey : full;
   assert(key instanceof Uint8Array, 'index full key is bytes');
   const l = a[2] as unknown[] | null;
   if (l === null) return { key, generations, latest: undefined };
@@ -203,19 +214,35 @@ export const INITIAL_META: MetaState = {
   current: 1, compacted: -1, appliedIndex: 0, compactTarget: -1, compactCursor: null,
 };
 
+/** Fixed layout, read on every request: four float64 (exact to 2^53) then the cursor bytes. */
+const META_FIXED_BYTES = 33;
+
 export function encodeMeta(m: MetaState): Uint8Array {
-  return pack([m.current, m.compacted, m.appliedIndex, m.compactTarget, m.compactCursor]);
+  const cursor = m.compactCursor;
+  const out = new Uint8Array(META_FIXED_BYTES + (cursor?.length ?? 0));
+  const view = new DataView(out.buffer);
+  view.setFloat64(0, m.current);
+  view.setFloat64(8, m.compacted);
+  view.setFloat64(16, m.appliedIndex);
+  view.setFloat64(24, m.compactTarget);
+  out[32] = cursor === null ? 0 : 1;
+  if (cursor !== null) out.set(cursor, META_FIXED_BYTES);
+  return out;
 }
 
 export function decodeMeta(bytes: Uint8Array | undefined): MetaState {
   if (bytes === undefined) return INITIAL_META;
-  const a = unpack(bytes) as unknown[];
-  assert(Array.isArray(a) && a.length === 5, 'meta record has five fields');
-  const [current, compacted, appliedIndex, compactTarget, compactCursor] = a;
-  assert(typeof current === 'number' && current >= 1, 'meta current revision');
-  assert(typeof compacted === 'number', 'meta compacted revision');
-  assert(typeof appliedIndex === 'number', 'meta applied index');
-  assert(typeof compactTarget === 'number', 'meta compact target');
-  assert(compactCursor === null || compactCursor instanceof Uint8Array, 'meta compact cursor');
+  assert(bytes.length >= META_FIXED_BYTES, 'meta record has its fixed part');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const current = view.getFloat64(0);
+  const compacted = view.getFloat64(8);
+  const appliedIndex = view.getFloat64(16);
+  const compactTarget = view.getFloat64(24);
+  assert(Number.isSafeInteger(current) && current >= 1, 'meta current revision');
+  assert(Number.isSafeInteger(compacted) && compacted >= -1, 'meta compacted revision');
+  assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'meta applied index');
+  assert(Number.isSafeInteger(compactTarget) && compactTarget >= -1, 'meta compact target');
+  const compactCursor = bytes[32] === 1 ? ownBytes(bytes.subarray(META_FIXED_BYTES, bytes.length))
+    : null;
   return { current, compacted, appliedIndex, compactTarget, compactCursor };
 }

@@ -22,7 +22,7 @@ import type { Backend, ReadTxn, WriteTxn } from '../backend/index.js';
 import { backendLimits } from '../backend/index.js';
 import {
   decodeIndex, decodeKv, decodeMeta, encodeIndex, encodeKv, encodeMeta, encodeTombstone,
-  indexKeyOf, isLongKey, LEASE_MARK, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
+  indexKeyOf, isLongKey, LEASE_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
@@ -177,13 +177,13 @@ class Reader implements MvccReader {
 
   protected index(indexKey: Uint8Array): IndexRecord | undefined {
     const bytes = this.btxn.get(TABLES.index, indexKey);
-    return bytes === undefined ? undefined : decodeIndex(indexKey, bytes);
+    return bytes === undefined ? undefined : decodeIndex(ownBytes(indexKey), ownBytes(bytes));
   }
 
   protected loadKv(found: Found): KeyValue {
     const bytes = this.btxn.get(TABLES.rev, revKey(found.main, found.sub));
     assert(bytes !== undefined, `revision ${found.main}.${found.sub} has a record`);
-    const kv = decodeKv(bytes);
+    const kv = decodeKv(ownBytes(bytes));
     assert(!('tombstone' in kv), 'a found revision is not a tombstone');
     return kv;
   }
@@ -272,7 +272,7 @@ class Reader implements MvccReader {
     const prefix = leasePrefix(lease);
     const out: Uint8Array[] = [];
     for (const e of this.btxn.range(TABLES.lease, { start: prefix, end: prefixEnd(prefix) })) {
-      const indexKey = e.key.slice(8);
+      const indexKey = e.key.subarray(8);
       if (indexKey.length <= this.limits.indexKeyBytesMax) {
         out.push(indexKey);
       } else {
@@ -459,7 +459,7 @@ class Writer extends Reader implements MvccWriter {
     const start = cursor === null ? undefined : successor(cursor);
     const slice = [...this.btxn.range(TABLES.index, {
       start, limit: this.limits.compactionSliceKeys,
-    })].map((e) => ({ indexKey: e.key.slice(), rec: decodeIndex(e.key, e.value) }));
+    })].map((e) => ({ indexKey: e.key, rec: decodeIndex(e.key, e.value) }));
     for (const { indexKey, rec } of slice) {
       const result = compactAt(rec.generations, at);
       for (const [main, sub] of result.drop) {
@@ -510,11 +510,11 @@ class Writer extends Reader implements MvccWriter {
     const main = this.main;
     const sub = this.sub++;
     const kv: KeyValue = {
-      key: req.key.slice(),
+      key: ownBytes(req.key),
       createRevision: prev === undefined ? main : prev.createRevision,
       modRevision: main,
       version: prev === undefined ? 1 : prev.version + 1,
-      value: req.ignoreValue === true ? prev!.value : req.value.slice(),
+      value: req.ignoreValue === true ? prev!.value : ownBytes(req.value),
       lease: req.ignoreLease === true ? prev!.lease : (req.lease ?? 0n),
     };
     this.wtxn.put(TABLES.rev, revKey(main, sub), encodeKv(kv));

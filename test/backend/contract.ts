@@ -98,8 +98,12 @@ export function backendContract(
       const before = [...r.range('a', {})].length;
       return before;
     });
+    const kept = backend.read((r) => [...r.range('a', {})]);
     await backend.write((w) => w.put('a', b(2), b(2)));
+    await backend.write((w) => w.put('a', b(1), b(6, 6)));
     t.equal(view, 1);
+    t.same(kept.map((e) => [...e.key, ...e.value]), [[1, 5, 5]],
+      'range entries stay valid and unchanged after later writes');
     backend.read((r) => t.equal([...r.range('a', {})].length, 2));
     await done();
   });
