@@ -8,7 +8,7 @@
  */
 import { assert, assertNever, type MemberId } from '../../src/base/index.js';
 import {
-  RawNode, decodeConfChange, type ConfState, type RaftStorage, type Ready, type RaftConfig,
+  RawNode, decodeConfChange, mustSync, type ConfState, type HardState, type RaftStorage, type Ready, type RaftConfig,
 } from '../../src/raft/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
 import type { RaftInbox } from './messages.js';
@@ -54,6 +54,8 @@ export class RaftActor implements Actor<RaftInbox> {
   #confState: ConfState;
   #compactedTo = 0;
   #durableApplied = 0;
+  /** The hard state as last persisted, for etcd's rule that a commit-only change needs no fsync. */
+  #persistedHard: HardState;
 
   constructor(options: RaftActorOptions) {
     assert(options.tickMs > 0, 'tickMs must be positive');
@@ -61,6 +63,7 @@ export class RaftActor implements Actor<RaftInbox> {
     this.#options = options;
     this.#confState = options.storage.initialState().confState;
     this.#compactedTo = options.storage.firstIndex() - 1;
+    this.#persistedHard = options.storage.initialState().hardState;
   }
 
   start(ctx: ActorContext<RaftInbox>): void {
@@ -68,7 +71,10 @@ export class RaftActor implements Actor<RaftInbox> {
     const o = this.#options;
     this.#node = new RawNode({
       id: o.id, storage: o.storage, rng: ctx.rng, logger: ctx.logger,
-      electionTicks: o.electionTicks, heartbeatTicks: 1, applied: o.applied,
+      // A commit-only hard state is not always persisted (mustSync), so the stored commit may
+      // trail what apply holds; Raft re-delivers the gap and the applier skips it.
+      electionTicks: o.electionTicks, heartbeatTicks: 1,
+      applied: Math.min(o.applied, this.#persistedHard.commit),
       ...o.raftConfig,
     });
     // A lone voter need not wait an election timeout to lead (etcd fast-forwards its ticks).
@@ -130,12 +136,15 @@ export class RaftActor implements Actor<RaftInbox> {
     while (this.#inFlight === null && node.hasReady()) {
       const rd = node.ready();
       this.#send(rd.messages, ctx);
-      if (rd.entries.length === 0 && rd.hardState === null && rd.snapshot === null) {
+      // Nothing to make durable (or only a new commit index, which a restart recomputes from
+      // the log, etcd's mustSync rule): go straight on without an fsync.
+      if (rd.entries.length === 0 && rd.snapshot === null && !mustSync(rd, this.#persistedHard)) {
         this.#afterPersist(rd, ctx);
         continue;
       }
       const seq = ++this.#seq;
       this.#inFlight = { ready: rd, seq };
+      if (rd.hardState !== null) this.#persistedHard = rd.hardState;
       const self = ctx.self;
       this.#options.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState })
         .then(() => ctx.send(self, { type: 'raft.persisted', seq }));
