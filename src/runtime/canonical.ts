@@ -27,15 +27,26 @@ const FNV_PRIME = 0x01000193;
 
 const f64 = new DataView(new ArrayBuffer(8));
 
-/** Sorted key lists by message type, for objects whose keys are not in order already. */
-const SORTED_KEYS_CACHE_MAX = 1_024;
+/** Key layouts remembered per message type. */
+const SHAPES_MAX = 1_024;
+
+/** The keys of one object layout: in enumeration order, and sorted (the encoding's order). */
+interface Shape {
+  readonly order: readonly string[];
+  readonly sorted: readonly string[];
+}
 
 /** Feeds the canonical encoding of values into an FNV-1a 32 state (and optionally a buffer). */
 export class CanonicalHasher {
   /** The FNV-1a 32 state as an int32 (Math.imul's range); `hash` reads it unsigned. */
   #h = FNV_OFFSET | 0;
   readonly #bytes: number[] | null;
-  readonly #sortedKeysByType = new Map<string, readonly string[]>();
+  /**
+   * The last key layout seen for each message `type`. Messages of one type nearly always have
+   * the same keys in the same order, so one enumeration, compared key by key with the remembered
+   * order (interned strings: pointer compares), replaces counting, sorting and membership tests.
+   */
+  readonly #shapes = new Map<string, Shape>();
 
   /** With `keepBytes` the encoded bytes are also collected (for `canonicalEncode`). */
   constructor(keepBytes = false) {
@@ -179,44 +190,37 @@ export class CanonicalHasher {
     if (proto !== Object.prototype && proto !== null) {
       assert(false, `not plain data: an instance of ${describeProto(proto)}`);
     }
-    let count = 0;
-    let sorted = true;
-    let previous = '';
-    for (const key in v) {
-      if (count > 0 && key < previous) sorted = false;
-      previous = key;
-      count++;
-    }
+    const keys = this.#sortedKeys(v);
     this.#put(0x6f);
-    this.#u32(count);
-    if (sorted) {
-      for (const key in v) {
-        this.string(key);
-        this.value(v[key]);
-      }
-      return;
-    }
-    for (const key of this.#sortedKeys(v, count)) {
+    this.#u32(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       this.string(key);
       this.value(v[key]);
     }
   }
 
-  /** The keys of `v` in order, from the per-type cache when `v` has the cached key set. */
-  #sortedKeys(v: Record<string, unknown>, count: number): readonly string[] {
+  /** The own enumerable keys of `v` in code-unit order. */
+  #sortedKeys(v: Record<string, unknown>): readonly string[] {
     const type = v['type'];
     if (typeof type !== 'string') return Object.keys(v).sort();
-    const cached = this.#sortedKeysByType.get(type);
-    if (cached !== undefined && cached.length === count && hasAll(v, cached)) return cached;
-    const keys = Object.keys(v).sort();
-    if (this.#sortedKeysByType.size < SORTED_KEYS_CACHE_MAX) this.#sortedKeysByType.set(type, keys);
-    return keys;
+    const shape = this.#shapes.get(type);
+    if (shape !== undefined && sameOrder(v, shape.order)) return shape.sorted;
+    const order = Object.keys(v);
+    const sorted = [...order].sort();
+    if (shape !== undefined || this.#shapes.size < SHAPES_MAX) this.#shapes.set(type, { order, sorted });
+    return sorted;
   }
 }
 
-function hasAll(v: Record<string, unknown>, keys: readonly string[]): boolean {
-  for (let i = 0; i < keys.length; i++) if (!Object.hasOwn(v, keys[i]!)) return false;
-  return true;
+/** Whether the own enumerable keys of `v`, in enumeration order, are exactly `order`. */
+function sameOrder(v: Record<string, unknown>, order: readonly string[]): boolean {
+  let i = 0;
+  for (const key in v) {
+    if (key !== order[i]) return false;
+    i++;
+  }
+  return i === order.length;
 }
 
 function describeProto(proto: unknown): string {

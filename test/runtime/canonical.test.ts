@@ -10,7 +10,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { AssertionError, SeededRng, utf8 } from '../../src/base/index.js';
 import {
-  EventHeap, RunQueue, canonicalEncode, canonicalHash, fnv1a32, hashHex,
+  CanonicalHasher, EventHeap, RunQueue, canonicalEncode, canonicalHash, fnv1a32, hashHex,
 } from '../../src/runtime/index.js';
 import { ConsoleLogger } from '../../src/runtime/node/index.js';
 
@@ -47,6 +47,19 @@ t.test('the per-type key cache is not fooled by same-typed messages with other k
   const hasher = canonicalHash({ type: 'm', z: 1, b: 2 });
   t.not(x, hasher);
   t.equal(canonicalHash({ type: 'm', z: 1, a: 2 }), x);
+  const one = new CanonicalHasher();
+  const hashOf = (v: unknown): number => {
+    one.reset();
+    one.value(v);
+    return one.hash;
+  };
+  // One hasher, so the remembered layout of type 'm' is reused and then replaced.
+  const first = hashOf({ type: 'm', z: 1, a: 2 });
+  t.equal(hashOf({ a: 2, type: 'm', z: 1 }), first, 'another key order, same hash');
+  t.equal(hashOf({ type: 'm', z: 1, a: 2 }), first, 'back to the first order');
+  t.not(hashOf({ type: 'm', z: 1, a: 2, b: 3 }), first, 'an extra key counts');
+  t.not(hashOf({ type: 'm', z: 1 }), first, 'a missing key counts');
+  t.equal(hashOf({ type: 'm', z: 1, a: 2 }), first);
 });
 
 t.test('values that are not plain data are refused', async (t) => {
