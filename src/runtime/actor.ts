@@ -67,6 +67,10 @@ export interface ActorContext<In extends Message = Message> {
  *
  * `In` is the union of messages this actor accepts (its inbox), timer messages included.
  *
+ * Keep the context for the actor's lifetime if it needs to send from a host I/O callback (the
+ * thread host allows a send from, say, an LMDB commit promise); but a throw in such a callback
+ * is outside `receive` and so not supervised: send yourself a message and do the work there.
+ *
  * @example
  * ```ts
  * type PingInbox = { type: 'ping.ping'; from: Address; n: number } | { type: 'ping.tick' };

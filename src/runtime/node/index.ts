@@ -1,6 +1,7 @@
 /**
- * src/runtime/node: the thread host of the actor runtime and the real clock and logger. The only
- * runtime code that touches Node: worker_threads, timers, performance, stderr.
+ * src/runtime/node: the host I/O code. Here: the thread host of the actor runtime, the real clock
+ * and logger; beside them (exported at the end) the gRPC server on node:http2 and the LMDB
+ * storage (LmdbBackend, LmdbRaftStorage), which have their own owners and comments.
  *
  * Owns: ThreadHost (actors on worker_threads per a placement, with the semantics of
  * src/runtime: per-link FIFO, bounded mailboxes with back-pressure, loud supervision),
