@@ -13,11 +13,15 @@ import type { MvccWriter, RangeRequest, Result, RangeResponse } from '../../src/
 const u = utf8;
 const leases = new Set<bigint>([7n, 8n]);
 
+const backends = new WeakMap<MvccStore, MemoryBackend>();
+
 async function fresh(keys: string[] = []): Promise<MvccStore> {
-  const store = new MvccStore(new MemoryBackend(MVCC_TABLES), {
+  const backend = new MemoryBackend(MVCC_TABLES);
+  const store = new MvccStore(backend, {
     leases: { exists: (id) => leases.has(id) }, limits: { compactionSliceKeys: 2 },
   });
   for (const k of keys) await store.write((w) => w.put({ key: u(k), value: u(`v-${k}`) }));
+  backends.set(store, backend);
   return store;
 }
 
@@ -248,4 +252,45 @@ t.test('HashKV: deterministic, equal with and without physical compaction', asyn
   await z.write((w) => w.put({ key: u('e'), value: u('1') }));
   t.not(z.read((v) => v.hashKV(0)).ok && (z.read((v) => v.hashKV(0)) as { hash: number }).hash,
     hx.hash, 'a different history hashes differently');
+});
+
+t.test('Hash: equal for equal storage, different after a write', async (t) => {
+  const a = await fresh(['a', 'b']);
+  const b = await fresh(['a', 'b']);
+  const hash = (s: MvccStore) => s.read((v) => v.hash(MVCC_TABLES)).hash;
+  t.equal(hash(a), hash(b));
+  await a.write((w) => w.put({ key: u('a'), value: u('x') }));
+  t.not(hash(a), hash(b));
+});
+
+t.test('compaction runs in bounded slices and keeps what etcd keeps', async (t) => {
+  const s = await fresh(['a', 'b', 'c', 'd', 'e']);
+  await write(s, (w) => {
+    w.put({ key: u('a'), value: u('2') });
+    w.deleteRange({ key: u('b') });
+  });
+  await write(s, (w) => w.compact({ revision: 8 }));
+  t.equal(s.state().compactTarget, 8, 'logical compaction recorded, physical pending');
+  const slices: boolean[] = [];
+  for (let i = 0; i < 10 && (slices.length === 0 || slices[slices.length - 1]); i++) {
+    slices.push(await write(s, (w) => w.compactSlice()));
+  }
+  t.same(slices, [true, true, false], '5 keys in slices of 2: three slices');
+  t.same(s.state().compactTarget, -1);
+  const r = s.range({ key: ZERO_BYTE, rangeEnd: ZERO_BYTE, revision: 8 });
+  t.same(r.ok && r.kvs.map((kv) => `${fromUtf8(kv.key)}=${fromUtf8(kv.value)}`),
+    ['a=2', 'c=v-c', 'd=v-d', 'e=v-e'], 'latest of each live key kept, deleted b gone');
+  const history = s.read((v) => v.hashKV(0));
+  t.ok(history.ok, 'HashKV after physical compaction');
+  const records = backends.get(s)!.read((txn) => [...txn.range('mvcc.rev', {})].length);
+  t.equal(records, 4, 'only a@7, c, d, e remain as revision records');
+  t.same(keysOf(s.range({ key: u('b'), revision: 7 })), 'ErrCompacted');
+});
+
+t.test('delete events come in key order with their previous values', async (t) => {
+  const s = await fresh(['c', 'a', 'b']);
+  const { changes } = await s.write((w) => w.deleteRange({ key: u('a'), rangeEnd: u('z') }));
+  t.same(changes.map((c) => c.events.map((e) =>
+    `${e.type} ${fromUtf8(e.kv.key)}@${e.kv.modRevision} prev=${fromUtf8(e.prevKv!.value)}`)),
+  [['DELETE a@5 prev=v-a', 'DELETE b@5 prev=v-b', 'DELETE c@5 prev=v-c']]);
 });
