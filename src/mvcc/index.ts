@@ -12,7 +12,7 @@ export type { MetaState } from './codec.js';
 export { crc32c } from './crc32c.js';
 export { MvccStore, mvccLimits } from './store.js';
 export type {
-  MvccLimits, MvccOptions, MvccReader, MvccWriter, WriteResult,
+  MvccHistoryQuery, MvccHistoryResult, MvccLimits, MvccOptions, MvccReader, MvccWriter, WriteResult,
 } from './store.js';
 export {
   estimateRequestBytes, validateDeleteRange, validatePut, validateRange, validateTxn,

@@ -26,7 +26,7 @@ import {
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
-import { compactAt, findAt, withPut, withTombstone } from './key-index.js';
+import { compactAt, findAt, withoutRevisions, withPut, withTombstone } from './key-index.js';
 import type { Found } from './key-index.js';
 import {
   validateDeleteRange, validatePut, validateRange, validateSize, validateTxn,
@@ -48,6 +48,8 @@ export interface MvccLimits {
   readonly indexKeyBytesMax: number;
   /** Keys of the index compacted per `compactSlice` call, so writes never stall for long. */
   readonly compactionSliceKeys: number;
+  /** Revision records removed per `compactSlice` call at most (one key's history may span slices). */
+  readonly compactionSliceRevisions: number;
 }
 
 export const mvccLimits: MvccLimits = {
@@ -55,6 +57,7 @@ export const mvccLimits: MvccLimits = {
   txnOpsMax: 128,
   indexKeyBytesMax: 1900,
   compactionSliceKeys: 1000,
+  compactionSliceRevisions: 10_000,
 };
 
 export interface MvccOptions {
@@ -87,6 +90,7 @@ export class MvccStore {
       'long index keys (+hash, +lease prefix) must fit a backend key');
     assert(l.txnOpsMax >= 1, 'txnOpsMax must be positive');
     assert(l.compactionSliceKeys >= 1, 'compactionSliceKeys must be positive');
+    assert(l.compactionSliceRevisions >= 1, 'compactionSliceRevisions must be positive');
     for (const t of Object.values(TABLES)) {
       assert(backend.tables.includes(t), `backend lacks table ${t}`);
     }
@@ -128,7 +132,29 @@ export interface MvccReader {
   hash(tables: readonly string[]): HashResponse;
   /** Keys currently attached to a lease, in index order. */
   keysOfLease(lease: bigint): Uint8Array[];
+  /**
+   * The events of revisions fromRevision.. (whole revisions, ascending, with prevKv where the
+   * previous version is still kept) whose key `wanted` accepts, for watchers catching up.
+   */
+  history(query: MvccHistoryQuery): MvccHistoryResult;
 }
+
+/** A bounded read of the event history (the watch hub's catch-up reads). */
+export interface MvccHistoryQuery {
+  readonly fromRevision: number;
+  readonly toRevision: number;
+  readonly wanted: (key: Uint8Array) => boolean;
+  /** Stop after the revision at which this many events were collected. */
+  readonly eventsMax: number;
+  /** Stop after the revision at which the keys and values collected reach this many bytes. */
+  readonly bytesMax: number;
+  /** Cover at most this many revisions. */
+  readonly revisionsMax: number;
+}
+
+export type MvccHistoryResult =
+  | { readonly compacted: false; readonly events: MvccEvent[]; readonly nextRevision: number }
+  | { readonly compacted: true; readonly compactRevision: number };
 
 /** The operations of one write batch; each Put / DeleteRange / Txn is one etcd revision. */
 export interface MvccWriter extends MvccReader {
@@ -227,6 +253,40 @@ class Reader implements MvccReader {
     // Long keys sharing their first indexKeyBytesMax bytes come out in hash order.
     if (sawLong) out.sort((a, b) => compareBytes(a.key, b.key));
     return out;
+  }
+
+  history(query: MvccHistoryQuery): MvccHistoryResult {
+    if (query.fromRevision < this.meta.compacted) {
+      return { compacted: true, compactRevision: this.meta.compacted };
+    }
+    const events: MvccEvent[] = [];
+    let bytes = 0;
+    const last = Math.min(query.toRevision, this.meta.current, query.fromRevision + query.revisionsMax - 1);
+    let next = last + 1;
+    let atRev = -1;
+    const range = this.btxn.range(TABLES.rev, { start: revKey(query.fromRevision, 0), end: revKey(last + 1, 0) });
+    for (const e of range) {
+      const main = revKeyMain(e.key);
+      if (main !== atRev) {
+        // Whole revisions only: stop at a revision boundary once a bound is reached.
+        if (atRev >= 0 && (events.length >= query.eventsMax || bytes >= query.bytesMax)) {
+          next = main;
+          break;
+        }
+        atRev = main;
+      }
+      const rec = decodeKv(ownBytes(e.value));
+      if (!query.wanted(rec.key)) continue;
+      const kv: KeyValue = 'tombstone' in rec
+        ? { key: rec.key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n }
+        : rec;
+      const prev = main - 1 >= this.meta.compacted
+        ? this.select(rec.key, undefined, main - 1)[0] : undefined;
+      const prevKv = prev === undefined ? undefined : this.kvOf(prev);
+      events.push({ type: 'tombstone' in rec ? 'DELETE' : 'PUT', kv, ...(prevKv !== undefined && { prevKv }) });
+      bytes += kv.key.length + kv.value.length + (prevKv === undefined ? 0 : prevKv.key.length + prevKv.value.length);
+    }
+    return { compacted: false, events, nextRevision: Math.max(next, query.fromRevision + 1) };
   }
 
   range(req: RangeRequest): Result<RangeResponse> {
@@ -460,22 +520,39 @@ class Writer extends Reader implements MvccWriter {
     const slice = [...this.btxn.range(TABLES.index, {
       start, limit: this.limits.compactionSliceKeys,
     })].map((e) => ({ indexKey: e.key, rec: decodeIndex(e.key, e.value) }));
-    for (const { indexKey, rec } of slice) {
+    let budget = this.limits.compactionSliceRevisions;
+    let resumeAfter: Uint8Array | null | undefined;
+    for (let i = 0; i < slice.length && resumeAfter === undefined; i++) {
+      const { indexKey, rec } = slice[i]!;
       const result = compactAt(rec.generations, at);
-      for (const [main, sub] of result.drop) {
-        assert(this.wtxn.delete(TABLES.rev, revKey(main, sub)), 'compacted revision existed');
+      if (result.drop.length > budget) {
+        // A key with a long history: drop its oldest revisions up to the budget, come back to it.
+        const part = result.drop.slice(0, budget);
+        this.dropRevisions(part);
+        this.writeIndex(indexKey, { ...rec, generations: withoutRevisions(rec.generations, part) });
+        resumeAfter = i === 0 ? cursor : slice[i - 1]!.indexKey;
+        break;
       }
+      budget -= result.drop.length;
+      this.dropRevisions(result.drop);
       if (result.generations === undefined) this.wtxn.delete(TABLES.index, indexKey);
       else if (result.drop.length > 0) {
         this.writeIndex(indexKey, { ...rec, generations: result.generations });
       }
     }
     const last = slice[slice.length - 1];
-    const done = slice.length < this.limits.compactionSliceKeys || last === undefined;
+    const done = resumeAfter === undefined
+      && (slice.length < this.limits.compactionSliceKeys || last === undefined);
     this.meta = done
       ? { ...this.meta, compactTarget: -1, compactCursor: null }
-      : { ...this.meta, compactCursor: last.indexKey };
+      : { ...this.meta, compactCursor: resumeAfter !== undefined ? resumeAfter : last!.indexKey };
     return !done;
+  }
+
+  private dropRevisions(drop: ReadonlyArray<readonly [number, number]>): void {
+    for (const [main, sub] of drop) {
+      assert(this.wtxn.delete(TABLES.rev, revKey(main, sub)), 'compacted revision existed');
+    }
   }
 
   // ---- execution of single ops (inside `revision`) ----
