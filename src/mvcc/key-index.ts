@@ -94,3 +94,28 @@ export function compactAt(generations: readonly Generation[], at: number): Compa
   }
   return { generations: out, drop };
 }
+
+/**
+ * The generations with some of `compactAt`'s drops already applied (a prefix of its drop list, so
+ * a tombstone never goes before the puts of its generation). Closed generations left with no
+ * revision disappear. Reads at or above the compaction revision see no difference.
+ */
+export function withoutRevisions(
+  generations: readonly Generation[], drop: ReadonlyArray<readonly [number, number]>,
+): Generation[] {
+  const gone = new Set(drop.map(([main, sub]) => `${main}.${sub}`));
+  const out: Generation[] = [];
+  generations.forEach((g, gi) => {
+    const last = gi === generations.length - 1;
+    if (g.length === 0) {
+      out.push([]);
+      return;
+    }
+    const kept: number[] = [g[0]!];
+    for (let i = 1; i < g.length; i += 2) {
+      if (!gone.has(`${g[i]}.${g[i + 1]}`)) kept.push(g[i]!, g[i + 1]!);
+    }
+    if (kept.length > 1 || last) out.push(kept);
+  });
+  return out;
+}

@@ -24,6 +24,9 @@ const makeBackend = async () => {
 };
 
 t.test('LmdbBackend: store matches the model (long-key index path)', async (t) => {
-  await runModel({ runs: 40, seed: 3, indexKeyBytesMax: 2, makeBackend });
+  await runModel({
+    runs: 40, seed: 3, indexKeyBytesMax: 2, compactionSliceRevisions: 2,
+    makeBackend,
+  });
   t.pass('no disagreement in 40 runs');
 });
