@@ -63,7 +63,8 @@ async function main(): Promise<void> {
   raw.read((r) => {
     for (let i = 0; i < 200_000; i++) r.get('t', keyOf((i * 7919) % 10_000));
   });
-  console.log(`yardstick, raw LMDB get (256 B, no decode): ${rate(200_000, performance.now() - t1)}`);
+  const rawRate = rate(200_000, performance.now() - t1);
+  console.log(`yardstick, raw LMDB get (256 B, no decode): ${rawRate}`);
   await raw.close();
 
   const batch64 = Math.ceil(keys / 64);
@@ -123,10 +124,12 @@ async function main(): Promise<void> {
     slices++;
   }
   ms = performance.now() - t0;
-  console.log(`compaction of ${state.current - 1} revisions: ${ms.toFixed(0)} ms in ${slices} slices`
+  console.log(`compaction of ${state.current - 1} revisions: ${ms.toFixed(0)} ms`
+    + ` in ${slices} slices`
     + ` (${(ms / slices).toFixed(2)} ms per slice of ${store.limits.compactionSliceKeys} keys)`);
   console.log(`db size: ${(before / 1048576).toFixed(1)} MiB before compaction, `
-    + `${(statSync(join(path, 'mvcc', 'data.mdb')).size / 1048576).toFixed(1)} MiB after (LMDB reuses, never shrinks)`);
+    + `${(statSync(join(path, 'mvcc', 'data.mdb')).size / 1048576).toFixed(1)} MiB after`
+    + ' (LMDB reuses freed pages, the file never shrinks)');
   await backend.close();
   if (!args.includes('--keep')) rmSync(path, { recursive: true, force: true });
 }

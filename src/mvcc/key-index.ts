@@ -32,7 +32,9 @@ export function findAt(generations: readonly Generation[], rev: number): Found |
 }
 
 /** Appends a put at (main, sub); starts a generation when the key does not exist. */
-export function withPut(generations: readonly Generation[], main: number, sub: number): Generation[] {
+export function withPut(
+  generations: readonly Generation[], main: number, sub: number,
+): Generation[] {
   const out = generations.map((g) => g);
   const last = out[out.length - 1];
   if (last === undefined || last.length === 0) {
@@ -82,7 +84,8 @@ export function compactAt(generations: readonly Generation[], at: number): Compa
     for (let i = 1; i < g.length; i += 2) {
       const main = g[i]!;
       const sub = g[i + 1]!;
-      const keep = main > at || (latest !== undefined && latest.main === main && latest.sub === sub);
+      const isLatest = latest !== undefined && latest.main === main && latest.sub === sub;
+      const keep = main > at || isLatest;
       if (keep) kept.push(main, sub);
       else drop.push([main, sub]);
     }

@@ -86,7 +86,9 @@ function checkIntervals(reqs: readonly RequestOp[]): Intervals {
     if (d === undefined) continue;
     const end = d.rangeEnd ?? new Uint8Array(0);
     if (end.length === 0) dels.push({ key: d.key, end: undefined, point: true });
-    else if (end.length === 1 && end[0] === 0) dels.push({ key: d.key, end: undefined, point: false });
+    else if (end.length === 1 && end[0] === 0) {
+      dels.push({ key: d.key, end: undefined, point: false });
+    }
     else dels.push({ key: d.key, end, point: false });
   }
   const puts = new Set<string>();

@@ -34,7 +34,8 @@ t.test('range_end forms: single key, "\\0", prefix end, interval, end <= key', a
   const s = await fresh(['a', 'ab', 'abc', 'b', 'c']);
   const r = (req: RangeRequest) => keysOf(s.range(req));
   t.same(r({ key: u('ab') }), ['ab'], 'empty range_end selects exactly key');
-  t.same(r({ key: u('ab'), rangeEnd: ZERO_BYTE }), ['ab', 'abc', 'b', 'c'], '"\\0" = every key >= key');
+  t.same(r({ key: u('ab'), rangeEnd: ZERO_BYTE }), ['ab', 'abc', 'b', 'c'],
+    '"\\0" = every key >= key');
   t.same(r({ key: ZERO_BYTE, rangeEnd: ZERO_BYTE }), ['a', 'ab', 'abc', 'b', 'c'], 'all keys');
   t.same(r({ key: u('ab'), rangeEnd: prefixEnd(u('ab')) }), ['ab', 'abc'], 'prefix');
   t.same(r({ key: u('a'), rangeEnd: u('b') }), ['a', 'ab', 'abc'], 'half-open interval');
@@ -151,7 +152,8 @@ t.test('txn: compares on absent keys, every target, range compares', async (t) =
     value: u('v-a') }]), false, 'a range compare must hold for every key');
   t.equal(await run([{ key: u('a'), rangeEnd: u('b'), target: 'CREATE', result: 'GREATER',
     createRevision: 1 }]), true);
-  t.equal(await run([{ key: new Uint8Array(0), target: 'VERSION', result: 'EQUAL' }]), 'ErrEmptyKey');
+  t.equal(await run([{ key: new Uint8Array(0), target: 'VERSION', result: 'EQUAL' }]),
+    'ErrEmptyKey');
 });
 
 t.test('txn: one revision, sub order, inner headers, nested txn sees pre-txn state', async (t) => {
@@ -231,7 +233,10 @@ t.test('keys longer than LMDB\'s key limit work, in key order', async (t) => {
 t.test('HashKV: deterministic, equal with and without physical compaction', async (t) => {
   const build = async () => {
     const s = await fresh(['a', 'b', 'c']);
-    await write(s, (w) => { w.put({ key: u('a'), value: u('2') }); w.deleteRange({ key: u('b') }); });
+    await write(s, (w) => {
+      w.put({ key: u('a'), value: u('2') });
+      w.deleteRange({ key: u('b') });
+    });
     await write(s, (w) => w.put({ key: u('d'), value: u('1') }));
     return s;
   };

@@ -9,12 +9,13 @@ import type { Backend } from '../../src/backend/index.js';
 import { prefixEnd, toHex, ZERO_BYTE } from '../../src/base/index.js';
 import { MvccStore } from '../../src/mvcc/index.js';
 import type {
-  ChangeSet, Compare, KeyValue, MvccWriter, RangeRequest, RequestOp, TxnRequest,
+  ChangeSet, Compare, KeyValue, MvccWriter, PutResponse, RangeRequest, RangeResponse, RequestOp,
+  Result, TxnRequest,
 } from '../../src/mvcc/index.js';
 import { Model } from './model.js';
 
-const kvText = (kv: KeyValue): string =>
-  `${toHex(kv.key)}=${toHex(kv.value)}@c${kv.createRevision}m${kv.modRevision}v${kv.version}l${kv.lease}`;
+const kvText = (kv: KeyValue): string => `${toHex(kv.key)}=${toHex(kv.value)}`
+  + `@c${kv.createRevision}m${kv.modRevision}v${kv.version}l${kv.lease}`;
 
 const norm = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => {
   if (v instanceof Uint8Array) return toHex(v);
@@ -74,10 +75,16 @@ type Step =
   | { kind: 'range'; req: RangeRequest };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: putArb.map((p) => ({ kind: 'put', req: p, op: { requestPut: p } }) as Step) },
-  { weight: 2, arbitrary: deleteArb.map((d) => ({ kind: 'delete', op: { requestDeleteRange: d } }) as Step) },
+  { weight: 4, arbitrary: putArb.map((p): Step => ({ kind: 'put', op: { requestPut: p } })) },
+  {
+    weight: 2,
+    arbitrary: deleteArb.map((d) => ({ kind: 'delete', op: { requestDeleteRange: d } }) as Step),
+  },
   { weight: 2, arbitrary: txnArb.map((t) => ({ kind: 'txn', txn: t }) as Step) },
-  { weight: 1, arbitrary: fc.integer({ min: -1, max: 6 }).map((back) => ({ kind: 'compact', back }) as Step) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: -1, max: 6 }).map((back): Step => ({ kind: 'compact', back })),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'slice' } as Step) },
   { weight: 3, arbitrary: rangeArb.map((req) => ({ kind: 'range', req }) as Step) },
 );
@@ -91,7 +98,9 @@ function duplicate(ops: readonly RequestOp[]): boolean {
 }
 
 function modelTxn(model: Model, txn: TxnRequest): unknown {
-  if (duplicate(txn.success ?? []) || duplicate(txn.failure ?? [])) return { code: 'ErrDuplicateKey' };
+  if (duplicate(txn.success ?? []) || duplicate(txn.failure ?? [])) {
+    return { code: 'ErrDuplicateKey' };
+  }
   const succeeded = (txn.compare ?? []).every((c) => model.holds(c));
   const ops = (succeeded ? txn.success : txn.failure) ?? [];
   for (const o of ops) {
@@ -106,15 +115,21 @@ function modelTxn(model: Model, txn: TxnRequest): unknown {
   return { succeeded, revision: change?.revision ?? before, results, change };
 }
 
-function storeResponse(res: unknown): unknown {
-  return res;
+function rangeResult(got: Result<RangeResponse>): unknown {
+  return got.ok ? { kvs: got.kvs, more: got.more, count: got.count } : { code: got.code };
+}
+
+function putResult(got: Result<PutResponse>): unknown {
+  return { put: got.ok ? got.header.revision : -1, prevKv: got.ok ? got.prevKv : undefined };
 }
 
 function storeTxn(w: MvccWriter, txn: TxnRequest): unknown {
   const r = w.txn(txn);
   if (!r.ok) return { code: r.code };
   const results = r.responses.map((x) => {
-    if ('responsePut' in x) return { put: x.responsePut.header.revision, prevKv: x.responsePut.prevKv };
+    if ('responsePut' in x) {
+      return { put: x.responsePut.header.revision, prevKv: x.responsePut.prevKv };
+    }
     if ('responseDeleteRange' in x) {
       const d = x.responseDeleteRange;
       return { deleted: d.deleted, rev: d.header.revision, prevKvs: d.prevKvs };
@@ -137,7 +152,7 @@ export interface ModelRunOptions {
   readonly makeBackend: () => Promise<{ backend: Backend; done: () => Promise<void> }>;
 }
 
-/** Returns a description of the first disagreement, or undefined if the store matched. */
+/** Throws (through fast-check, with the shrunk counterexample) at the first disagreement. */
 export async function runModel(o: ModelRunOptions): Promise<void> {
   const batchArb = fc.array(fc.array(stepArb, { minLength: 1, maxLength: 3 }), { maxLength: 25 });
   await fc.assert(fc.asyncProperty(batchArb, async (batches) => {
@@ -158,15 +173,19 @@ export async function runModel(o: ModelRunOptions): Promise<void> {
         const { changes } = await store.write((w) => {
           for (const step of batch) {
             if (step.kind === 'put' || step.kind === 'delete') {
-              const got = step.kind === 'put' ? w.put(step.op.requestPut!) : w.deleteRange(step.op.requestDeleteRange!);
+              const got = step.kind === 'put'
+                ? w.put(step.op.requestPut!)
+                : w.deleteRange(step.op.requestDeleteRange!);
               const before = model.current;
               const { change, results } = model.apply([step.op]);
               if (change) wantChanges.push(change);
               const want = results[0] as Record<string, unknown>;
               const gotN = 'deleted' in got
                 ? { deleted: got.deleted, rev: got.header.revision, prevKvs: got.prevKvs }
-                : { put: got.ok ? got.header.revision : -1, prevKv: got.ok ? got.prevKv : undefined };
-              if (norm(gotN) !== norm(want)) fail(`write ${norm(step.op)} at ${before}`, gotN, want);
+                : putResult(got);
+              if (norm(gotN) !== norm(want)) {
+                fail(`write ${norm(step.op)} at ${before}`, gotN, want);
+              }
             } else if (step.kind === 'txn') {
               const want = modelTxn(model, step.txn) as { change?: ChangeSet };
               if (want.change) wantChanges.push(want.change);
@@ -183,7 +202,7 @@ export async function runModel(o: ModelRunOptions): Promise<void> {
             } else {
               const got = w.range(step.req);
               const want = model.range(step.req);
-              const gotN = got.ok ? { kvs: got.kvs, more: got.more, count: got.count } : { code: got.code };
+              const gotN = rangeResult(got);
               if (norm(gotN) !== norm(want)) fail(`range ${norm(step.req)}`, gotN, want);
             }
           }
@@ -194,16 +213,17 @@ export async function runModel(o: ModelRunOptions): Promise<void> {
       const hashBefore = store.read((v) => v.hashKV(0));
       await store.write((w) => { while (w.compactSlice()); });
       const hashAfter = store.read((v) => v.hashKV(0));
-      if (norm(hashBefore) !== norm(hashAfter)) fail('HashKV across compaction', hashAfter, hashBefore);
+      if (norm(hashBefore) !== norm(hashAfter)) {
+        fail('HashKV across compaction', hashAfter, hashBefore);
+      }
       if (store.state().compactTarget !== -1) fail('compaction finished', store.state(), -1);
       for (let rev = Math.max(1, model.compacted); rev <= model.current; rev++) {
         const req = { key: ZERO_BYTE, rangeEnd: ZERO_BYTE, revision: rev };
         const got = store.range(req);
         const want = model.range(req);
-        const gotN = got.ok ? { kvs: got.kvs, more: got.more, count: got.count } : { code: got.code };
+        const gotN = rangeResult(got);
         if (norm(gotN) !== norm(want)) fail(`history at ${rev}`, gotN, want);
       }
-      void storeResponse;
       return true;
     } finally {
       await done();

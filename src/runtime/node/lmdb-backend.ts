@@ -30,7 +30,7 @@ export interface LmdbBackendOptions {
   readonly tables: readonly string[];
   /** Open without write access (a reader thread). */
   readonly readOnly?: boolean;
-  /** Never fsync: only for throwaway envs (tests, simulation on disk). Risks corruption on crash. */
+  /** Never fsync: only for throwaway envs (tests, simulation on disk); a crash may corrupt. */
   readonly noSync?: boolean;
   /** Map size in bytes; lmdb-js grows it on demand, this only sets the start. */
   readonly mapSizeBytes?: number;
