@@ -3,11 +3,15 @@
  * (Go, etcd's clientv3) on a fresh real etcd. Both drive the same shape of load: puts of
  * 256-byte random keys and 1 KiB values from N clients each on its own connection, capped at
  * the same rate, for 60 s (`check perf` always runs 60 s). For each we record the throughput,
- * the slowest request and the etcd server's CPU per put from /proc; the rounds alternate so
+ * the slowest request and the etcd server's CPU per put from /proc (each side charged for
+ * connecting, the puts and one delete of its prefix at the end); the rounds alternate so
  * neither side gets all the quiet moments of a shared machine.
  */
 import { spawn } from 'node:child_process';
+import { GrpcChannel, PATH } from './grpc-client.js';
+import { prefixRange } from './load.js';
 import { parseBenchArgs } from './options.js';
+import { deleteFrame } from './wire.js';
 import { processCpuSeconds } from './proc-cpu.js';
 import { runLoad } from './run.js';
 import { startServer } from './server-process.js';
@@ -52,7 +56,8 @@ async function etcdctlRound(endpoint: string, pid: number, load: keyof typeof CH
   const text = await runEtcdctl(endpoint, load);
   const cpu = processCpuSeconds(pid) - cpu0;
   const { throughput, slowestSeconds } = parseCheckPerf(text);
-  // check perf deletes its keys after the run, one request: negligible next to 60 s of puts.
+  // This includes connecting its clients and its final delete of the prefix; benchRound charges
+  // the same things, so the two figures compare like with like.
   return { tool: 'etcdctl check perf', throughput, slowestSeconds,
     serverCpuMicrosPerOp: (cpu * 1e6) / (throughput * CHECK_PERF_SECONDS) };
 }
@@ -65,10 +70,21 @@ async function benchRound(endpoint: string, pid: number, load: keyof typeof CHEC
     '--duration', String(CHECK_PERF_SECONDS), '--key-size', '256', '--val-size', '1024',
     '--key-space-size', '1000000000000', '--prefix', `/strata-check-perf-${round}/`, '--seed', String(round + 1)]);
   if (!parsed.ok) throw new Error(parsed.error);
+  // Charged like etcdctl's run: connecting the clients, the puts, and one DeleteRange of the
+  // prefix at the end (check perf deletes its keys, and etcd's CPU for that is in its figure).
+  const cpu0 = processCpuSeconds(pid);
   const r = await runLoad(parsed.value);
   if (r.errors > 0) throw new Error(`strata bench put: ${r.errors} errors, first: ${r.firstError}`);
+  const channel = await GrpcChannel.connect(endpoint, 1);
+  try {
+    const [key, end] = prefixRange(parsed.value.prefix);
+    await channel.unaryAsync(PATH.deleteRange, deleteFrame(key, end), false);
+  } finally {
+    channel.close();
+  }
+  const cpu = processCpuSeconds(pid) - cpu0;
   return { tool: 'strata bench put', throughput: r.throughput, slowestSeconds: r.latencyMs.max / 1000,
-    serverCpuMicrosPerOp: r.serverCpuMicrosPerOp ?? Number.NaN };
+    serverCpuMicrosPerOp: (cpu * 1e6) / r.ops };
 }
 
 /** Runs `rounds` alternating pairs on one fresh etcd; returns a small text report. */

@@ -163,8 +163,8 @@ export function compareTable(rows: readonly MatrixRow[], etcd: readonly (RunResu
     const sr = usable(s);
     if (typeof e === 'string') notes.push(`etcd, ${row.label}: ${e}`);
     if (typeof s === 'string' && s !== 'did not start') notes.push(`strata, ${row.label}: ${s}`);
-    for (const [who, r] of [['etcd', er], ['strata', sr]] as const) {
-      if (r?.firstError !== undefined) notes.push(`${who}, ${row.label}: ${r.errors} errors, first: ${r.firstError}`);
+    for (const [who, r] of [['etcd', e], ['strata', s]] as const) {
+      if (typeof r === 'object' && r.firstError !== undefined) notes.push(`${who}, ${row.label}: ${r.errors} errors, first: ${r.firstError}`);
     }
     lines.push([
       row.label, num(er?.throughput, 0), num(sr?.throughput, 0), ratio(sr?.throughput, er?.throughput),

@@ -108,7 +108,11 @@ function waitReady(child: ChildProcess, kind: string): Promise<void> {
   });
 }
 
+/** The first line naming an error and the last lines of a server's output, on one line. */
 function tail(log: string): string {
-  const t = log.trim().slice(-LOG_TAIL_BYTES);
-  return t === '' ? '(no output)' : t.split('\n').slice(-5).join(' | ');
+  const lines = log.slice(-LOG_TAIL_BYTES).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (lines.length === 0) return '(no output)';
+  const firstError = lines.find((l) => /error/i.test(l));
+  const last = lines.slice(-3);
+  return [...(firstError === undefined || last.includes(firstError) ? [] : [firstError]), ...last].join(' | ');
 }
