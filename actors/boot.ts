@@ -12,12 +12,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
-import { assert, type Logger, type MemberId } from '../src/base/index.js';
+import { assert, limits, type Logger, type MemberId } from '../src/base/index.js';
 import { codecFor } from '../src/api/index.js';
 import { Applier } from '../src/apply/index.js';
 import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
 import {
-  ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, ThreadHost, serverStream, unary,
+  ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, ThreadHost, bidi, serverStream, unary,
   type ActorSpec,
 } from '../src/runtime/node/index.js';
 import type { AnyActor } from '../src/runtime/index.js';
@@ -25,6 +25,10 @@ import { ApplyActor } from './apply/apply-actor.js';
 import { FrontActor } from './front/front-actor.js';
 import { services, type HostFacts, type MemberInfo } from './front/services.js';
 import { RaftActor } from './raft/raft-actor.js';
+import { LeaseActor } from './lease/lease-actor.js';
+import { leaseService } from './front/lease-service.js';
+import { LeaseIdGenerator, Lessor, minLeaseTtlSeconds } from '../src/lease/index.js';
+import type { LeaseId } from '../src/base/index.js';
 
 /** What etcd 3.4 clients are told this server is (they compare it with 3.4.x). */
 export const ETCD_VERSION = '3.4.23';
@@ -45,6 +49,8 @@ export interface BootConfig {
   readonly snapshotCount: number;
   readonly autoCompaction: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
+  /** Lease expiries proposed per second at most (etcd: 1000); limits.leaseRevokesPerSecondMax by default. */
+  readonly leaseRevokesPerSecondMax?: number;
 }
 
 export interface Member {
@@ -62,6 +68,8 @@ const PIPELINE = {
   applyBatchesInFlightMax: 64,
   logKeepEntries: 5_000,
   snapshotChunkBytes: 64 * 1024,
+  /** Keepalives / time-to-live questions the lease actor holds until apply catches up. */
+  leaseWaitingRequestsMax: 65_536,
 } as const;
 
 interface Paths {
@@ -82,6 +90,7 @@ export interface RaftWorkerOptions {
   readonly peers: readonly (readonly [bigint, string])[];
   readonly frontAddress: string;
   readonly applyAddress: string;
+  readonly leaseAddress: string;
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly applied: number;
@@ -94,7 +103,8 @@ export function createRaftActor(o: RaftWorkerOptions): AnyActor {
   });
   return new RaftActor({
     id: o.memberId as MemberId, storage, peers: new Map(o.peers), frontAddress: o.frontAddress,
-    applyAddress: o.applyAddress, tickMs: o.tickMs, electionTicks: o.electionTicks,
+    applyAddress: o.applyAddress, leaseAddress: o.leaseAddress, tickMs: o.tickMs,
+    electionTicks: o.electionTicks,
     applied: o.applied, logKeepEntries: PIPELINE.logKeepEntries, snapshotCount: o.snapshotCount,
   });
 }
@@ -106,16 +116,41 @@ export interface ApplyWorkerOptions {
   readonly raftAddress: string;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  readonly leaseAddress: string;
+  readonly minLeaseTtlSeconds: number;
 }
 
 export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
   const backend = LmdbBackend.open({ path: o.mvccPath, tables: MVCC_TABLES });
+  // The replicated lease table; it never leads, so its clock is never read.
+  const lessor = new Lessor({ clock: { now: () => performance.now() }, minTtlSeconds: o.minLeaseTtlSeconds });
   const store = new MvccStore(backend, {
     limits: { requestBytesMax: o.maxRequestBytes, txnOpsMax: o.maxTxnOps },
+    leases: { exists: (id) => lessor.lookup(id as LeaseId) !== undefined },
   });
   return new ApplyActor({
-    memberId: o.memberId, applier: new Applier(store), frontAddress: o.frontAddress,
-    raftAddress: o.raftAddress, batchesInFlightMax: PIPELINE.applyBatchesInFlightMax,
+    memberId: o.memberId, applier: new Applier(store, [], lessor), frontAddress: o.frontAddress,
+    raftAddress: o.raftAddress, leaseAddress: o.leaseAddress,
+    batchesInFlightMax: PIPELINE.applyBatchesInFlightMax,
+  });
+}
+
+export interface LeaseWorkerOptions {
+  readonly memberId: bigint;
+  readonly raftAddress: string;
+  readonly frontAddress: string;
+  readonly minTtlSeconds: number;
+  readonly extendMs: number;
+  readonly revokesPerSecondMax: number;
+}
+
+/** The lease wheel: the leader-only half of the lessor, on its own thread (DESIGN.md). */
+export function createLeaseActor(o: LeaseWorkerOptions): AnyActor {
+  return new LeaseActor({
+    memberId: o.memberId, raftAddress: o.raftAddress, frontAddress: o.frontAddress,
+    minTtlSeconds: o.minTtlSeconds, extendMs: o.extendMs,
+    lessor: { revokesPerSecondMax: o.revokesPerSecondMax },
+    waitingRequestsMax: PIPELINE.leaseWaitingRequestsMax,
   });
 }
 
@@ -167,6 +202,9 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   const meta = store.state();
   const me = config.name;
   const addr = { front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply` };
+  const leaseAddress = `${me}/lease`;
+  const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
+  const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
   assert(config.members.some((m) => m.id === config.memberId), 'this member is in the cluster');
 
   const front = new FrontActor({
@@ -176,6 +214,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     pendingProposalsMax: PIPELINE.pendingProposalsMax, pendingReadsMax: PIPELINE.pendingReadsMax,
     applied: meta.appliedIndex, revision: meta.current, alarms: [],
     autoCompaction: config.autoCompaction,
+    leaseAddress,
   });
   const bootModule = import.meta.url;
   const raftSpec: ActorSpec = {
@@ -183,7 +222,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     options: {
       walPath: paths.wal, memberId: config.memberId, voters: config.members.map((m) => m.id),
       peers: [[config.memberId, addr.raft]], frontAddress: addr.front, applyAddress: addr.apply,
-      tickMs: config.heartbeatIntervalMs,
+      leaseAddress, tickMs: config.heartbeatIntervalMs,
       electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
       applied: meta.appliedIndex, snapshotCount: config.snapshotCount,
     } satisfies RaftWorkerOptions,
@@ -193,11 +232,20 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     options: {
       mvccPath: paths.mvcc, memberId: config.memberId, frontAddress: addr.front,
       raftAddress: addr.raft, maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps,
+      leaseAddress, minLeaseTtlSeconds: minTtlSeconds,
     } satisfies ApplyWorkerOptions,
+  };
+  const leaseSpec: ActorSpec = {
+    address: leaseAddress, module: bootModule, export: 'createLeaseActor',
+    options: {
+      memberId: config.memberId, raftAddress: addr.raft, frontAddress: addr.front, minTtlSeconds,
+      extendMs: config.electionTimeoutMs,
+      revokesPerSecondMax: config.leaseRevokesPerSecondMax ?? limits.leaseRevokesPerSecondMax,
+    } satisfies LeaseWorkerOptions,
   };
   const host = await ThreadHost.start({
     placement: {
-      threads: [{ actors: [raftSpec] }, { actors: [applySpec] }],
+      threads: [{ actors: [raftSpec] }, { actors: [applySpec] }, { actors: [leaseSpec] }],
       main: [{ address: addr.front, create: () => front }],
     },
     logger,
@@ -235,6 +283,16 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
         if (!call.write(chunk)) await call.drained();
       }
     }),
+  });
+  const lease = leaseService({
+    front, store, ids: new LeaseIdGenerator(config.memberId as MemberId, Date.now()),
+  });
+  grpc.addService('etcdserverpb.Lease', {
+    LeaseGrant: unary(c('etcdserverpb.LeaseGrantRequest'), c('etcdserverpb.LeaseGrantResponse'), lease.grant),
+    LeaseRevoke: unary(c('etcdserverpb.LeaseRevokeRequest'), c('etcdserverpb.LeaseRevokeResponse'), lease.revoke),
+    LeaseKeepAlive: bidi(c('etcdserverpb.LeaseKeepAliveRequest'), c('etcdserverpb.LeaseKeepAliveResponse'), lease.keepAlive),
+    LeaseTimeToLive: unary(c('etcdserverpb.LeaseTimeToLiveRequest'), c('etcdserverpb.LeaseTimeToLiveResponse'), lease.timeToLive),
+    LeaseLeases: unary(c('etcdserverpb.LeaseLeasesRequest'), c('etcdserverpb.LeaseLeasesResponse'), lease.leases),
   });
   grpc.addService('etcdserverpb.Cluster', {
     MemberList: unary(c('etcdserverpb.MemberListRequest'), c('etcdserverpb.MemberListResponse'), svc.cluster.memberList),

@@ -15,6 +15,8 @@ export interface ApplyActorOptions {
   readonly frontAddress: Address;
   readonly raftAddress: Address;
   readonly watchAddress?: Address;
+  /** The lease actor: gets the stored leases at start and every batch's lease ops. */
+  readonly leaseAddress?: Address;
   /** Batches written but not yet reported, at most (the back-pressure on raft's commits). */
   readonly batchesInFlightMax: number;
 }
@@ -30,6 +32,20 @@ export class ApplyActor implements Actor<ApplyInbox> {
   constructor(options: ApplyActorOptions) {
     assert(options.batchesInFlightMax >= 1, 'batchesInFlightMax must be positive');
     this.#o = options;
+  }
+
+  start(ctx: ActorContext<ApplyInbox>): void {
+    const lease = this.#o.leaseAddress;
+    if (lease === undefined) return;
+    const lessor = this.#o.applier.lessor;
+    ctx.send(lease, {
+      type: 'lease.restored', appliedIndex: this.#o.applier.appliedIndex(),
+      leases: lessor.leases().map((id) => {
+        const l = lessor.lookup(id);
+        assert(l !== undefined, 'a listed lease exists');
+        return { id: l.id, ttlSeconds: l.ttlSeconds, remainingTtlSeconds: l.remainingTtlSeconds };
+      }),
+    });
   }
 
   receive(message: ApplyInbox, ctx: ActorContext<ApplyInbox>): void {
@@ -67,6 +83,12 @@ export class ApplyActor implements Actor<ApplyInbox> {
       if (batch === undefined) return;
       this.#done.delete(++this.#reported);
       const o = this.#o;
+      // The lease actor first: a client answered below must find its lease there.
+      if (o.leaseAddress !== undefined) {
+        ctx.send(o.leaseAddress, {
+          type: 'lease.applied', appliedIndex: batch.appliedIndex, ops: batch.leaseOps,
+        });
+      }
       ctx.send(o.frontAddress, {
         type: 'front.applied', appliedIndex: batch.appliedIndex, revision: batch.revision,
         compacted: batch.compacted,

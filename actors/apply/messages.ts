@@ -3,7 +3,8 @@
  * notices that a batch was written. Its outbox: results and the applied index to the front, the
  * durable applied index to raft, each revision's change list to the watch hub.
  */
-import type { AlarmMember, ApplyResult } from '../../src/apply/index.js';
+import type { AlarmMember, ApplyResult, LeaseOp } from '../../src/apply/index.js';
+import type { RestoredLease } from '../lease/messages.js';
 import type { ChangeSet } from '../../src/mvcc/index.js';
 import type { Entry } from '../../src/raft/index.js';
 
@@ -19,4 +20,9 @@ export type ApplyOutbox =
     readonly alarms: readonly AlarmMember[];
   }
   | { readonly type: 'raft.applied'; readonly index: number }
-  | { readonly type: 'watch.committed'; readonly changes: readonly ChangeSet[]; readonly revision: number };
+  | { readonly type: 'watch.committed'; readonly changes: readonly ChangeSet[]; readonly revision: number }
+  | {
+    readonly type: 'lease.restored'; readonly appliedIndex: number;
+    readonly leases: readonly RestoredLease[];
+  }
+  | { readonly type: 'lease.applied'; readonly appliedIndex: number; readonly ops: readonly LeaseOp[] };

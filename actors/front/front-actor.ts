@@ -14,11 +14,18 @@ import {
 } from '../../src/apply/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
 import type { FrontInbox } from './messages.js';
+import type { LeaseAnswer } from '../lease/messages.js';
+
+/** A lease actor's answer to a keepalive or time-to-live question. */
+export type LeaseAnswerOk = Extract<LeaseAnswer, { ok: true }>;
+
 
 export interface FrontOptions {
   readonly memberId: bigint;
   readonly clusterId: bigint;
   readonly raftAddress: Address;
+  /** The lease actor (keepalives, time-to-live); absent when the member serves no leases. */
+  readonly leaseAddress?: Address;
   /** First proposal id: the proposer's wall clock in ms x 1000, so ids never repeat across restarts. */
   readonly proposalIdBase: number;
   /** etcd: 5 s + 2 x election timeout. */
@@ -61,6 +68,9 @@ export class FrontActor implements Actor<FrontInbox> {
   /** Rounds answered, waiting for apply to reach their index. */
   #parked: { index: number; waiters: Pending<void>[] }[] = [];
   #nextReadId = 1;
+  /** Keepalive / time-to-live questions sent to the lease actor; bounded like proposals. */
+  readonly #leaseRequests = new Map<number, Pending<LeaseAnswerOk>>();
+  #nextLeaseRequestId = 1;
   #term = 0;
   #leader = 0n;
   #commit = 0;
@@ -118,7 +128,28 @@ export class FrontActor implements Actor<FrontInbox> {
     });
   }
 
+  /**
+   * Asks the lease actor to renew lease `id` (keepalive: TTL, 0 if gone) or for its remaining
+   * TTL (-1 if gone), as of at least everything this member had applied when asked.
+   */
+  leaseRequest(op: 'renew' | 'timeToLive', id: bigint): Promise<LeaseAnswerOk> {
+    const ctx = this.#ctx;
+    const to = this.#o.leaseAddress;
+    if (ctx === undefined || this.#stopped || to === undefined) {
+      return Promise.reject(new EtcdError('ErrStopped'));
+    }
+    if (this.#leaseRequests.size >= this.#o.pendingProposalsMax) {
+      return Promise.reject(new EtcdError('ErrTooManyRequests'));
+    }
+    const requestId = this.#nextLeaseRequestId++;
+    return new Promise<LeaseAnswerOk>((resolve, reject) => {
+      this.#leaseRequests.set(requestId, { resolve, reject, deadline: ctx.now() + this.#o.requestTimeoutMs });
+      ctx.send(to, { type: 'lease.request', requestId, op, id, minApplied: this.#applied });
+    });
+  }
+
   /** Resolves once this member has applied everything committed when the call was made. */
+
   readBarrier(): Promise<void> {
     const ctx = this.#ctx;
     if (ctx === undefined || this.#stopped) return Promise.reject(new EtcdError('ErrStopped'));
@@ -162,6 +193,17 @@ export class FrontActor implements Actor<FrontInbox> {
         this.#leader = message.leader;
         this.#commit = message.commit;
         return;
+      case 'front.leaseAnswered': {
+        const p = this.#leaseRequests.get(message.requestId);
+        if (p === undefined) return; // timed out already
+        this.#leaseRequests.delete(message.requestId);
+        const a = message.answer;
+        if (a.ok) p.resolve(a);
+        // A follower cannot renew: etcd forwards to the leader; without one it is "no leader".
+        else p.reject(new EtcdError(a.code === 'ErrNotPrimary'
+          ? (this.#leader === 0n ? 'ErrNoLeader' : 'ErrNotLeader') : a.code));
+        return;
+      }
       case 'front.sweep':
         this.#sweep(ctx.now());
         this.#autoCompact(ctx);
@@ -230,6 +272,11 @@ export class FrontActor implements Actor<FrontInbox> {
 
   /** Fails whatever outlived its deadline with etcd's "request timed out". */
   #sweep(now: number): void {
+    for (const [id, p] of this.#leaseRequests) {
+      if (p.deadline > now) continue;
+      this.#leaseRequests.delete(id);
+      p.reject(new EtcdError(this.#leader === 0n ? 'ErrNoLeader' : 'ErrTimeout'));
+    }
     for (const [id, p] of this.#proposals) {
       if (p.deadline <= now) {
         this.#proposals.delete(id);
@@ -253,6 +300,8 @@ export class FrontActor implements Actor<FrontInbox> {
   }
 
   #failAll(code: EtcdErrorCode): void {
+    for (const p of this.#leaseRequests.values()) p.reject(new EtcdError(code));
+    this.#leaseRequests.clear();
     for (const p of this.#proposals.values()) p.reject(new EtcdError(code));
     this.#proposals.clear();
     const all = [...this.#nextWaiters, ...(this.#round?.waiters ?? []), ...this.#parked.flatMap((p) => p.waiters)];

@@ -4,6 +4,7 @@
  */
 import type { AlarmMember, ApplyResult } from '../../src/apply/index.js';
 import type { RoleName } from '../../src/raft/index.js';
+import type { LeaseAnswer } from '../lease/messages.js';
 
 export type FrontInbox =
   | {
@@ -18,4 +19,5 @@ export type FrontInbox =
     readonly type: 'front.raftState'; readonly term: number; readonly leader: bigint;
     readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
   }
+  | { readonly type: 'front.leaseAnswered'; readonly requestId: number; readonly answer: LeaseAnswer }
   | { readonly type: 'front.sweep' };

@@ -29,4 +29,8 @@ export type RaftOutbox =
     readonly type: 'front.raftState'; readonly term: number; readonly leader: bigint;
     readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
   }
-  | { readonly type: 'raft.step'; readonly message: RaftMessage };
+  | { readonly type: 'raft.step'; readonly message: RaftMessage }
+  | {
+    readonly type: 'lease.raftState'; readonly term: number; readonly leader: bigint;
+    readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
+  };

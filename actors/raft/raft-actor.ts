@@ -20,6 +20,8 @@ export interface RaftActorOptions {
   readonly peers: ReadonlyMap<bigint, Address>;
   readonly frontAddress: Address;
   readonly applyAddress: Address;
+  /** The lease actor, told the same Raft state as the front (it expires leases while leading). */
+  readonly leaseAddress?: Address;
   /** Milliseconds per tick: etcd's --heartbeat-interval. */
   readonly tickMs: number;
   /** Ticks without a leader before an election: --election-timeout / --heartbeat-interval. */
@@ -51,6 +53,8 @@ export class RaftActor implements Actor<RaftInbox> {
   #inFlight: { readonly ready: Ready; readonly seq: number } | null = null;
   #seq = 0;
   #lastState = '';
+  /** term/leader/role last told to the lease actor (it needs leadership changes only). */
+  #lastLeadership = '';
   #confState: ConfState;
   #compactedTo = 0;
   #durableApplied = 0;
@@ -177,6 +181,14 @@ export class RaftActor implements Actor<RaftInbox> {
       type: 'front.raftState', term: s.term, leader: s.lead, role: s.role, commit: s.commit,
       lastIndex: s.lastIndex,
     });
+    const leadership = `${s.term}/${s.lead}/${s.role}`;
+    if (this.#options.leaseAddress !== undefined && leadership !== this.#lastLeadership) {
+      this.#lastLeadership = leadership;
+      ctx.send(this.#options.leaseAddress, {
+        type: 'lease.raftState', term: s.term, leader: s.lead, role: s.role, commit: s.commit,
+        lastIndex: s.lastIndex,
+      });
+    }
   }
 
   #send(messages: Ready['messages'], ctx: ActorContext<RaftInbox>): void {

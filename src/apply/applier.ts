@@ -15,6 +15,9 @@ import type {
 } from '../mvcc/index.js';
 import type { AlarmKind, Command, Proposal } from './proposal.js';
 import { decodeProposal } from './proposal.js';
+import { Lessor, minLeaseTtlSeconds, writeLeases } from '../lease/index.js';
+import type { LeaseErrorCode, LeaseStore } from '../lease/index.js';
+import type { LeaseId } from '../base/index.js';
 
 /** The part of a Raft entry the applier reads (src/raft's Entry has this shape). */
 export interface CommittedEntry {
@@ -28,7 +31,19 @@ export type CommandResponse =
   | { readonly kind: 'deleteRange'; readonly response: DeleteRangeResponse }
   | { readonly kind: 'txn'; readonly response: TxnResponse }
   | { readonly kind: 'compact'; readonly response: CompactionResponse }
-  | { readonly kind: 'alarm'; readonly alarms: readonly AlarmMember[]; readonly revision: number };
+  | { readonly kind: 'alarm'; readonly alarms: readonly AlarmMember[]; readonly revision: number }
+  | { readonly kind: 'leaseGrant'; readonly id: bigint; readonly ttlSeconds: number; readonly revision: number }
+  | { readonly kind: 'leaseRevoke'; readonly revision: number }
+  | { readonly kind: 'leaseCheckpoint'; readonly revision: number };
+
+/**
+ * A replicated lease change that applied, in log order: what the lease actor's mirror of the
+ * lessor replays so its leader-only deadlines track exactly the leases every member holds.
+ */
+export type LeaseOp =
+  | { readonly type: 'grant'; readonly id: bigint; readonly ttlSeconds: number }
+  | { readonly type: 'revoke'; readonly id: bigint }
+  | { readonly type: 'checkpoint'; readonly id: bigint; readonly remainingTtlSeconds: number };
 
 export interface AlarmMember {
   readonly memberId: bigint;
@@ -38,7 +53,8 @@ export interface AlarmMember {
 export interface ApplyResult {
   readonly id: number;
   readonly origin: bigint;
-  readonly outcome: CommandResponse | MvccError | { readonly ok: false; readonly code: 'ErrNoSpace' };
+  readonly outcome: CommandResponse | MvccError
+    | { readonly ok: false; readonly code: 'ErrNoSpace' | Exclude<LeaseErrorCode, 'ErrNotPrimary' | 'ErrLeaseExpired'> };
 }
 
 export interface AppliedBatch {
@@ -48,6 +64,8 @@ export interface AppliedBatch {
   readonly results: readonly ApplyResult[];
   readonly changes: readonly ChangeSet[];
   readonly alarms: readonly AlarmMember[];
+  /** The lease changes of this batch, in log order (empty when none). */
+  readonly leaseOps: readonly LeaseOp[];
 }
 
 /** Writes that a NOSPACE alarm refuses (etcd refuses puts, txns with writes; deletes pass). */
@@ -55,6 +73,9 @@ function needsSpace(command: Command): boolean {
   switch (command.kind) {
     case 'put': return true;
     case 'txn': return true;
+    case 'leaseGrant': return true;
+    case 'leaseRevoke':
+    case 'leaseCheckpoint':
     case 'deleteRange':
     case 'compact':
     case 'alarm':
@@ -64,15 +85,33 @@ function needsSpace(command: Command): boolean {
   }
 }
 
+/** The apply-side lessor never leads, so it never reads time. */
+const NO_CLOCK = {
+  now(): number {
+    throw new Error('the apply-side lessor reads no clock');
+  },
+};
+
 export class Applier {
   readonly #store: MvccStore;
+  /**
+   * The replicated lease table (grant / revoke / checkpoint, persisted in the same write
+   * transaction). Key attachments are not kept in it: the mvcc `lease` table is their one source
+   * of truth, written by the same puts and deletes that change the keys.
+   */
+  readonly lessor: Lessor;
   #alarms: AlarmMember[] = [];
+  #leaseOps: LeaseOp[] = [];
   /** Physical compactions waiting for their slices: answered when the slicing ends. */
   #physicalWaiting: ApplyResult[] = [];
 
-  constructor(store: MvccStore, alarms: readonly AlarmMember[] = []) {
+  constructor(store: MvccStore, alarms: readonly AlarmMember[] = [], lessor?: Lessor) {
     this.#store = store;
     this.#alarms = [...alarms];
+    this.lessor = lessor ?? new Lessor({ clock: NO_CLOCK, minTtlSeconds: minLeaseTtlSeconds(10, 100) });
+    assert(!this.lessor.isPrimary, 'the apply-side lessor never leads');
+    const records = store.read((view) => view.leaseRecords());
+    this.lessor.restore(records.map((r) => ({ ...r, id: r.id as LeaseId })));
   }
 
   get alarms(): readonly AlarmMember[] {
@@ -101,9 +140,11 @@ export class Applier {
     }, { appliedIndex });
     const { results, slicing, compacted } = written.result;
     const answered = this.#holdPhysical(results, slicing);
+    const leaseOps = this.#leaseOps;
+    this.#leaseOps = [];
     return {
       appliedIndex, revision: written.revision, compacted, results: answered,
-      changes: written.changes, alarms: this.#alarms,
+      changes: written.changes, alarms: this.#alarms, leaseOps,
     };
   }
 
@@ -112,6 +153,11 @@ export class Applier {
     const written = await this.#store.write((w) => (w.meta.compactTarget >= 0 ? w.compactSlice() : false));
     const more = written.result;
     return { more, results: more ? [] : this.#releasePhysical() };
+  }
+
+  /** The applied index of the store (what a restart resumes after). */
+  appliedIndex(): number {
+    return this.#store.state().appliedIndex;
   }
 
   /** Whether a compaction still has slices to do. */
@@ -154,8 +200,39 @@ export class Applier {
         return wrap('compact', w.compact(command.req));
       }
       case 'alarm': return this.#alarm(command, w.meta.current);
+      case 'leaseGrant': return this.#leaseGrant(command, w);
+      case 'leaseRevoke': return this.#leaseRevoke(command.id as LeaseId, w);
+      case 'leaseCheckpoint': {
+        const store = leaseStoreOf(w);
+        for (const cp of command.checkpoints) {
+          const writes = this.lessor.checkpoint(cp.id as LeaseId, cp.remainingTtlSeconds);
+          if (writes.length === 0) continue; // revoked meanwhile: not an error (etcd)
+          writeLeases(store, writes);
+          this.#leaseOps.push({ type: 'checkpoint', id: cp.id, remainingTtlSeconds: cp.remainingTtlSeconds });
+        }
+        return { kind: 'leaseCheckpoint', revision: w.meta.current };
+      }
       default: return assertNever(command, 'command');
     }
+  }
+
+  #leaseGrant(c: Extract<Command, { kind: 'leaseGrant' }>, w: MvccWriter): ApplyResult['outcome'] {
+    const r = this.lessor.grant(c.id as LeaseId, c.ttlSeconds);
+    if (!r.ok) return r;
+    writeLeases(leaseStoreOf(w), r.writes);
+    this.#leaseOps.push({ type: 'grant', id: c.id, ttlSeconds: r.ttlSeconds });
+    return { kind: 'leaseGrant', id: c.id, ttlSeconds: r.ttlSeconds, revision: w.meta.current };
+  }
+
+  /** The keys go first, as one revision, then the lease (etcd lessor.Revoke). */
+  #leaseRevoke(id: LeaseId, w: MvccWriter): ApplyResult['outcome'] {
+    const r = this.lessor.revoke(id);
+    if (!r.ok) return r;
+    assert(r.keys.length === 0, 'the apply-side lessor holds no key attachments');
+    w.deleteLeaseKeys(id);
+    writeLeases(leaseStoreOf(w), r.writes);
+    this.#leaseOps.push({ type: 'revoke', id });
+    return { kind: 'leaseRevoke', revision: w.meta.current };
   }
 
   #alarm(c: Extract<Command, { kind: 'alarm' }>, revision: number): CommandResponse {
@@ -164,6 +241,15 @@ export class Applier {
     if (c.action === 'deactivate' && has >= 0) this.#alarms.splice(has, 1);
     return { kind: 'alarm', alarms: [...this.#alarms], revision };
   }
+}
+
+/** The lease records as the lease core writes them, inside this batch's transaction. */
+function leaseStoreOf(w: MvccWriter): LeaseStore {
+  return {
+    load: () => w.leaseRecords().map((r) => ({ ...r, id: r.id as LeaseId })),
+    put: (record) => w.putLeaseRecord(record),
+    delete: (id) => w.deleteLeaseRecord(id),
+  };
 }
 
 function txnWrites(req: import('../mvcc/index.js').TxnRequest): boolean {

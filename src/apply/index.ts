@@ -7,10 +7,10 @@
  */
 export { Applier } from './applier.js';
 export type {
-  AlarmMember, AppliedBatch, ApplyResult, CommandResponse, CommittedEntry,
+  AlarmMember, AppliedBatch, ApplyResult, CommandResponse, CommittedEntry, LeaseOp,
 } from './applier.js';
 export { decodeProposal, encodeProposal } from './proposal.js';
-export type { AlarmKind, Command, Proposal } from './proposal.js';
+export type { AlarmKind, Command, LeaseCheckpointData, Proposal } from './proposal.js';
 export {
   deleteRangeFromWire, deleteRangeToWire, header, kvToWire, putFromWire, putToWire,
   rangeFromWire, rangeToWire, txnFromWire, txnToWire,

@@ -15,7 +15,18 @@ export type Command =
   | { readonly kind: 'deleteRange'; readonly req: DeleteRangeRequest }
   | { readonly kind: 'txn'; readonly req: TxnRequest }
   | { readonly kind: 'compact'; readonly req: CompactionRequest }
-  | { readonly kind: 'alarm'; readonly action: 'activate' | 'deactivate'; readonly memberId: bigint; readonly alarm: AlarmKind };
+  | { readonly kind: 'alarm'; readonly action: 'activate' | 'deactivate'; readonly memberId: bigint; readonly alarm: AlarmKind }
+  /** LeaseGrant: the id is chosen before proposing (client's or the proposer's generator). */
+  | { readonly kind: 'leaseGrant'; readonly id: bigint; readonly ttlSeconds: number }
+  /** LeaseRevoke from a client, or the leader's expiry of a lease. */
+  | { readonly kind: 'leaseRevoke'; readonly id: bigint }
+  /** The leader's remaining-TTL checkpoints (etcd LeaseCheckpointRequest). */
+  | { readonly kind: 'leaseCheckpoint'; readonly checkpoints: readonly LeaseCheckpointData[] };
+
+export interface LeaseCheckpointData {
+  readonly id: bigint;
+  readonly remainingTtlSeconds: number;
+}
 
 export type AlarmKind = 'NOSPACE' | 'CORRUPT';
 
@@ -29,7 +40,9 @@ export interface Proposal {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint' });
 
-const KINDS = ['put', 'deleteRange', 'txn', 'compact', 'alarm'] as const;
+const KINDS = [
+  'put', 'deleteRange', 'txn', 'compact', 'alarm', 'leaseGrant', 'leaseRevoke', 'leaseCheckpoint',
+] as const;
 
 export function encodeProposal(p: Proposal): Uint8Array {
   return packr.pack([p.id, p.origin, p.command]);

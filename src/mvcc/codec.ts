@@ -29,6 +29,7 @@ export const TABLES = {
   rev: 'mvcc.rev',
   index: 'mvcc.index',
   lease: 'mvcc.lease',
+  leases: 'mvcc.leases',
   meta: 'mvcc.meta',
 } as const;
 
@@ -194,6 +195,32 @@ export function leasePrefix(lease: bigint): Uint8Array {
 }
 
 export const LEASE_MARK = pack([1]);
+
+// ---- lease records (owned by the lease subsystem; stored here so they commit with the batch) ----
+
+/** `leases` table key: the lease id as 8-byte big-endian uint64. */
+export function leaseRecordKey(id: bigint): Uint8Array {
+  return leasePrefix(id);
+}
+
+export function encodeLeaseRecord(ttlSeconds: number, remainingTtlSeconds: number): Uint8Array {
+  assert(Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0, 'a stored lease TTL is positive');
+  assert(Number.isSafeInteger(remainingTtlSeconds) && remainingTtlSeconds >= 0,
+    'a stored remaining TTL is >= 0');
+  return pack([ttlSeconds, remainingTtlSeconds]);
+}
+
+export function decodeLeaseRecord(key: Uint8Array, value: Uint8Array):
+  { id: bigint; ttlSeconds: number; remainingTtlSeconds: number } {
+  assert(key.length === 8, 'a lease record key is 8 bytes');
+  const id = BigInt.asIntN(64, new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0));
+  const a = unpack(value);
+  assert(Array.isArray(a) && a.length === 2, 'a lease record is [ttl, remaining]');
+  const [ttlSeconds, remainingTtlSeconds] = a as unknown[];
+  assert(typeof ttlSeconds === 'number' && typeof remainingTtlSeconds === 'number',
+    'lease record fields are numbers');
+  return { id, ttlSeconds, remainingTtlSeconds };
+}
 
 // ---- meta ----
 

@@ -23,6 +23,7 @@ import { backendLimits } from '../backend/index.js';
 import {
   decodeIndex, decodeKv, decodeMeta, encodeIndex, encodeKv, encodeMeta, encodeTombstone,
   indexKeyOf, isLongKey, LEASE_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
+  decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey,
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
@@ -36,7 +37,7 @@ import type {
   ChangeSet, Compare, CompactionRequest, CompactionResponse, DeleteRangeRequest,
   DeleteRangeResponse, HashKVResponse, HashResponse, KeyValue, LeaseChecker, MvccError, MvccEvent,
   PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Result, TxnRequest,
-  TxnResponse,
+  TxnResponse, StoredLease,
 } from './types.js';
 
 export interface MvccLimits {
@@ -132,6 +133,8 @@ export interface MvccReader {
   hash(tables: readonly string[]): HashResponse;
   /** Keys currently attached to a lease, in index order. */
   keysOfLease(lease: bigint): Uint8Array[];
+  /** Every lease record in the `leases` table (written by the lease subsystem through apply). */
+  leaseRecords(): StoredLease[];
   /**
    * The events of revisions fromRevision.. (whole revisions, ascending, with prevKv where the
    * previous version is still kept) whose key `wanted` accepts, for watchers catching up.
@@ -164,6 +167,14 @@ export interface MvccWriter extends MvccReader {
   compact(req: CompactionRequest): Result<CompactionResponse>;
   /** Physically compacts one bounded slice; returns true while more slices remain. */
   compactSlice(): boolean;
+  /**
+   * Deletes every key attached to `lease` as ONE revision (ascending key order, one DELETE event
+   * each; no revision if none): the key side of a lease revocation.
+   */
+  deleteLeaseKeys(lease: bigint): DeleteRangeResponse;
+  /** Stores or replaces a lease record in this batch's transaction. */
+  putLeaseRecord(record: StoredLease): void;
+  deleteLeaseRecord(id: bigint): void;
 }
 
 interface Selected {
@@ -326,6 +337,12 @@ class Reader implements MvccReader {
     }
     if (req.keysOnly === true) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY }));
     return { ok: true, header, kvs, more, count: selected.length };
+  }
+
+  leaseRecords(): StoredLease[] {
+    const out: StoredLease[] = [];
+    for (const e of this.btxn.range(TABLES.leases, {})) out.push(decodeLeaseRecord(e.key, e.value));
+    return out;
   }
 
   keysOfLease(lease: bigint): Uint8Array[] {
@@ -629,6 +646,30 @@ class Writer extends Reader implements MvccWriter {
     return {
       header: this.header(), deleted: selected.length, prevKvs: req.prevKv === true ? prevKvs : [],
     };
+  }
+
+  deleteLeaseKeys(lease: bigint): DeleteRangeResponse {
+    const keys = this.keysOfLease(lease).map((k) => k.slice()).sort(compareBytes);
+    const before = this.meta.current;
+    return this.revision(() => {
+      const prevKvs: KeyValue[] = [];
+      for (const key of keys) {
+        const r = this.doDelete({ key, prevKv: true });
+        assert(r.deleted === 1, 'a key attached to a lease exists');
+        prevKvs.push(...r.prevKvs);
+      }
+      const revision = this.events.length > 0 ? this.main : before;
+      return { header: { revision }, deleted: keys.length, prevKvs };
+    });
+  }
+
+  putLeaseRecord(record: StoredLease): void {
+    this.wtxn.put(TABLES.leases, leaseRecordKey(record.id),
+      encodeLeaseRecord(record.ttlSeconds, record.remainingTtlSeconds));
+  }
+
+  deleteLeaseRecord(id: bigint): void {
+    this.wtxn.delete(TABLES.leases, leaseRecordKey(id));
   }
 
   private moveLease(indexKey: Uint8Array, from: bigint, to: bigint): void {

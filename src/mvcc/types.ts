@@ -164,3 +164,14 @@ export interface ChangeSet {
 export interface LeaseChecker {
   exists(id: bigint): boolean;
 }
+
+/**
+ * A lease as persisted in the `leases` table (src/lease's LeaseRecord has this shape). The store
+ * only keeps these records so they commit in the same write transaction as the batch that
+ * changed them; what they mean is the lease subsystem's business.
+ */
+export interface StoredLease {
+  readonly id: bigint;
+  readonly ttlSeconds: number;
+  readonly remainingTtlSeconds: number;
+}
