@@ -16,6 +16,7 @@ import { assert, limits, type Logger, type MemberId } from '../src/base/index.js
 import { codecFor } from '../src/api/index.js';
 import { Applier } from '../src/apply/index.js';
 import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
+import { WatchHub, rangesContain, type HistoryReader } from '../src/watch/index.js';
 import {
   ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, ThreadHost, bidi, serverStream, unary,
   type ActorSpec,
@@ -29,6 +30,10 @@ import { LeaseActor } from './lease/lease-actor.js';
 import { leaseService } from './front/lease-service.js';
 import { LeaseIdGenerator, Lessor, minLeaseTtlSeconds } from '../src/lease/index.js';
 import type { LeaseId } from '../src/base/index.js';
+import { WatchActor } from './watch/watch-actor.js';
+import { watchService } from './front/watch-service.js';
+import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
+import { ClientPort, HttpGateway, MemberMetrics } from '../src/runtime/node/index.js';
 
 /** What etcd 3.4 clients are told this server is (they compare it with 3.4.x). */
 export const ETCD_VERSION = '3.4.23';
@@ -70,6 +75,12 @@ const PIPELINE = {
   snapshotChunkBytes: 64 * 1024,
   /** Keepalives / time-to-live questions the lease actor holds until apply catches up. */
   leaseWaitingRequestsMax: 65_536,
+  watchStreamsMax: 65_536,
+  watchTickMs: 100,
+  /** etcd's progress notification interval: ten minutes. */
+  watchProgressIntervalMs: 10 * 60_000,
+  watchResponsesPerSendMax: 256,
+  watchDeferredRequestsMax: 4_096,
 } as const;
 
 interface Paths {
@@ -116,6 +127,7 @@ export interface ApplyWorkerOptions {
   readonly raftAddress: string;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  readonly watchAddress: string;
   readonly leaseAddress: string;
   readonly minLeaseTtlSeconds: number;
 }
@@ -130,8 +142,34 @@ export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
   });
   return new ApplyActor({
     memberId: o.memberId, applier: new Applier(store, [], lessor), frontAddress: o.frontAddress,
-    raftAddress: o.raftAddress, leaseAddress: o.leaseAddress,
+    raftAddress: o.raftAddress, watchAddress: o.watchAddress, leaseAddress: o.leaseAddress,
     batchesInFlightMax: PIPELINE.applyBatchesInFlightMax,
+  });
+}
+
+export interface WatchWorkerOptions {
+  readonly mvccPath: string;
+  readonly frontAddress: string;
+}
+
+/** The watch hub, reading history from its own view of the mvcc env. */
+export function createWatchActor(o: WatchWorkerOptions): AnyActor {
+  const store = new MvccStore(LmdbBackend.open({ path: o.mvccPath, tables: MVCC_TABLES }));
+  const history: HistoryReader = {
+    eventsSince: (q) => store.read((view) => view.history({
+      fromRevision: q.fromRevision, toRevision: q.toRevision, eventsMax: q.eventsMax,
+      bytesMax: q.bytesMax, revisionsMax: q.revisionsMax,
+      wanted: (key) => rangesContain(q.ranges, key),
+    })),
+  };
+  const hub = new WatchHub({
+    history, currentRevision: store.state().current,
+    progressIntervalTicks: PIPELINE.watchProgressIntervalMs / PIPELINE.watchTickMs,
+  });
+  return new WatchActor({
+    hub, frontAddress: o.frontAddress, tickMs: PIPELINE.watchTickMs,
+    responsesPerSendMax: PIPELINE.watchResponsesPerSendMax,
+    deferredRequestsMax: PIPELINE.watchDeferredRequestsMax,
   });
 }
 
@@ -201,7 +239,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   });
   const meta = store.state();
   const me = config.name;
-  const addr = { front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply` };
+  const addr = { front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply`, watch: `${me}/watch` };
   const leaseAddress = `${me}/lease`;
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
@@ -214,6 +252,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     pendingProposalsMax: PIPELINE.pendingProposalsMax, pendingReadsMax: PIPELINE.pendingReadsMax,
     applied: meta.appliedIndex, revision: meta.current, alarms: [],
     autoCompaction: config.autoCompaction,
+    watchAddress: addr.watch, watchStreamsMax: PIPELINE.watchStreamsMax,
     leaseAddress,
   });
   const bootModule = import.meta.url;
@@ -232,7 +271,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     options: {
       mvccPath: paths.mvcc, memberId: config.memberId, frontAddress: addr.front,
       raftAddress: addr.raft, maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps,
-      leaseAddress, minLeaseTtlSeconds: minTtlSeconds,
+      watchAddress: addr.watch, leaseAddress, minLeaseTtlSeconds: minTtlSeconds,
     } satisfies ApplyWorkerOptions,
   };
   const leaseSpec: ActorSpec = {
@@ -243,9 +282,13 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       revokesPerSecondMax: config.leaseRevokesPerSecondMax ?? limits.leaseRevokesPerSecondMax,
     } satisfies LeaseWorkerOptions,
   };
+  const watchSpec: ActorSpec = {
+    address: addr.watch, module: bootModule, export: 'createWatchActor',
+    options: { mvccPath: paths.mvcc, frontAddress: addr.front } satisfies WatchWorkerOptions,
+  };
   const host = await ThreadHost.start({
     placement: {
-      threads: [{ actors: [raftSpec] }, { actors: [applySpec] }, { actors: [leaseSpec] }],
+      threads: [{ actors: [raftSpec] }, { actors: [applySpec] }, { actors: [watchSpec] }, { actors: [leaseSpec] }],
       main: [{ address: addr.front, create: () => front }],
     },
     logger,
@@ -260,7 +303,17 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     },
     version: ETCD_VERSION,
   });
-  const grpc = new GrpcServer({ logger, receiveBytesMax: config.maxRequestBytes + 512 * 1024 });
+  const receiveBytesMax = config.maxRequestBytes + 512 * 1024;
+  const readers = metricReaders({
+    front, status: () => svc.maintenance.status(), range: (r) => svc.kv.range(r),
+    compacted: () => store.state().compacted,
+  });
+  const metrics = new MemberMetrics({
+    ...readers, memberIdHex: config.memberId.toString(16), version: ETCD_VERSION,
+    quotaBytes: config.quotaBackendBytes,
+  });
+  front.propose = metrics.meterProposals(front.propose.bind(front));
+  const grpc = new GrpcServer({ logger, receiveBytesMax, observer: metrics });
   const c = codecFor;
   grpc.addService('etcdserverpb.KV', {
     Range: unary(c('etcdserverpb.RangeRequest'), c('etcdserverpb.RangeResponse'), svc.kv.range),
@@ -284,6 +337,10 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       }
     }),
   });
+  const watch = watchService(front);
+  grpc.addService('etcdserverpb.Watch', {
+    Watch: bidi(c('etcdserverpb.WatchRequest'), c('etcdserverpb.WatchResponse'), (call) => watch(call)),
+  });
   const lease = leaseService({
     front, store, ids: new LeaseIdGenerator(config.memberId as MemberId, Date.now()),
   });
@@ -297,7 +354,18 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   grpc.addService('etcdserverpb.Cluster', {
     MemberList: unary(c('etcdserverpb.MemberListRequest'), c('etcdserverpb.MemberListResponse'), svc.cluster.memberList),
   });
-  const clientPort = await grpc.listen(config.listenClient.port, config.listenClient.host);
+  // One port for gRPC and the HTTP/JSON gateway (+ /health, /version, /metrics), as etcd's.
+  const gateway = new HttpGateway({
+    routes: gatewayRoutes(), lookup: (service, method) => grpc.lookup(service, method),
+    receiveBytesMax, logger,
+    endpoints: {
+      health: () => checkHealth({ leader: front.leader, alarms: front.alarms, range: svc.kv.range }),
+      version: () => ({ etcdserver: ETCD_VERSION, etcdcluster: CLUSTER_VERSION }),
+      metrics: () => metrics.text(),
+    },
+  });
+  const port = new ClientPort({ grpc, http: gateway.handle, logger });
+  const clientPort = await port.listen(config.listenClient.port, config.listenClient.host);
 
   const idHex = config.memberId.toString(16);
   const clusterHex = config.clusterId.toString(16);
@@ -308,7 +376,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await grpc.close();
+      await port.close();
       await host.stop();
       await backend.close();
     })();

@@ -13,12 +13,12 @@ import {
   type CompactionMode,
 } from '../../src/apply/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
+import type { WatchCreateRequest, WatchResponse } from '../../src/watch/index.js';
 import type { FrontInbox } from './messages.js';
 import type { LeaseAnswer } from '../lease/messages.js';
 
 /** A lease actor's answer to a keepalive or time-to-live question. */
 export type LeaseAnswerOk = Extract<LeaseAnswer, { ok: true }>;
-
 
 export interface FrontOptions {
   readonly memberId: bigint;
@@ -40,7 +40,14 @@ export interface FrontOptions {
   readonly alarms: readonly AlarmMember[];
   /** etcd's --auto-compaction-mode and retention (ms or revisions); retention 0 turns it off. */
   readonly autoCompaction: { readonly mode: CompactionMode; readonly retention: number };
+  /** The watch hub actor; absent when the member serves no watches. */
+  readonly watchAddress?: Address;
+  /** Client Watch streams open at once, at most. */
+  readonly watchStreamsMax: number;
 }
+
+/** Where a watch stream's responses go: the transport side of one client Watch call. */
+export type WatchSink = (responses: readonly WatchResponse[]) => void;
 
 interface Pending<T> {
   readonly resolve: (value: T) => void;
@@ -79,6 +86,8 @@ export class FrontActor implements Actor<FrontInbox> {
   #alarms: readonly AlarmMember[];
   #compacted = 0;
   #compactor: Compactor | undefined;
+  readonly #watchStreams = new Map<number, WatchSink>();
+  #nextStreamId = 1;
   #stopped = false;
 
   constructor(options: FrontOptions) {
@@ -149,7 +158,6 @@ export class FrontActor implements Actor<FrontInbox> {
   }
 
   /** Resolves once this member has applied everything committed when the call was made. */
-
   readBarrier(): Promise<void> {
     const ctx = this.#ctx;
     if (ctx === undefined || this.#stopped) return Promise.reject(new EtcdError('ErrStopped'));
@@ -162,8 +170,52 @@ export class FrontActor implements Actor<FrontInbox> {
     });
   }
 
+  /** Opens a watch stream whose responses go to `sink`; returns its id. */
+  openWatchStream(sink: WatchSink): number {
+    const ctx = this.#ctx;
+    const to = this.#o.watchAddress;
+    if (ctx === undefined || this.#stopped || to === undefined) throw new EtcdError('ErrStopped');
+    if (this.#watchStreams.size >= this.#o.watchStreamsMax) throw new EtcdError('ErrTooManyRequests');
+    const streamId = this.#nextStreamId++;
+    this.#watchStreams.set(streamId, sink);
+    ctx.send(to, { type: 'watch.openStream', streamId });
+    return streamId;
+  }
+
+  /** Forwards one client request of an open watch stream to the hub. */
+  watchRequest(streamId: number, request:
+    | { readonly kind: 'create'; readonly request: WatchCreateRequest }
+    | { readonly kind: 'cancel'; readonly watchId: number }
+    | { readonly kind: 'progress' }): void {
+    const ctx = this.#ctx;
+    const to = this.#o.watchAddress;
+    if (ctx === undefined || to === undefined || !this.#watchStreams.has(streamId)) return;
+    switch (request.kind) {
+      case 'create': ctx.send(to, { type: 'watch.create', streamId, request: request.request }); return;
+      case 'cancel': ctx.send(to, { type: 'watch.cancel', streamId, watchId: request.watchId }); return;
+      case 'progress': ctx.send(to, { type: 'watch.progress', streamId }); return;
+      default: assertNever(request, 'watch request');
+    }
+  }
+
+  /** The transport wrote `count` more responses of the stream. */
+  watchAcked(streamId: number, count: number): void {
+    const to = this.#o.watchAddress;
+    if (this.#ctx === undefined || to === undefined || !this.#watchStreams.has(streamId)) return;
+    this.#ctx.send(to, { type: 'watch.acked', streamId, count });
+  }
+
+  closeWatchStream(streamId: number): void {
+    const to = this.#o.watchAddress;
+    if (!this.#watchStreams.delete(streamId) || this.#ctx === undefined || to === undefined) return;
+    this.#ctx.send(to, { type: 'watch.closeStream', streamId });
+  }
+
   receive(message: FrontInbox, ctx: ActorContext<FrontInbox>): void {
     switch (message.type) {
+      case 'front.watchResponses':
+        this.#watchStreams.get(message.streamId)?.(message.responses);
+        return;
       case 'front.applied':
         this.#onApplied(message);
         return;

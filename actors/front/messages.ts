@@ -5,6 +5,7 @@
 import type { AlarmMember, ApplyResult } from '../../src/apply/index.js';
 import type { RoleName } from '../../src/raft/index.js';
 import type { LeaseAnswer } from '../lease/messages.js';
+import type { WatchResponse } from '../../src/watch/index.js';
 
 export type FrontInbox =
   | {
@@ -19,5 +20,6 @@ export type FrontInbox =
     readonly type: 'front.raftState'; readonly term: number; readonly leader: bigint;
     readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
   }
+  | { readonly type: 'front.watchResponses'; readonly streamId: number; readonly responses: readonly WatchResponse[] }
   | { readonly type: 'front.leaseAnswered'; readonly requestId: number; readonly answer: LeaseAnswer }
   | { readonly type: 'front.sweep' };

@@ -13,7 +13,7 @@ export { decodeProposal, encodeProposal } from './proposal.js';
 export type { AlarmKind, Command, LeaseCheckpointData, Proposal } from './proposal.js';
 export {
   deleteRangeFromWire, deleteRangeToWire, header, kvToWire, putFromWire, putToWire,
-  rangeFromWire, rangeToWire, txnFromWire, txnToWire,
+  rangeFromWire, rangeToWire, txnFromWire, txnToWire, watchCreateFromWire, watchResponseToWire,
 } from './wire.js';
 export type { HeaderSource } from './wire.js';
 export { Compactor, REVISION_COMPACT_INTERVAL_MS } from './compactor.js';

@@ -6,6 +6,7 @@
  */
 import * as api from '../api/index.js';
 import type * as mvcc from '../mvcc/index.js';
+import type * as watch from '../watch/index.js';
 
 const SORT_ORDERS: readonly mvcc.SortOrder[] = ['NONE', 'ASCEND', 'DESCEND'];
 const SORT_TARGETS: readonly mvcc.SortTarget[] = ['KEY', 'VERSION', 'CREATE', 'MOD', 'VALUE'];
@@ -135,4 +136,50 @@ function opToWire(r: mvcc.ResponseOp): api.ResponseOp {
 
 export function txnToWire(r: mvcc.TxnResponse, h: api.ResponseHeader): api.TxnResponse {
   return { header: h, succeeded: r.succeeded, responses: r.responses.map(opToWire) };
+}
+
+const FILTERS: readonly ('NOPUT' | 'NODELETE')[] = ['NOPUT', 'NODELETE'];
+
+/** A wire WatchCreateRequest as the watch core takes it (strata's extension fields included). */
+export function watchCreateFromWire(w: api.WatchCreateRequest): watch.WatchCreateRequest {
+  const filters = w.filters.map((f) => FILTERS[f]).filter((f) => f !== undefined);
+  return {
+    key: w.key,
+    ...(nonEmpty(w.range_end) && { rangeEnd: w.range_end }),
+    ...(w.start_revision !== 0 && { startRevision: w.start_revision }),
+    ...(w.progress_notify && { progressNotify: true }),
+    ...(filters.length > 0 && { filters }),
+    ...(w.prev_kv && { prevKv: true }),
+    ...(w.watch_id !== 0 && { watchId: w.watch_id }),
+    ...(w.fragment && { fragment: true }),
+    ...(w.end_revision !== 0 && { endRevision: w.end_revision }),
+    ...(w.extra_ranges.length > 0 && {
+      extraRanges: w.extra_ranges.map((r) => ({ key: r.key, ...(nonEmpty(r.range_end) && { rangeEnd: r.range_end }) })),
+    }),
+  };
+}
+
+function eventToWire(e: watch.WatchEvent): api.Event {
+  return {
+    type: e.type === 'PUT' ? 0 : 1,
+    kv: kvToWire(e.kv),
+    ...(e.prevKv !== undefined && { prev_kv: kvToWire(e.prevKv) }),
+  };
+}
+
+/**
+ * A watch core response on the wire. etcd sends a compaction cancel with a header that has no
+ * revision, which the core marks with headerRevision 0.
+ */
+export function watchResponseToWire(r: watch.WatchResponse, src: HeaderSource): api.WatchResponse {
+  return {
+    header: header(src, r.headerRevision),
+    watch_id: r.watchId,
+    created: r.created,
+    canceled: r.canceled,
+    compact_revision: r.compactRevision,
+    cancel_reason: r.cancelReason,
+    fragment: r.fragment,
+    events: r.events.map(eventToWire),
+  };
 }
