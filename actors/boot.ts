@@ -33,7 +33,9 @@ import type { LeaseId } from '../src/base/index.js';
 import { WatchActor } from './watch/watch-actor.js';
 import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
-import { ClientPort, HttpGateway, MemberMetrics } from '../src/runtime/node/index.js';
+import {
+  ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, SharedHistogram, timeAsyncMethod,
+} from '../src/runtime/node/index.js';
 
 /** What etcd 3.4 clients are told this server is (they compare it with 3.4.x). */
 export const ETCD_VERSION = '3.4.23';
@@ -53,6 +55,8 @@ export interface BootConfig {
   readonly maxTxnOps: number;
   readonly snapshotCount: number;
   readonly autoCompaction: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
+  /** Accepted etcd flags that have no effect here, with why; logged once at start. */
+  readonly ignoredFlags?: readonly string[];
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
   /** Lease expiries proposed per second at most (etcd: 1000); limits.leaseRevokesPerSecondMax by default. */
   readonly leaseRevokesPerSecondMax?: number;
@@ -106,12 +110,17 @@ export interface RaftWorkerOptions {
   readonly electionTicks: number;
   readonly applied: number;
   readonly snapshotCount: number;
+  /** etcd_disk_wal_fsync_duration_seconds: this thread writes it, the main thread scrapes it. */
+  readonly walFsyncHistogram?: SharedArrayBuffer;
 }
 
 export function createRaftActor(o: RaftWorkerOptions): AnyActor {
   const storage = LmdbRaftStorage.open({
     path: o.walPath, bootstrap: { voters: o.voters as MemberId[], learners: [] },
   });
+  if (o.walFsyncHistogram !== undefined) {
+    timeAsyncMethod(storage, 'persist', new SharedHistogram(DISK_BUCKETS_SECONDS, o.walFsyncHistogram));
+  }
   return new RaftActor({
     id: o.memberId as MemberId, storage, peers: new Map(o.peers), frontAddress: o.frontAddress,
     applyAddress: o.applyAddress, leaseAddress: o.leaseAddress, tickMs: o.tickMs,
@@ -130,10 +139,15 @@ export interface ApplyWorkerOptions {
   readonly watchAddress: string;
   readonly leaseAddress: string;
   readonly minLeaseTtlSeconds: number;
+  /** etcd_disk_backend_commit_duration_seconds, written by this thread. */
+  readonly backendCommitHistogram?: SharedArrayBuffer;
 }
 
 export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
   const backend = LmdbBackend.open({ path: o.mvccPath, tables: MVCC_TABLES });
+  if (o.backendCommitHistogram !== undefined) {
+    timeAsyncMethod(backend, 'write', new SharedHistogram(DISK_BUCKETS_SECONDS, o.backendCommitHistogram));
+  }
   // The replicated lease table; it never leads, so its clock is never read.
   const lessor = new Lessor({ clock: { now: () => performance.now() }, minTtlSeconds: o.minLeaseTtlSeconds });
   const store = new MvccStore(backend, {
@@ -230,6 +244,7 @@ function hostFacts(mvccPath: string): HostFacts {
 }
 
 export async function startMember(config: BootConfig, logger: Logger = new ConsoleLogger({ minLevel: config.logLevel })): Promise<Member> {
+  for (const note of config.ignoredFlags ?? []) logger.warn(note);
   const paths = pathsOf(config.dataDir);
   mkdirSync(paths.mvcc, { recursive: true });
   mkdirSync(paths.wal, { recursive: true });
@@ -255,6 +270,22 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     watchAddress: addr.watch, watchStreamsMax: PIPELINE.watchStreamsMax,
     leaseAddress,
   });
+  const disk = {
+    walFsync: new SharedHistogram(DISK_BUCKETS_SECONDS),
+    backendCommit: new SharedHistogram(DISK_BUCKETS_SECONDS),
+  };
+  // Gauges read the services at scrape time only (svc exists by the first scrape).
+  const readers = metricReaders({
+    front, status: () => svc.maintenance.status(), range: (r) => svc.kv.range(r),
+    compacted: () => store.state().compacted,
+  });
+  const metrics = new MemberMetrics({
+    ...readers, memberIdHex: config.memberId.toString(16), version: ETCD_VERSION,
+    quotaBytes: config.quotaBackendBytes,
+  }, disk);
+  // The front counts what it sees, on its own thread: proposals in flight and failed, leader changes.
+  front.propose = metrics.meterProposals(front.propose.bind(front));
+  front.receive = metrics.meterFront(front.receive.bind(front));
   const bootModule = import.meta.url;
   const raftSpec: ActorSpec = {
     address: addr.raft, module: bootModule, export: 'createRaftActor',
@@ -264,6 +295,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       leaseAddress, tickMs: config.heartbeatIntervalMs,
       electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
       applied: meta.appliedIndex, snapshotCount: config.snapshotCount,
+      walFsyncHistogram: disk.walFsync.buffer,
     } satisfies RaftWorkerOptions,
   };
   const applySpec: ActorSpec = {
@@ -272,6 +304,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       mvccPath: paths.mvcc, memberId: config.memberId, frontAddress: addr.front,
       raftAddress: addr.raft, maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps,
       watchAddress: addr.watch, leaseAddress, minLeaseTtlSeconds: minTtlSeconds,
+      backendCommitHistogram: disk.backendCommit.buffer,
     } satisfies ApplyWorkerOptions,
   };
   const leaseSpec: ActorSpec = {
@@ -304,15 +337,6 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     version: ETCD_VERSION,
   });
   const receiveBytesMax = config.maxRequestBytes + 512 * 1024;
-  const readers = metricReaders({
-    front, status: () => svc.maintenance.status(), range: (r) => svc.kv.range(r),
-    compacted: () => store.state().compacted,
-  });
-  const metrics = new MemberMetrics({
-    ...readers, memberIdHex: config.memberId.toString(16), version: ETCD_VERSION,
-    quotaBytes: config.quotaBackendBytes,
-  });
-  front.propose = metrics.meterProposals(front.propose.bind(front));
   const grpc = new GrpcServer({ logger, receiveBytesMax, observer: metrics });
   const c = codecFor;
   grpc.addService('etcdserverpb.KV', {

@@ -69,6 +69,35 @@ const FLAGS = {
 } as const;
 
 type FlagName = keyof typeof FLAGS;
+
+/**
+ * etcd flags strata accepts and ignores, with why: they tune what a single member without peer
+ * traffic does not have. Boolean flags take no value (`--peer-auto-tls`), as in Go's flag package.
+ */
+const IGNORED_FLAGS: Readonly<Record<string, { readonly bool: boolean; readonly why: string }>> = {
+  'peer-auto-tls': { bool: true, why: 'peer TLS: the peer transport is not built yet' },
+  'peer-cert-file': { bool: false, why: 'peer TLS: the peer transport is not built yet' },
+  'peer-key-file': { bool: false, why: 'peer TLS: the peer transport is not built yet' },
+  'peer-trusted-ca-file': { bool: false, why: 'peer TLS: the peer transport is not built yet' },
+  'peer-client-cert-auth': { bool: true, why: 'peer TLS: the peer transport is not built yet' },
+  'experimental-initial-corrupt-check': { bool: true, why: 'strata checks LMDB pages itself' },
+  'strict-reconfig-check': { bool: true, why: 'membership changes are not built yet' },
+  'enable-pprof': { bool: true, why: 'Go profiling; use node --cpu-prof' },
+  'logger': { bool: false, why: 'strata always logs JSON lines (zap-like) to stderr' },
+  'log-outputs': { bool: false, why: 'strata always logs to stderr' },
+  'listen-metrics-urls': { bool: false, why: '/metrics is served on the client port' },
+};
+
+/** Flags strata refuses because honouring them silently wrong would be worse than failing. */
+const REFUSED_FLAGS: Readonly<Record<string, string>> = {
+  'cert-file': 'client TLS is not supported yet',
+  'key-file': 'client TLS is not supported yet',
+  'trusted-ca-file': 'client TLS is not supported yet',
+  'client-cert-auth': 'client TLS is not supported yet',
+  'client-crl-file': 'client TLS is not supported yet',
+  'auto-tls': 'client TLS is not supported yet',
+  'enable-v2': 'the v2 API is not supported',
+};
 type FlagValue<N extends FlagName> = z.output<(typeof FLAGS)[N][0]>;
 
 export interface ServerConfig {
@@ -91,6 +120,8 @@ export interface ServerConfig {
   /** Periodic mode: milliseconds; revision mode: revisions to keep. 0 turns it off. */
   readonly autoCompactionRetention: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
+  /** Accepted etcd flags that do nothing here, each with why (logged as warnings at start). */
+  readonly ignoredFlags: readonly string[];
 }
 
 const DURATION_UNIT_MS: Record<string, number> = {
@@ -107,13 +138,21 @@ function retention(text: string, mode: 'periodic' | 'revision'): number {
 }
 
 /** Reads `--flag=value`, `--flag value`, `-flag value` (Go's flag syntax). */
-function readArgs(argv: readonly string[]): Map<string, string> {
+function readArgs(argv: readonly string[], ignored: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const m = /^--?([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
     if (m === null) throw new ConfigError(`unexpected argument "${arg}" (flags look like --name=value)`);
     const name = m[1]!;
+    const refused = REFUSED_FLAGS[name];
+    if (refused !== undefined && !(m[2] === 'false')) throw new ConfigError(`flag --${name}: ${refused}`);
+    const skip = IGNORED_FLAGS[name];
+    if (skip !== undefined || refused !== undefined) {
+      if (skip !== undefined) ignored.push(`--${name} has no effect: ${skip.why}`);
+      if (m[2] === undefined && skip !== undefined && !skip.bool) i++;
+      continue;
+    }
     if (!(name in FLAGS)) throw new ConfigError(`unknown flag --${name} (see --help)`);
     let value = m[2];
     if (value === undefined) {
@@ -145,7 +184,8 @@ function envName(flag: string): string {
  * one line naming the bad flag or variable.
  */
 export function parseServerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
-  const args = readArgs(argv);
+  const ignoredFlags: string[] = [];
+  const args = readArgs(argv, ignoredFlags);
   const knownEnv = new Set(Object.keys(FLAGS).map(envName));
   for (const key of Object.keys(env)) {
     if (key.startsWith('ETCD_') && !knownEnv.has(key) && !IGNORED_ENV.has(key)) {
@@ -202,6 +242,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     autoCompactionMode: mode,
     autoCompactionRetention: retention(get('auto-compaction-retention'), mode),
     logLevel: get('log-level'),
+    ignoredFlags,
   };
 }
 

@@ -54,6 +54,7 @@ export function bootConfigOf(c: ServerConfig) {
     maxTxnOps: c.maxTxnOps,
     snapshotCount: c.snapshotCount,
     autoCompaction: { mode: c.autoCompactionMode, retention: c.autoCompactionRetention },
+    ignoredFlags: c.ignoredFlags,
     logLevel: c.logLevel,
   };
 }

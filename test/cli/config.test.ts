@@ -72,3 +72,14 @@ t.test('member and cluster ids match a real etcd', { skip: etcdMissing() }, asyn
   t.ok(ids.some(([k, v]) => k === 'ID' && v === member), `member id ${member.toString(16)}`);
   t.ok(ids.some(([k, v]) => k === 'cluster_id' && v === clusterIdOf([member])), 'cluster id');
 });
+
+t.test('etcd flags without effect here are accepted with a note; client TLS is refused', async (t) => {
+  const c = parseServerConfig(['--peer-auto-tls', '--experimental-initial-corrupt-check',
+    '--logger', 'zap', '--name', 'x'], {});
+  t.equal(c.name, 'x', 'a boolean flag does not swallow the next argument; a string one does');
+  t.equal(c.ignoredFlags.length, 3);
+  t.match(c.ignoredFlags[0], /--peer-auto-tls has no effect/);
+  t.throws(() => parseServerConfig(['--cert-file=/x'], {}), /--cert-file: client TLS is not supported yet/);
+  t.throws(() => parseServerConfig(['--enable-v2'], {}), /v2 API/);
+  t.equal(parseServerConfig(['--enable-v2=false'], {}).name, 'default');
+});
