@@ -101,8 +101,19 @@ export function bidi<Req, ResIn>(
   };
 }
 
+/** Hooks for metrics, called on every call: implementations only bump integers. */
+export interface GrpcObserver {
+  /** A call began on a registered method (`/service/method`). */
+  started(path: string, kind: MethodDefinition['kind']): void;
+  /** A started call ended with this gRPC status code (1 when the client went away). */
+  handled(path: string, code: number): void;
+  received(bytes: number): void;
+  sent(bytes: number): void;
+}
+
 export interface GrpcServerOptions {
   readonly logger?: Logger;
+  readonly observer?: GrpcObserver;
   /** Largest request message accepted (etcd: max-request-bytes + 512 KiB). */
   readonly receiveBytesMax?: number;
   /** Ping a connection idle this long (etcd: 2 h)... */
@@ -133,10 +144,12 @@ export class GrpcServer {
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   readonly #http: http2.Http2Server;
   readonly #logger: Logger;
-  readonly #options: Required<Omit<GrpcServerOptions, 'logger'>>;
+  readonly #observer: GrpcObserver | undefined;
+  readonly #options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>;
 
   constructor(options: GrpcServerOptions = {}) {
     this.#logger = options.logger ?? nullLogger;
+    this.#observer = options.observer;
     this.#options = {
       receiveBytesMax: options.receiveBytesMax ?? DEFAULTS.receiveBytesMax,
       keepaliveTimeMs: options.keepaliveTimeMs ?? DEFAULTS.keepaliveTimeMs,
@@ -165,6 +178,19 @@ export class GrpcServer {
     assert(!this.#services.has(service), `service ${service} registered twice`);
     assert(/^[\w.]+$/.test(service), `bad service name ${service}`);
     this.#services.set(service, new Map(Object.entries(methods)));
+  }
+
+  /** The registered method at `/<service>/<method>`, if any (the JSON gateway calls it too). */
+  lookup(service: string, method: string): MethodDefinition | undefined {
+    return this.#services.get(service)?.get(method);
+  }
+
+  /**
+   * Serves an HTTP/2 connection accepted elsewhere (the client port that also serves HTTP/1.1);
+   * bytes already read from it must have been put back with `socket.unshift`.
+   */
+  acceptConnection(socket: Socket): void {
+    this.#http.emit('connection', socket);
   }
 
   /** Listens and resolves with the bound port (pass 0 for any free port). */
@@ -232,7 +258,7 @@ export class GrpcServer {
       stream.resume();
       return;
     }
-    const call = new Call(stream, headers, this.#options, this.#logger);
+    const call = new Call(stream, headers, this.#options, this.#logger, this.#observer);
     const early = this.#precheck(headers);
     if (isGrpcStatus(early)) {
       call.finish(early);
@@ -278,8 +304,9 @@ function isGrpcContentType(contentType: string): boolean {
 class Call implements BidiCall<unknown, unknown> {
   readonly metadata: http2.IncomingHttpHeaders;
   readonly #stream: http2.ServerHttp2Stream;
-  readonly #options: Required<Omit<GrpcServerOptions, 'logger'>>;
+  readonly #options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>;
   readonly #logger: Logger;
+  readonly #observer: GrpcObserver | undefined;
   #method: Method | undefined = undefined;
   #abort: AbortController | undefined = undefined;
   #headersSent = false;
@@ -292,11 +319,13 @@ class Call implements BidiCall<unknown, unknown> {
   #waiter: (() => void) | undefined = undefined;
 
   constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders,
-    options: Required<Omit<GrpcServerOptions, 'logger'>>, logger: Logger) {
+    options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>, logger: Logger,
+    observer: GrpcObserver | undefined) {
     this.#stream = stream;
     this.metadata = headers;
     this.#options = options;
     this.#logger = logger;
+    this.#observer = observer;
   }
 
   get signal(): AbortSignal {
@@ -311,6 +340,7 @@ class Call implements BidiCall<unknown, unknown> {
 
   start(method: Method): void {
     this.#method = method;
+    this.#observer?.started(this.metadata[':path'] ?? '', method.kind);
     const timeout = parseGrpcTimeout(headerString(this.metadata['grpc-timeout']));
     if (isGrpcStatus(timeout)) {
       this.finish(timeout);
@@ -325,6 +355,7 @@ class Call implements BidiCall<unknown, unknown> {
     const deframer = new Deframer(this.#options.receiveBytesMax);
     const onMessage = (bytes: Buffer): void => this.#onMessage(bytes);
     stream.on('data', (chunk: Buffer) => {
+      this.#observer?.received(chunk.length);
       if (this.#done) return;
       const bad = deframer.push(chunk, onMessage);
       if (bad !== undefined) this.finish(bad);
@@ -332,7 +363,10 @@ class Call implements BidiCall<unknown, unknown> {
     stream.on('end', () => this.#onEnd(deframer.idle));
     stream.on('close', () => {
       // The client reset the stream or the connection went away before the call ended.
-      if (!this.#done) this.#end();
+      if (!this.#done) {
+        this.#handled(Status.CANCELLED);
+        this.#end();
+      }
     });
   }
 
@@ -407,7 +441,9 @@ class Call implements BidiCall<unknown, unknown> {
     const stream = this.#stream;
     this.#done = true;
     this.#clearDeadline();
+    this.#handled(0);
     if (stream.destroyed || stream.closed) return;
+    this.#observer?.sent(frame.length);
     stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     stream.once('wantTrailers', () => sendTrailers(stream, OK_TRAILERS));
     stream.end(frame);
@@ -446,6 +482,7 @@ class Call implements BidiCall<unknown, unknown> {
       this.#headersSent = true;
       stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     }
+    this.#observer?.sent(frame.length);
     const more = stream.write(frame);
     if (stream.writableLength > this.#options.streamWriteBufferBytesMax) {
       this.finish(new GrpcStatusError(Status.RESOURCE_EXHAUSTED,
@@ -518,6 +555,7 @@ class Call implements BidiCall<unknown, unknown> {
   /** Ends the call with `status` (undefined = OK) unless it has ended already. */
   finish(status: GrpcStatus | undefined): void {
     if (this.#done) return;
+    this.#handled(status?.grpcCode ?? Status.OK);
     this.#end();
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return;
@@ -534,6 +572,11 @@ class Call implements BidiCall<unknown, unknown> {
     }
     // Discard whatever the client still sends on a call that has ended.
     stream.resume();
+  }
+
+  /** Counts a started call's end (calls refused before start are not per-method traffic). */
+  #handled(code: number): void {
+    if (this.#method !== undefined) this.#observer?.handled(this.metadata[':path'] ?? '', code);
   }
 
   #end(): void {

@@ -30,3 +30,16 @@ export { LmdbBackend } from './lmdb-backend.js';
 export type { LmdbBackendOptions } from './lmdb-backend.js';
 export { LmdbRaftStorage } from './lmdb-raft-storage.js';
 export type { LmdbRaftStorageOptions } from './lmdb-raft-storage.js';
+export { ClientPort, prefaceMatch } from './http-client-port.js';
+export type { ClientPortOptions, Http2Acceptor } from './http-client-port.js';
+export {
+  HttpGateway, JsonObjectSplitter, errorBody, gatewayHttpStatus, streamErrorLine,
+} from './http-gateway.js';
+export type {
+  GatewayJson, HttpEndpoints, HttpGatewayOptions, HttpGatewayRoute,
+} from './http-gateway.js';
+export type { GrpcObserver } from './grpc-server.js';
+export {
+  DISK_BUCKETS_SECONDS, MemberMetrics, SharedHistogram, timeAsyncMethod,
+} from './metrics-member.js';
+export type { MemberMetricSources } from './metrics-member.js';

@@ -1,0 +1,116 @@
+/**
+ * One client port, two protocols, as etcd serves it (spec §1, etcd's cmux): each new connection
+ * is told apart by its first bytes. The HTTP/2 connection preface (`PRI * HTTP/2.0...`, which a
+ * gRPC client sends first with prior knowledge) hands the socket to the gRPC server; anything
+ * else to a node:http server running the JSON gateway.
+ *
+ * node:http2's `allowHTTP1` only works with TLS (it decides by ALPN): on a cleartext port an
+ * HTTP/1 request fails with HPE_INVALID_CONSTANT (measured on Node 20.20). So the port is a plain
+ * net.Server that peeks at the preface, puts the bytes back (`unshift`) and emits `connection` on
+ * the right server. Only the first bytes of a connection pass through JavaScript here; after the
+ * hand-off node:http2 reads the socket natively, so a gRPC call costs what it did before.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { assert, nullLogger } from '../../base/index.js';
+import type { Logger } from '../../base/index.js';
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** What the port hands an HTTP/2 connection to (GrpcServer.acceptConnection). */
+export interface Http2Acceptor {
+  acceptConnection(socket: Socket): void;
+  close(): Promise<void>;
+}
+
+export interface ClientPortOptions {
+  readonly grpc: Http2Acceptor;
+  readonly http: http.RequestListener;
+  readonly logger?: Logger;
+  /** A connection that sends nothing for this long before it can be classified is closed. */
+  readonly sniffTimeoutMs?: number;
+}
+
+/** Whether `head` (the first bytes of a connection) is, or may still become, the h2 preface. */
+export function prefaceMatch(head: Uint8Array): 'h2' | 'http1' | 'undecided' {
+  const n = Math.min(head.length, PREFACE.length);
+  for (let i = 0; i < n; i++) if (head[i] !== PREFACE[i]) return 'http1';
+  return n === PREFACE.length ? 'h2' : 'undecided';
+}
+
+export class ClientPort {
+  readonly #server: net.Server;
+  readonly #http: http.Server;
+  readonly #grpc: Http2Acceptor;
+  readonly #logger: Logger;
+  readonly #sniffTimeoutMs: number;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(options: ClientPortOptions) {
+    this.#grpc = options.grpc;
+    this.#logger = options.logger ?? nullLogger;
+    this.#sniffTimeoutMs = options.sniffTimeoutMs ?? 30_000;
+    assert(this.#sniffTimeoutMs > 0, 'sniffTimeoutMs must be positive');
+    // No request timeout: a watch over HTTP lasts as long as its client wants (etcd sets none).
+    this.#http = http.createServer({ requestTimeout: 0 }, options.http);
+    this.#http.on('clientError', (err, socket) => {
+      this.#logger.debug('http client error', { err: String(err) });
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.#server = net.createServer((socket) => this.#sniff(socket));
+  }
+
+  /** Listens and resolves with the bound port (pass 0 for any free port). */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve((this.#server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting and closes every connection of both protocols. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#http.closeAllConnections();
+    for (const s of this.#sockets) s.destroy();
+    await Promise.all([closed, this.#grpc.close(),
+      new Promise<void>((resolve) => this.#http.close(() => resolve()))]);
+  }
+
+  #sniff(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.#sockets.add(socket);
+    let head: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), this.#sniffTimeoutMs);
+    timer.unref();
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      this.#sockets.delete(socket);
+    };
+    const onClose = (): void => done();
+    const onData = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const kind = prefaceMatch(head);
+      if (kind === 'undecided') return;
+      done();
+      socket.pause();
+      socket.unshift(head);
+      if (kind === 'h2') {
+        this.#grpc.acceptConnection(socket);
+      } else {
+        this.#http.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', (err) => this.#logger.debug('client socket error', { err: String(err) }));
+  }
+}
