@@ -4,6 +4,7 @@
  * one Markdown file with the date, the machine, the commands and every figure: the table the
  * README shows. Usage (after `npm run build`):
  *   node dist/scripts/bench-all.js [--out bench-results.md] [--quick] [--check-perf] [--skip-subsystems]
+ *     [--skip-compare]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
@@ -77,16 +78,20 @@ if (!flag('skip-subsystems')) {
   }
 }
 
-const compareArgs = ['compare', ...(flag('quick') ? ['--quick'] : [])];
-const cap = capture();
-const err = capture();
-const t0 = Date.now();
-const code = await runBench(compareArgs, { stdout: cap.stream, stderr: err.stream, isTTY: false });
-const table = cap.text().split('\n').filter((l) => !l.startsWith('{')).join('\n').trim();
-sections.push(`## strata bench ${compareArgs.join(' ')}\n\n\`strata bench ${compareArgs.join(' ')}\` `
+if (!flag('skip-compare')) await compare();
+
+async function compare(): Promise<void> {
+  const compareArgs = ['compare', ...(flag('quick') ? ['--quick'] : [])];
+  const cap = capture();
+  const err = capture();
+  const t0 = Date.now();
+  const code = await runBench(compareArgs, { stdout: cap.stream, stderr: err.stream, isTTY: false });
+  const table = cap.text().split('\n').filter((l) => !l.startsWith('{')).join('\n').trim();
+  sections.push(`## strata bench ${compareArgs.join(' ')}\n\n\`strata bench ${compareArgs.join(' ')}\` `
   + `(exit ${code}, ${((Date.now() - t0) / 1000).toFixed(0)} s). Ratios are strata / etcd; us/op is server CPU `
   + `(utime + stime from /proc) per operation, per delivered event for watch.\n\n\`\`\`\n${table}\n`
   + `${err.text().trim()}\n\`\`\`\n\nJSON lines:\n\n\`\`\`\n${cap.text().split('\n').filter((l) => l.startsWith('{')).join('\n')}\n\`\`\`\n`);
+}
 
 if (flag('check-perf')) {
   const report = await crossCheckPerf((line) => process.stdout.write(`${line}\n`));

@@ -53,7 +53,7 @@ t.test('compareTable shows ratios strata / etcd and hides runs with errors', asy
   const result = (throughput: number, p99: number, cpu: number, errors = 0): RunResult => ({
     workload: 'put', clients: 1, conns: 1, workers: 1, ops: 1000, errors, firstError: errors > 0 ? 'boom' : undefined,
     elapsedSeconds: 1, throughput, latencyMs: { min: 0, mean: 0, p50: 1, p90: 0, p99, p999: 0, max: 0 },
-    puts: undefined, serverCpuSeconds: 1, serverCpuMicrosPerOp: cpu,
+    puts: undefined, serverCpuSeconds: 1, serverCpuMicrosPerOp: cpu, clientCpuMicrosPerOp: 1,
   });
   const rows = MATRIX.slice(0, 2);
   const text = compareTable(rows, [result(1000, 2, 100), result(500, 4, 50)],

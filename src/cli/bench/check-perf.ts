@@ -29,17 +29,28 @@ export interface PerfFigures {
   readonly throughput: number;
   readonly slowestSeconds: number;
   readonly serverCpuMicrosPerOp: number;
+  /** The load generator's own CPU per put. */
+  readonly clientCpuMicrosPerOp: number;
 }
 
-function runEtcdctl(endpoint: string, load: string): Promise<string> {
+/** How often the CPU of the etcdctl process is sampled (its last sample is its total). */
+const CLIENT_CPU_SAMPLE_MS = 100;
+
+function runEtcdctl(endpoint: string, load: string): Promise<{ text: string; cpuSeconds: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn('etcdctl', [`--endpoints=${endpoint}`, 'check', 'perf', `--load=${load}`],
       { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
+    let cpuSeconds = 0;
+    const sampler = setInterval(() => {
+      try {
+        if (child.pid !== undefined) cpuSeconds = processCpuSeconds(child.pid);
+      } catch { /* exited between samples: keep the last one */ }
+    }, CLIENT_CPU_SAMPLE_MS);
     child.stdout.on('data', (c: Buffer) => { text += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { text += c.toString(); });
-    child.on('error', reject);
-    child.on('close', () => resolve(text));
+    child.on('error', (err) => { clearInterval(sampler); reject(err); });
+    child.on('close', () => { clearInterval(sampler); resolve({ text, cpuSeconds }); });
   });
 }
 
@@ -53,13 +64,14 @@ export function parseCheckPerf(text: string): { throughput: number; slowestSecon
 
 async function etcdctlRound(endpoint: string, pid: number, load: keyof typeof CHECK_PERF_LOADS): Promise<PerfFigures> {
   const cpu0 = processCpuSeconds(pid);
-  const text = await runEtcdctl(endpoint, load);
+  const { text, cpuSeconds: clientCpu } = await runEtcdctl(endpoint, load);
   const cpu = processCpuSeconds(pid) - cpu0;
   const { throughput, slowestSeconds } = parseCheckPerf(text);
+  const puts = throughput * CHECK_PERF_SECONDS;
   // This includes connecting its clients and its final delete of the prefix; benchRound charges
   // the same things, so the two figures compare like with like.
   return { tool: 'etcdctl check perf', throughput, slowestSeconds,
-    serverCpuMicrosPerOp: (cpu * 1e6) / (throughput * CHECK_PERF_SECONDS) };
+    serverCpuMicrosPerOp: (cpu * 1e6) / puts, clientCpuMicrosPerOp: (clientCpu * 1e6) / puts };
 }
 
 async function benchRound(endpoint: string, pid: number, load: keyof typeof CHECK_PERF_LOADS,
@@ -84,7 +96,7 @@ async function benchRound(endpoint: string, pid: number, load: keyof typeof CHEC
   }
   const cpu = processCpuSeconds(pid) - cpu0;
   return { tool: 'strata bench put', throughput: r.throughput, slowestSeconds: r.latencyMs.max / 1000,
-    serverCpuMicrosPerOp: (cpu * 1e6) / r.ops };
+    serverCpuMicrosPerOp: (cpu * 1e6) / r.ops, clientCpuMicrosPerOp: r.clientCpuMicrosPerOp };
 }
 
 /** Runs `rounds` alternating pairs on one fresh etcd; returns a small text report. */
@@ -99,7 +111,7 @@ export async function crossCheckPerf(log: (line: string) => void, load: keyof ty
         const f = ours ? await benchRound(etcd.endpoint, etcd.pid, load, i)
           : await etcdctlRound(etcd.endpoint, etcd.pid, load);
         log(`${f.tool}: ${f.throughput.toFixed(0)} writes/s, slowest ${f.slowestSeconds.toFixed(3)} s, `
-          + `etcd CPU ${f.serverCpuMicrosPerOp.toFixed(1)} us/put`);
+          + `etcd CPU ${f.serverCpuMicrosPerOp.toFixed(1)} us/put, client CPU ${f.clientCpuMicrosPerOp.toFixed(1)} us/put`);
         rows.push(f);
       }
     }
@@ -113,7 +125,8 @@ export async function crossCheckPerf(log: (line: string) => void, load: keyof ty
   const lines = [`load ${load}: ${CHECK_PERF_LOADS[load].clients} clients, rate cap ${CHECK_PERF_LOADS[load].limit}/s, `
     + `256 B keys, 1 KiB values, ${CHECK_PERF_SECONDS} s per round, ${rounds} alternating rounds each`,
   ...rows.map((f) => `${f.tool.padEnd(20)} ${f.throughput.toFixed(0).padStart(7)} writes/s  slowest `
-    + `${f.slowestSeconds.toFixed(3)} s  etcd CPU ${f.serverCpuMicrosPerOp.toFixed(1)} us/put`)];
+    + `${f.slowestSeconds.toFixed(3)} s  etcd CPU ${f.serverCpuMicrosPerOp.toFixed(1)} us/put  `
+    + `client CPU ${f.clientCpuMicrosPerOp.toFixed(1)} us/put`)];
   for (const [name, pick] of [['throughput', (f: PerfFigures) => f.throughput],
     ['etcd CPU per put', (f: PerfFigures) => f.serverCpuMicrosPerOp]] as const) {
     const a = mean('strata bench put', pick);

@@ -19,6 +19,7 @@ export function humanTable(r: RunResult): string {
   if (r.serverCpuMicrosPerOp !== undefined && r.serverCpuSeconds !== undefined) {
     rows.push(['server CPU', `${f(r.serverCpuSeconds, 2)} s, ${f(r.serverCpuMicrosPerOp, 1)} us per ${r.workload === 'watch' ? 'event' : 'op'}`]);
   }
+  rows.push(['client CPU', `${f(r.clientCpuMicrosPerOp, 1)} us per ${r.workload === 'watch' ? 'event' : 'op'} (this process)`]);
   if (r.firstError !== undefined) rows.push(['first error', r.firstError]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
@@ -32,6 +33,7 @@ export function jsonLine(r: RunResult, extra: Record<string, unknown> = {}): str
     ops: r.ops, errors: r.errors, elapsed_s: round(r.elapsedSeconds), throughput: round(r.throughput, 1),
     latency_ms: Object.fromEntries(Object.entries(r.latencyMs).map(([k, v]) => [k, round(v, 4)])),
     puts: r.puts ?? null, server_cpu_s: round(r.serverCpuSeconds), server_cpu_us_per_op: round(r.serverCpuMicrosPerOp, 2),
+    client_cpu_us_per_op: round(r.clientCpuMicrosPerOp, 2),
     first_error: r.firstError ?? null,
   });
 }

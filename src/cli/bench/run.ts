@@ -55,6 +55,8 @@ export interface RunResult {
   /** Server CPU over the measured window, when its pid is known. */
   readonly serverCpuSeconds: number | undefined;
   readonly serverCpuMicrosPerOp: number | undefined;
+  /** CPU of this whole process (every load thread) over the run, per op: the generator's cost. */
+  readonly clientCpuMicrosPerOp: number;
 }
 
 export interface RunHooks {
@@ -155,6 +157,7 @@ export async function runLoad(o: BenchOptions, hooks: RunHooks = {}): Promise<Ru
     await Promise.all(handles.map((h) => h.next('ready', SETUP_MS_MAX)));
     const durationMs = o.durationSeconds === undefined ? undefined : o.durationSeconds * 1000;
     const cpu0 = o.serverPid === undefined ? undefined : processCpuSeconds(o.serverPid);
+    const client0 = process.cpuUsage();
     const t0 = Date.now();
     const progress = setInterval(() => {
       const ops = handles.reduce((a, h) => a + h.ops, 0);
@@ -177,17 +180,18 @@ export async function runLoad(o: BenchOptions, hooks: RunHooks = {}): Promise<Ru
       clearInterval(progress);
     }
     const cpu1 = o.serverPid === undefined ? undefined : processCpuSeconds(o.serverPid);
+    const client = process.cpuUsage(client0);
     return summarize(o, handles.map((h) => {
       assert(h.result !== undefined, 'every worker reported its result');
       return h.result;
-    }), cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0);
+    }), cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, (client.user + client.system) / 1e6);
   } finally {
     await Promise.all(handles.map((h) => h.worker.terminate()));
   }
 }
 
-export function summarize(o: BenchOptions, results: readonly LoadResult[], cpuSeconds: number | undefined):
-  RunResult {
+export function summarize(o: BenchOptions, results: readonly LoadResult[], cpuSeconds: number | undefined,
+  clientCpuSeconds: number): RunResult {
   const hist = new Histogram();
   let ops = 0, errors = 0, puts = 0;
   let start = Infinity, end = 0;
@@ -213,5 +217,6 @@ export function summarize(o: BenchOptions, results: readonly LoadResult[], cpuSe
     puts: o.workload === 'watch' ? puts : undefined,
     serverCpuSeconds: cpuSeconds,
     serverCpuMicrosPerOp: cpuSeconds === undefined || ops === 0 ? undefined : (cpuSeconds * 1e6) / ops,
+    clientCpuMicrosPerOp: ops === 0 ? 0 : (clientCpuSeconds * 1e6) / ops,
   };
 }
