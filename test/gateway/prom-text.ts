@@ -85,16 +85,24 @@ function check(f: Family): void {
     for (const s of f.samples) if (!(s.value >= 0)) throw new Error(`counter ${s.name} is ${s.value}`);
   }
   if (f.type !== 'histogram') return;
-  const buckets = f.samples.filter((s) => s.name === `${f.name}_bucket`);
-  const count = f.samples.find((s) => s.name === `${f.name}_count`);
-  if (buckets.length === 0 || count === undefined) throw new Error(`histogram ${f.name} lacks buckets or count`);
-  let last = -1;
-  let lastLe = -Infinity;
-  for (const b of buckets) {
-    const le = parseValue(b.labels.le ?? '');
-    if (!(le > lastLe) || b.value < last) throw new Error(`histogram ${f.name} buckets are not cumulative`);
-    last = b.value;
-    lastLe = le;
+  // One series per label set (without `le`): buckets ascending and cumulative, +Inf = _count.
+  const series = new Map<string, Sample[]>();
+  const keyOf = (s: Sample): string => JSON.stringify(Object.entries(s.labels).filter(([k]) => k !== 'le').sort());
+  for (const s of f.samples.filter((x) => x.name === `${f.name}_bucket`)) {
+    series.set(keyOf(s), [...(series.get(keyOf(s)) ?? []), s]);
   }
-  if (lastLe !== Infinity || last !== count.value) throw new Error(`histogram ${f.name}: +Inf != _count`);
+  if (series.size === 0) throw new Error(`histogram ${f.name} lacks buckets`);
+  for (const [key, buckets] of series) {
+    const count = f.samples.find((s) => s.name === `${f.name}_count` && keyOf(s) === key);
+    if (count === undefined) throw new Error(`histogram ${f.name} lacks a count for ${key}`);
+    let last = -1;
+    let lastLe = -Infinity;
+    for (const b of buckets) {
+      const le = parseValue(b.labels.le ?? '');
+      if (!(le > lastLe) || b.value < last) throw new Error(`histogram ${f.name} buckets are not cumulative`);
+      last = b.value;
+      lastLe = le;
+    }
+    if (lastLe !== Infinity || last !== count.value) throw new Error(`histogram ${f.name}: +Inf != _count`);
+  }
 }
