@@ -40,6 +40,10 @@ async function settle(s: Session, n: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 150));
 }
 
+function watchIdOf(m: unknown): number {
+  return Number((m as { watch_id?: string }).watch_id ?? 0);
+}
+
 function normalise(m: unknown): string {
   return JSON.stringify(m)
     .replace(/"(cluster_id|member_id)":"\d+"/g, '"$1":"<id>"')
@@ -95,7 +99,11 @@ async function runSteps(endpoint: string): Promise<string[]> {
         expect = step.expect;
       }
       await settle(s, before + expect);
-      out.push(`${JSON.stringify(step)} -> ${s.received.slice(before).map(normalise).join(' | ')}`);
+      // Responses of different watchers to one revision may come in any order (etcd's own order
+      // follows Go map iteration): compare them ordered by watch id, each watcher's in order.
+      const byWatcher = s.received.slice(before).map((m, i) => ({ m, i }))
+        .sort((x, y) => watchIdOf(x.m) - watchIdOf(y.m) || x.i - y.i);
+      out.push(`${JSON.stringify(step)} -> ${byWatcher.map((x) => normalise(x.m)).join(' | ')}`);
     }
     return out;
   } finally {

@@ -398,8 +398,8 @@ class Call implements BidiCall<unknown, unknown> {
   #onEnd(idle: boolean): void {
     if (this.#done) return;
     if (!idle) {
-      this.finish(new GrpcStatusError(Status.INTERNAL,
-        'grpc: error while receiving request: unexpected EOF'));
+      // A stream that ends inside a frame: etcd (grpc-go) answers Unknown "unexpected EOF".
+      this.finish(new GrpcStatusError(Status.UNKNOWN, 'unexpected EOF'));
       return;
     }
     const method = this.#method;
