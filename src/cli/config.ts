@@ -188,8 +188,9 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
   const args = readArgs(argv, ignoredFlags);
   const knownEnv = new Set(Object.keys(FLAGS).map(envName));
   for (const key of Object.keys(env)) {
+    // etcd warns about an ETCD_* variable it does not know and goes on; so does strata.
     if (key.startsWith('ETCD_') && !knownEnv.has(key) && !IGNORED_ENV.has(key)) {
-      throw new ConfigError(`unrecognized environment variable ${key}`);
+      ignoredFlags.push(`unrecognized environment variable ${key}`);
     }
   }
   const get = <N extends FlagName>(name: N): FlagValue<N> => {
