@@ -3,8 +3,8 @@
  * optionally the cross-check of the bench against `etcdctl check perf` (--check-perf), and writes
  * one Markdown file with the date, the machine, the commands and every figure: the table the
  * README shows. Usage (after `npm run build`):
- *   node dist/scripts/bench-all.js [--out bench-results.md] [--quick] [--check-perf] [--skip-subsystems]
- *     [--skip-compare]
+ *   node dist/scripts/bench-all.js [--out bench-results.md] [--quick] [--check-perf]
+ *     [--skip-subsystems] [--skip-compare]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
@@ -18,11 +18,12 @@ import { crossCheckPerf } from '../src/cli/bench/check-perf.js';
 /** Longest a subsystem benchmark may run before it is killed and reported as such. */
 const SUBSYSTEM_MS_MAX = 180_000;
 
+const FENCE = '```';
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(`--${name}`);
 const outIndex = args.indexOf('--out');
-const out = outIndex >= 0 && args[outIndex + 1] !== undefined ? args[outIndex + 1] ?? '' : 'bench-results.md';
+const out = (outIndex >= 0 ? args[outIndex + 1] : undefined) ?? 'bench-results.md';
 
 function machine(): string {
   const cpu = cpus();
@@ -30,8 +31,8 @@ function machine(): string {
   try {
     etcd = execFileSync('etcd', ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? etcd;
   } catch { /* reported as not found */ }
-  return `${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, `
-    + `Node ${process.version}, ${etcd}`;
+  return `${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, `
+    + `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${etcd}`;
 }
 
 function runScript(file: string): Promise<string> {
@@ -69,12 +70,14 @@ sections.push(`# strata benchmarks\n\n- date: ${started.toISOString()}\n- machin
   + `- command: \`node dist/scripts/bench-all.js ${args.join(' ')}\`\n`);
 
 if (!flag('skip-subsystems')) {
-  const scripts = readdirSync(here).filter((f) => /^bench-.*\.js$/.test(f) && f !== 'bench-all.js').sort();
+  const scripts = readdirSync(here)
+    .filter((f) => /^bench-.*\.js$/.test(f) && f !== 'bench-all.js').sort();
   for (const f of scripts) {
     process.stdout.write(`# ${f}\n`);
     const text = await runScript(join(here, f));
     process.stdout.write(text);
-    sections.push(`## ${f.replace(/\.js$/, '')}\n\n\`node dist/scripts/${f}\`\n\n\`\`\`\n${text.trim()}\n\`\`\`\n`);
+    sections.push(`## ${f.replace(/\.js$/, '')}\n\n\`node dist/scripts/${f}\`\n\n`
+      + `${FENCE}\n${text.trim()}\n${FENCE}\n`);
   }
 }
 
@@ -85,17 +88,23 @@ async function compare(): Promise<void> {
   const cap = capture();
   const err = capture();
   const t0 = Date.now();
-  const code = await runBench(compareArgs, { stdout: cap.stream, stderr: err.stream, isTTY: false });
-  const table = cap.text().split('\n').filter((l) => !l.startsWith('{')).join('\n').trim();
-  sections.push(`## strata bench ${compareArgs.join(' ')}\n\n\`strata bench ${compareArgs.join(' ')}\` `
-  + `(exit ${code}, ${((Date.now() - t0) / 1000).toFixed(0)} s). Ratios are strata / etcd; us/op is server CPU `
-  + `(utime + stime from /proc) per operation, per delivered event for watch.\n\n\`\`\`\n${table}\n`
-  + `${err.text().trim()}\n\`\`\`\n\nJSON lines:\n\n\`\`\`\n${cap.text().split('\n').filter((l) => l.startsWith('{')).join('\n')}\n\`\`\`\n`);
+  const io = { stdout: cap.stream, stderr: err.stream, isTTY: false };
+  const code = await runBench(compareArgs, io);
+  const lines = cap.text().split('\n');
+  const table = lines.filter((l) => !l.startsWith('{')).join('\n').trim();
+  const json = lines.filter((l) => l.startsWith('{')).join('\n');
+  const command = `strata bench ${compareArgs.join(' ')}`;
+  sections.push(`## ${command}\n\n\`${command}\` (exit ${code}, `
+    + `${((Date.now() - t0) / 1000).toFixed(0)} s). Ratios are strata / etcd; us/op is server CPU `
+    + '(utime + stime from /proc) per operation, per delivered event for watch.\n\n'
+    + `${FENCE}\n${table}\n${err.text().trim()}\n${FENCE}\n\n`
+    + `JSON lines:\n\n${FENCE}\n${json}\n${FENCE}\n`);
 }
 
 if (flag('check-perf')) {
   const report = await crossCheckPerf((line) => process.stdout.write(`${line}\n`));
-  sections.push(`## cross-check: etcdctl check perf against strata bench\n\n\`\`\`\n${report}\n\`\`\`\n`);
+  sections.push('## cross-check: etcdctl check perf against strata bench\n\n'
+    + `${FENCE}\n${report}\n${FENCE}\n`);
 }
 
 writeFileSync(out, sections.join('\n'));

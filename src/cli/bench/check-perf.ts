@@ -58,11 +58,15 @@ function runEtcdctl(endpoint: string, load: string): Promise<{ text: string; cpu
 export function parseCheckPerf(text: string): { throughput: number; slowestSeconds: number } {
   const t = /Throughput (?:is|too low:) (\d+) writes\/s/.exec(text);
   const s = /Slowest request took (?:too long: )?([\d.]+)s/.exec(text);
-  if (t === null || s === null) throw new Error(`unreadable etcdctl check perf output: ${text.slice(-500)}`);
+  if (t === null || s === null) {
+    throw new Error(`unreadable etcdctl check perf output: ${text.slice(-500)}`);
+  }
   return { throughput: Number(t[1]), slowestSeconds: Number(s[1]) };
 }
 
-async function etcdctlRound(endpoint: string, pid: number, load: keyof typeof CHECK_PERF_LOADS): Promise<PerfFigures> {
+type Load = keyof typeof CHECK_PERF_LOADS;
+
+async function etcdctlRound(endpoint: string, pid: number, load: Load): Promise<PerfFigures> {
   const cpu0 = processCpuSeconds(pid);
   const { text, cpuSeconds: clientCpu } = await runEtcdctl(endpoint, load);
   const cpu = processCpuSeconds(pid) - cpu0;
@@ -74,13 +78,14 @@ async function etcdctlRound(endpoint: string, pid: number, load: keyof typeof CH
     serverCpuMicrosPerOp: (cpu * 1e6) / puts, clientCpuMicrosPerOp: (clientCpu * 1e6) / puts };
 }
 
-async function benchRound(endpoint: string, pid: number, load: keyof typeof CHECK_PERF_LOADS,
-  round: number): Promise<PerfFigures> {
+async function benchRound(endpoint: string, pid: number, load: Load, round: number):
+  Promise<PerfFigures> {
   const { limit, clients } = CHECK_PERF_LOADS[load];
   const parsed = parseBenchArgs(['put', '--endpoints', endpoint, '--server-pid', String(pid),
     '--clients', String(clients), '--conns', String(clients), '--rate', String(limit),
     '--duration', String(CHECK_PERF_SECONDS), '--key-size', '256', '--val-size', '1024',
-    '--key-space-size', '1000000000000', '--prefix', `/strata-check-perf-${round}/`, '--seed', String(round + 1)]);
+    '--key-space-size', '1000000000000', '--prefix', `/strata-check-perf-${round}/`,
+    '--seed', String(round + 1)]);
   if (!parsed.ok) throw new Error(parsed.error);
   // Charged like etcdctl's run: connecting the clients, the puts, and one DeleteRange of the
   // prefix at the end (check perf deletes its keys, and etcd's CPU for that is in its figure).
@@ -95,13 +100,15 @@ async function benchRound(endpoint: string, pid: number, load: keyof typeof CHEC
     channel.close();
   }
   const cpu = processCpuSeconds(pid) - cpu0;
-  return { tool: 'strata bench put', throughput: r.throughput, slowestSeconds: r.latencyMs.max / 1000,
-    serverCpuMicrosPerOp: (cpu * 1e6) / r.ops, clientCpuMicrosPerOp: r.clientCpuMicrosPerOp };
+  return {
+    tool: 'strata bench put', throughput: r.throughput, slowestSeconds: r.latencyMs.max / 1000,
+    serverCpuMicrosPerOp: (cpu * 1e6) / r.ops, clientCpuMicrosPerOp: r.clientCpuMicrosPerOp,
+  };
 }
 
 /** Runs `rounds` alternating pairs on one fresh etcd; returns a small text report. */
-export async function crossCheckPerf(log: (line: string) => void, load: keyof typeof CHECK_PERF_LOADS = 'l',
-  rounds = 2): Promise<string> {
+export async function crossCheckPerf(log: (line: string) => void, load: Load = 'l', rounds = 2):
+  Promise<string> {
   const etcd = await startServer('etcd');
   const rows: PerfFigures[] = [];
   try {
@@ -110,8 +117,7 @@ export async function crossCheckPerf(log: (line: string) => void, load: keyof ty
       for (const ours of pair) {
         const f = ours ? await benchRound(etcd.endpoint, etcd.pid, load, i)
           : await etcdctlRound(etcd.endpoint, etcd.pid, load);
-        log(`${f.tool}: ${f.throughput.toFixed(0)} writes/s, slowest ${f.slowestSeconds.toFixed(3)} s, `
-          + `etcd CPU ${f.serverCpuMicrosPerOp.toFixed(1)} us/put, client CPU ${f.clientCpuMicrosPerOp.toFixed(1)} us/put`);
+        log(describe(f));
         rows.push(f);
       }
     }
@@ -122,16 +128,22 @@ export async function crossCheckPerf(log: (line: string) => void, load: keyof ty
     const fs = rows.filter((r) => r.tool === tool);
     return fs.reduce((a, f) => a + pick(f), 0) / fs.length;
   };
-  const lines = [`load ${load}: ${CHECK_PERF_LOADS[load].clients} clients, rate cap ${CHECK_PERF_LOADS[load].limit}/s, `
-    + `256 B keys, 1 KiB values, ${CHECK_PERF_SECONDS} s per round, ${rounds} alternating rounds each`,
-  ...rows.map((f) => `${f.tool.padEnd(20)} ${f.throughput.toFixed(0).padStart(7)} writes/s  slowest `
-    + `${f.slowestSeconds.toFixed(3)} s  etcd CPU ${f.serverCpuMicrosPerOp.toFixed(1)} us/put  `
-    + `client CPU ${f.clientCpuMicrosPerOp.toFixed(1)} us/put`)];
+  const { clients, limit } = CHECK_PERF_LOADS[load];
+  const lines = [`load ${load}: ${clients} clients, rate cap ${limit}/s, 256 B keys, 1 KiB values, `
+    + `${CHECK_PERF_SECONDS} s per round, ${rounds} alternating rounds each`,
+  ...rows.map(describe)];
   for (const [name, pick] of [['throughput', (f: PerfFigures) => f.throughput],
     ['etcd CPU per put', (f: PerfFigures) => f.serverCpuMicrosPerOp]] as const) {
     const a = mean('strata bench put', pick);
     const b = mean('etcdctl check perf', pick);
-    lines.push(`${name}: strata bench / etcdctl = ${(a / b).toFixed(3)} (${Math.abs(a / b - 1) <= 0.15 ? 'within' : 'NOT within'} 15%)`);
+    const within = Math.abs(a / b - 1) <= 0.15 ? 'within' : 'NOT within';
+    lines.push(`${name}: strata bench / etcdctl = ${(a / b).toFixed(3)} (${within} 15%)`);
   }
   return lines.join('\n');
+}
+
+function describe(f: PerfFigures): string {
+  return `${f.tool.padEnd(20)} ${f.throughput.toFixed(0).padStart(6)} writes/s  slowest `
+    + `${f.slowestSeconds.toFixed(3)} s  etcd CPU ${f.serverCpuMicrosPerOp.toFixed(1)} us/put  `
+    + `client CPU ${f.clientCpuMicrosPerOp.toFixed(1)} us/put`;
 }

@@ -28,19 +28,22 @@ const KV = ['--key-size', '8', '--val-size', '256'];
 export const MATRIX: readonly MatrixRow[] = [
   ...[1, 16, 64, 256].map((c) => ({
     label: `put c=${c}`,
-    args: ['put', '--clients', String(c), '--conns', String(Math.min(c, 4)), '--key-space-size', '100000', ...KV],
+    args: ['put', '--clients', String(c), '--conns', String(Math.min(c, 4)),
+      '--key-space-size', '100000', ...KV],
   })),
   ...(['l', 's'] as const).flatMap((cons) => [1, 64].map((c) => ({
     label: `range ${cons === 'l' ? 'linearizable' : 'serializable'} c=${c}`,
-    args: ['range', '--consistency', cons, '--clients', String(c), '--conns', String(Math.min(c, 4)),
+    args: ['range', '--consistency', cons, '--clients', String(c),
+      '--conns', String(Math.min(c, 4)),
       '--key-space-size', '1000', ...KV],
   }))),
-  { label: 'txn-put 4 ops c=64', args: ['txn-put', '--txn-ops', '4', '--clients', '64', '--conns', '4',
-    '--key-space-size', '100000', ...KV] },
+  { label: 'txn-put 4 ops c=64', args: ['txn-put', '--txn-ops', '4', '--clients', '64',
+    '--conns', '4', '--key-space-size', '100000', ...KV] },
   { label: 'delete c=64', total: 10_000, args: ['delete', '--clients', '64', '--conns', '4',
     '--key-space-size', '10000', '--sequential-keys', ...KV] },
-  { label: 'watch 100 watchers, 200 puts/s', args: ['watch', '--watchers', '100', '--watch-streams', '10',
-    '--clients', '8', '--conns', '2', '--rate', '200', '--key-space-size', '1000', ...KV] },
+  { label: 'watch 100 watchers, 200 puts/s', args: ['watch', '--watchers', '100',
+    '--watch-streams', '10', '--clients', '8', '--conns', '2', '--rate', '200',
+    '--key-space-size', '1000', ...KV] },
   { label: 'lease keepalive c=64', args: ['lease-keepalive', '--clients', '64', '--conns', '4'] },
 ];
 
@@ -61,10 +64,12 @@ interface Side {
   readonly results: (RunResult | string)[];
 }
 
-function rowOptions(row: MatrixRow, server: ServerProcess, durationSeconds: number, workers: number | undefined,
-  quick: boolean): BenchOptions {
+function rowOptions(row: MatrixRow, server: ServerProcess, durationSeconds: number,
+  workers: number | undefined, quick: boolean): BenchOptions {
   const args = [...row.args, '--endpoints', server.endpoint, '--server-pid', String(server.pid)];
-  if (row.total !== undefined) args.push('--total', String(quick ? Math.floor(row.total / 5) : row.total));
+  if (row.total !== undefined) {
+    args.push('--total', String(quick ? Math.floor(row.total / 5) : row.total));
+  }
   else args.push('--duration', String(durationSeconds));
   if (workers !== undefined) args.push('--workers', String(workers));
   const parsed = parseBenchArgs(args);
@@ -75,27 +80,37 @@ function rowOptions(row: MatrixRow, server: ServerProcess, durationSeconds: numb
 export async function runCompare(argv: readonly string[], io: BenchIo): Promise<number> {
   const split = splitFlags(argv, COMPARE_FLAGS);
   if (!split.ok || split.value.positional.length > 0) {
-    io.stderr.write(`strata bench compare: ${split.ok ? `unexpected argument "${split.value.positional[0]}"` : split.error}\n`);
+    const why = split.ok ? `unexpected argument "${split.value.positional[0]}"` : split.error;
+    io.stderr.write(`strata bench compare: ${why}\n`);
     return 2;
   }
   const f = split.value.flags;
   const quick = f.get('quick') === true;
-  const duration = typeof f.get('duration') === 'number' ? (f.get('duration') as number) : quick ? 1 : 5;
-  const workers = typeof f.get('workers') === 'number' ? (f.get('workers') as number) : undefined;
-  const only = typeof f.get('only') === 'string' ? (f.get('only') as string) : undefined;
+  const numberFlag = (name: string): number | undefined => {
+    const v = f.get(name);
+    return typeof v === 'number' ? v : undefined;
+  };
+  const stringFlag = (name: string): string | undefined => {
+    const v = f.get(name);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const duration = numberFlag('duration') ?? (quick ? 1 : 5);
+  const workers = numberFlag('workers');
+  const only = stringFlag('only');
   const rows = MATRIX.filter((r) => only === undefined || r.label.startsWith(only));
   if (rows.length === 0) {
     io.stderr.write(`strata bench compare: no matrix row starts with "${only}"\n`);
     return 2;
   }
-  const etcdBinary = typeof f.get('etcd') === 'string' ? (f.get('etcd') as string) : 'etcd';
-  const strataMain = typeof f.get('strata-main') === 'string' ? (f.get('strata-main') as string) : undefined;
+  const etcdBinary = stringFlag('etcd') ?? 'etcd';
+  const strataMain = stringFlag('strata-main');
   const sides = {
     etcd: await start('etcd', etcdBinary, strataMain),
     strata: await start('strata', etcdBinary, strataMain),
   };
   for (const [kind, side] of Object.entries(sides)) {
-    if (side.startError !== undefined) io.stderr.write(`${kind} did not start: ${side.startError} (measuring the other side only)\n`);
+    if (side.startError === undefined) continue;
+    io.stderr.write(`${kind} did not start: ${side.startError} (measuring the other side only)\n`);
   }
   try {
     for (const [i, row] of rows.entries()) {
@@ -122,18 +137,25 @@ export async function runCompare(argv: readonly string[], io: BenchIo): Promise<
   } finally {
     await Promise.all(Object.values(sides).map((s) => s.server?.stop()));
   }
-  if (f.get('json') !== true) io.stdout.write(`${compareTable(rows, sides.etcd.results, sides.strata.results)}\n`);
+  if (f.get('json') !== true) {
+    io.stdout.write(`${compareTable(rows, sides.etcd.results, sides.strata.results)}\n`);
+  }
   const failed = [sides.etcd, sides.strata].some((s) => s.startError !== undefined
     || s.results.some((r) => typeof r === 'string' || r.errors > 0));
-  if (sides.strata.startError !== undefined) io.stderr.write(`strata did not start: ${sides.strata.startError}\n`);
+  if (sides.strata.startError !== undefined) {
+    io.stderr.write(`strata did not start: ${sides.strata.startError}\n`);
+  }
   return failed ? 1 : 0;
 }
 
-async function start(kind: 'etcd' | 'strata', etcdBinary: string, strataMain: string | undefined): Promise<Side> {
+async function start(kind: 'etcd' | 'strata', etcdBinary: string, strataMain: string | undefined):
+  Promise<Side> {
   try {
-    return { server: await startServer(kind, etcdBinary, strataMain), startError: undefined, results: [] };
+    const server = await startServer(kind, etcdBinary, strataMain);
+    return { server, startError: undefined, results: [] };
   } catch (err) {
-    return { server: undefined, startError: err instanceof Error ? err.message : String(err), results: [] };
+    const startError = err instanceof Error ? err.message : String(err);
+    return { server: undefined, startError, results: [] };
   }
 }
 
@@ -141,8 +163,8 @@ async function start(kind: 'etcd' | 'strata', etcdBinary: string, strataMain: st
 export const ERROR_FRACTION_MAX = 0.01;
 
 function usable(r: RunResult | string | undefined): RunResult | undefined {
-  if (typeof r !== 'object' || r.ops === 0 || r.errors > r.ops * ERROR_FRACTION_MAX) return undefined;
-  return r;
+  if (typeof r !== 'object' || r.ops === 0) return undefined;
+  return r.errors > r.ops * ERROR_FRACTION_MAX ? undefined : r;
 }
 
 const num = (n: number | undefined, d: number): string => (n === undefined ? '-' : n.toFixed(d));
@@ -152,7 +174,8 @@ const ratio = (a: number | undefined, b: number | undefined): string =>
 /** The side-by-side table: one line per workload, etcd | strata | strata / etcd. */
 export function compareTable(rows: readonly MatrixRow[], etcd: readonly (RunResult | string)[],
   strata: readonly (RunResult | string)[]): string {
-  const head = ['workload', 'etcd ops/s', 'strata ops/s', 'x', 'etcd p50/p99 ms', 'strata p50/p99 ms',
+  const head = ['workload', 'etcd ops/s', 'strata ops/s', 'x',
+    'etcd p50/p99 ms', 'strata p50/p99 ms',
     'x p99', 'etcd us/op', 'strata us/op', 'x cpu'];
   const lines: string[][] = [head];
   const notes: string[] = [];
@@ -164,10 +187,12 @@ export function compareTable(rows: readonly MatrixRow[], etcd: readonly (RunResu
     if (typeof e === 'string') notes.push(`etcd, ${row.label}: ${e}`);
     if (typeof s === 'string' && s !== 'did not start') notes.push(`strata, ${row.label}: ${s}`);
     for (const [who, r] of [['etcd', e], ['strata', s]] as const) {
-      if (typeof r === 'object' && r.firstError !== undefined) notes.push(`${who}, ${row.label}: ${r.errors} errors, first: ${r.firstError}`);
+      if (typeof r !== 'object' || r.firstError === undefined) continue;
+      notes.push(`${who}, ${row.label}: ${r.errors} errors, first: ${r.firstError}`);
     }
     lines.push([
-      row.label, num(er?.throughput, 0), num(sr?.throughput, 0), ratio(sr?.throughput, er?.throughput),
+      row.label,
+      num(er?.throughput, 0), num(sr?.throughput, 0), ratio(sr?.throughput, er?.throughput),
       er === undefined ? '-' : `${num(er.latencyMs.p50, 2)}/${num(er.latencyMs.p99, 2)}`,
       sr === undefined ? '-' : `${num(sr.latencyMs.p50, 2)}/${num(sr.latencyMs.p99, 2)}`,
       ratio(sr?.latencyMs.p99, er?.latencyMs.p99),

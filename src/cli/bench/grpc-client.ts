@@ -29,7 +29,9 @@ export class GrpcError extends Error {
 /** Called once per unary call: an error, or the response message (without its 5-byte prefix). */
 export type UnaryCallback = (err: Error | undefined, message: Buffer | undefined) => void;
 
-const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = constants;
+const {
+  HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE,
+} = constants;
 
 function headersFor(path: string): Record<string, string> {
   return {
@@ -63,7 +65,9 @@ export class MessageSplitter {
     if (this.#have > 0) {
       this.#parts.push(chunk);
       this.#have += chunk.length;
-      if (this.#want === 0 && this.#have >= 5) this.#want = this.#sizeOf(Buffer.concat(this.#parts));
+      if (this.#want === 0 && this.#have >= 5) {
+        this.#want = this.#sizeOf(Buffer.concat(this.#parts));
+      }
       if (this.#want === 0 || this.#have < this.#want) return;
       chunk = Buffer.concat(this.#parts, this.#have);
       this.#parts = [];
@@ -159,13 +163,14 @@ export class GrpcChannel {
 
   unaryAsync(path: string, frame: Buffer, wantBody = true): Promise<Buffer | undefined> {
     return new Promise((resolve, reject) => {
-      this.unary(path, frame, wantBody, (err, msg) => (err === undefined ? resolve(msg) : reject(err)));
+      this.unary(path, frame, wantBody,
+        (err, msg) => (err === undefined ? resolve(msg) : reject(err)));
     });
   }
 
   /** Opens a bidirectional stream; `onEnd` gets the status error, or undefined for OK. */
-  stream(path: string, onMessage: (message: Buffer) => void, onEnd: (err: Error | undefined) => void):
-    BidiStream {
+  stream(path: string, onMessage: (message: Buffer) => void,
+    onEnd: (err: Error | undefined) => void): BidiStream {
     const headers = HEADERS.get(path);
     assert(headers !== undefined, `unknown gRPC path ${path}`);
     const req = this.#session().request(headers, { endStream: false });

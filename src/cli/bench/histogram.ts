@@ -39,7 +39,8 @@ export class Histogram {
 
   constructor(precisionBits = PRECISION_BITS_DEFAULT) {
     assert(Number.isInteger(precisionBits), 'precisionBits must be an integer');
-    assert(precisionBits >= 1 && precisionBits <= 16, `precisionBits out of range: ${precisionBits}`);
+    assert(precisionBits >= 1, `precisionBits below 1: ${precisionBits}`);
+    assert(precisionBits <= 16, `precisionBits above 16: ${precisionBits}`);
     this.precisionBits = precisionBits;
     this.#half = 2 ** (precisionBits - 1);
     this.counts = new Float64Array(bucketCount(precisionBits));

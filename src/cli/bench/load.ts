@@ -145,7 +145,9 @@ export class Load {
       });
     }
     this.#onEvent = undefined;
-    if (this.#ops < want) this.#fail(new Error(`watch: ${want - this.#ops} of ${want} events never arrived`));
+    if (this.#ops < want) {
+      this.#fail(new Error(`watch: ${want - this.#ops} of ${want} events never arrived`));
+    }
     this.#endMs = epochMs();
   }
 
@@ -154,7 +156,8 @@ export class Load {
   result(): LoadResult {
     return {
       ops: this.#ops, errors: this.#errors, firstError: this.#firstError,
-      startMs: this.#startMs, endMs: this.#endMs, histogram: this.#hist.snapshot(), puts: this.#puts,
+      startMs: this.#startMs, endMs: this.#endMs, histogram: this.#hist.snapshot(),
+      puts: this.#puts,
     };
   }
 
@@ -233,18 +236,22 @@ export class Load {
     const o = this.#o;
     switch (o.workload) {
       case 'put': return this.#unary(PATH.put, putFrame(this.#key(), this.#value));
-      case 'range': return this.#unary(PATH.range, rangeFrame(this.#key(), undefined, o.consistency === 's'));
+      case 'range': return this.#range();
       case 'delete': return this.#unary(PATH.deleteRange, deleteFrame(this.#key()));
       case 'txn-put': {
-        return this.#unary(PATH.txn, txnPutFrame(this.#distinctKeys(o.txnOps).map((key) => ({ key, value: this.#value }))));
+        const puts = this.#distinctKeys(o.txnOps).map((key) => ({ key, value: this.#value }));
+        return this.#unary(PATH.txn, txnPutFrame(puts));
       }
       case 'mixed':
-        return this.#rng.chance(o.readRatio)
-          ? this.#unary(PATH.range, rangeFrame(this.#key(), undefined, o.consistency === 's'))
+        return this.#rng.chance(o.readRatio) ? this.#range()
           : this.#unary(PATH.put, putFrame(this.#key(), this.#value));
       case 'lease-keepalive': return this.#keepAlive(client);
       case 'watch': return this.#timedPut();
     }
+  }
+
+  #range(): Promise<unknown> {
+    return this.#unary(PATH.range, rangeFrame(this.#key(), undefined, this.#o.consistency === 's'));
   }
 
   async #timedPut(): Promise<void> {
@@ -271,7 +278,9 @@ export class Load {
     for (let c = 0; c < this.#s.clients; c++) {
       const reply = await channel.unaryAsync(PATH.leaseGrant, leaseGrantFrame(LEASE_TTL_SECONDS));
       const grant = readLeaseGrant(reply ?? Buffer.alloc(0));
-      if (grant.id === undefined || grant.error !== '') throw new Error(`LeaseGrant failed: ${grant.error}`);
+      if (grant.id === undefined || grant.error !== '') {
+        throw new Error(`LeaseGrant failed: ${grant.error}`);
+      }
       const entry: LeaseEntry = {
         frame: leaseKeepAliveFrame(grant.id), waiter: undefined, ended: undefined,
         stream: channel.stream(PATH.leaseKeepAlive, (msg) => {
@@ -303,7 +312,8 @@ export class Load {
         this.#hist.record((epochMs() - sent) * 1e6);
       };
       for (let st = 0; st < this.#s.watchStreams; st++) {
-        const n = Math.floor(this.#s.watchers / this.#s.watchStreams) + (st < this.#s.watchers % this.#s.watchStreams ? 1 : 0);
+        const { watchers, watchStreams } = this.#s;
+        const n = Math.floor(watchers / watchStreams) + (st < watchers % watchStreams ? 1 : 0);
         const stream = channel.stream(PATH.watch, (msg) => {
           const summary = readWatchResponse(msg, onValue);
           if (summary.created && ++created === this.#s.watchers) resolve();

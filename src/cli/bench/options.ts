@@ -5,7 +5,9 @@
  */
 import { availableParallelism } from 'node:os';
 
-export const WORKLOADS = ['put', 'range', 'txn-put', 'delete', 'mixed', 'watch', 'lease-keepalive'] as const;
+export const WORKLOADS = [
+  'put', 'range', 'txn-put', 'delete', 'mixed', 'watch', 'lease-keepalive',
+] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** Named maxima of the flags (each guards a buffer or a loop of the generator). */
@@ -117,7 +119,8 @@ export function splitFlags(argv: readonly string[], specs: Record<string, FlagSp
   return { ok: true, value: { positional, flags } };
 }
 
-function convert(name: string, spec: FlagSpec, text: string): string | number | { ok: false; error: string } {
+function convert(name: string, spec: FlagSpec, text: string):
+  string | number | { ok: false; error: string } {
   if (spec.kind === 'string') return text;
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n)) {
@@ -127,7 +130,8 @@ function convert(name: string, spec: FlagSpec, text: string): string | number | 
     return { ok: false, error: `flag --${name} needs an integer, not "${text}"` };
   }
   if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-    return { ok: false, error: `flag --${name} must be in [${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}], not ${text}` };
+    const range = `[${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}]`;
+    return { ok: false, error: `flag --${name} must be in ${range}, not ${text}` };
   }
   return n;
 }
@@ -137,7 +141,9 @@ export function parseEndpoints(text: string): Parsed<string[]> {
   const out: string[] = [];
   for (const part of text.split(',')) {
     const e = part.trim().replace(/^https?:\/\//, '').replace(/\/$/, '');
-    if (!/^[^:/\s]+:\d{1,5}$/.test(e)) return { ok: false, error: `bad endpoint "${part}" (want host:port)` };
+    if (!/^[^:/\s]+:\d{1,5}$/.test(e)) {
+      return { ok: false, error: `bad endpoint "${part}" (want host:port)` };
+    }
     out.push(e);
   }
   return { ok: true, value: out };
@@ -158,10 +164,11 @@ export function parseBenchArgs(argv: readonly string[]): Parsed<BenchOptions> {
   if (!split.ok) return split;
   const { positional, flags } = split.value;
   const name = positional[0];
-  if (name === undefined) return { ok: false, error: `missing workload (one of ${WORKLOADS.join(', ')}, compare)` };
+  const known = `one of ${WORKLOADS.join(', ')}, compare`;
+  if (name === undefined) return { ok: false, error: `missing workload (${known})` };
   if (positional.length > 1) return { ok: false, error: `unexpected argument "${positional[1]}"` };
   if (!(WORKLOADS as readonly string[]).includes(name)) {
-    return { ok: false, error: `unknown workload "${name}" (one of ${WORKLOADS.join(', ')}, compare)` };
+    return { ok: false, error: `unknown workload "${name}" (${known})` };
   }
   const workload = name as Workload;
   const endpoints = parseEndpoints(str(flags, 'endpoints', '127.0.0.1:2379'));
@@ -177,7 +184,9 @@ export function parseBenchArgs(argv: readonly string[]): Parsed<BenchOptions> {
   const conns = num(flags, 'conns', 1);
   const watchers = num(flags, 'watchers', 100);
   const watchStreams = num(flags, 'watch-streams', 10);
-  if (watchStreams > watchers) return { ok: false, error: '--watch-streams cannot exceed --watchers' };
+  if (watchStreams > watchers) {
+    return { ok: false, error: '--watch-streams cannot exceed --watchers' };
+  }
   const cores = availableParallelism();
   const workers = num(flags, 'workers', Math.max(1, Math.min(cores - 1, clients)));
   if (workers > clients && workload !== 'watch') {
@@ -185,16 +194,21 @@ export function parseBenchArgs(argv: readonly string[]): Parsed<BenchOptions> {
   }
   const keySize = num(flags, 'key-size', 8);
   const keySpaceSize = num(flags, 'key-space-size', 1);
-  if (String(keySpaceSize - 1).length > keySize) {
-    return { ok: false, error: `--key-space-size ${keySpaceSize} needs --key-size of at least ${String(keySpaceSize - 1).length}` };
+  const digits = String(keySpaceSize - 1).length;
+  if (digits > keySize) {
+    const error = `--key-space-size ${keySpaceSize} needs --key-size of at least ${digits}`;
+    return { ok: false, error };
   }
   const txnOps = num(flags, 'txn-ops', 4);
   if (workload === 'txn-put' && txnOps > keySpaceSize) {
-    return { ok: false, error: `--txn-ops ${txnOps} needs --key-space-size of at least ${txnOps} (distinct keys)` };
+    const error = `--txn-ops ${txnOps} needs --key-space-size of at least ${txnOps} `
+      + '(distinct keys)';
+    return { ok: false, error };
   }
   const valSize = num(flags, 'val-size', 8);
   if (workload === 'watch' && valSize < 8) {
-    return { ok: false, error: '--val-size must be at least 8 for watch (values carry their put time)' };
+    const error = '--val-size must be at least 8 for watch (values carry their put time)';
+    return { ok: false, error };
   }
   const duration = flags.get('duration');
   return {
@@ -207,9 +221,10 @@ export function parseBenchArgs(argv: readonly string[]): Parsed<BenchOptions> {
       sequentialKeys: flags.get('sequential-keys') === true,
       rate: num(flags, 'rate', workload === 'watch' ? 1000 : 0),
       consistency, txnOps, readRatio: num(flags, 'read-ratio', 0.9),
-      watchers, watchStreams, prefix: str(flags, 'prefix', workload === 'watch' ? 'bench-watch/' : ''),
+      watchers, watchStreams,
+      prefix: str(flags, 'prefix', workload === 'watch' ? 'bench-watch/' : ''),
       workers, seed: num(flags, 'seed', 1),
-      serverPid: typeof flags.get('server-pid') === 'number' ? num(flags, 'server-pid', 0) : undefined,
+      serverPid: flags.has('server-pid') ? num(flags, 'server-pid', 0) : undefined,
       json: flags.get('json') === true,
     },
   };

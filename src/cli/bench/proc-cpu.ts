@@ -29,7 +29,9 @@ export function parseStatTicks(stat: string): number {
   // rest[0] is field 3 (state), so field n is rest[n - 3].
   const utime = Number(rest[14 - 3]);
   const stime = Number(rest[15 - 3]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('bad utime/stime in /proc stat');
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) {
+    throw new Error('bad utime/stime in /proc stat');
+  }
   return utime + stime;
 }
 

@@ -136,13 +136,20 @@ class WorkerHandle {
   }
 
   /** Resolves on the next message of `type`; rejects if the worker fails first. */
-  next<T extends ToMain['type']>(type: T, timeoutMs = Infinity): Promise<Extract<ToMain, { type: T }>> {
+  next<T extends ToMain['type']>(type: T, timeoutMs = Infinity):
+    Promise<Extract<ToMain, { type: T }>> {
     return new Promise((resolve, reject) => {
       if (this.#failure !== undefined) return reject(this.#failure);
-      const timer = timeoutMs === Infinity ? undefined
-        : setTimeout(() => reject(new Error(`load worker: no ${type} within ${timeoutMs} ms`)), timeoutMs);
-      this.#onFail = (err) => { clearTimeout(timer); reject(err); };
-      this.#waiters.set(type, (m) => { clearTimeout(timer); resolve(m as Extract<ToMain, { type: T }>); });
+      const late = (): void => reject(new Error(`load worker: no ${type} within ${timeoutMs} ms`));
+      const timer = timeoutMs === Infinity ? undefined : setTimeout(late, timeoutMs);
+      this.#onFail = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      this.#waiters.set(type, (m) => {
+        clearTimeout(timer);
+        resolve(m as Extract<ToMain, { type: T }>);
+      });
     });
   }
 
@@ -181,17 +188,19 @@ export async function runLoad(o: BenchOptions, hooks: RunHooks = {}): Promise<Ru
     }
     const cpu1 = o.serverPid === undefined ? undefined : processCpuSeconds(o.serverPid);
     const client = process.cpuUsage(client0);
-    return summarize(o, handles.map((h) => {
+    const results = handles.map((h) => {
       assert(h.result !== undefined, 'every worker reported its result');
       return h.result;
-    }), cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, (client.user + client.system) / 1e6);
+    });
+    const serverCpu = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
+    return summarize(o, results, serverCpu, (client.user + client.system) / 1e6);
   } finally {
     await Promise.all(handles.map((h) => h.worker.terminate()));
   }
 }
 
-export function summarize(o: BenchOptions, results: readonly LoadResult[], cpuSeconds: number | undefined,
-  clientCpuSeconds: number): RunResult {
+export function summarize(o: BenchOptions, results: readonly LoadResult[],
+  cpuSeconds: number | undefined, clientCpuSeconds: number): RunResult {
   const hist = new Histogram();
   let ops = 0, errors = 0, puts = 0;
   let start = Infinity, end = 0;
@@ -211,12 +220,14 @@ export function summarize(o: BenchOptions, results: readonly LoadResult[], cpuSe
     workload: o.workload, clients: o.clients, conns: o.conns, workers: o.workers,
     ops, errors, firstError, elapsedSeconds, throughput: ops / elapsedSeconds,
     latencyMs: {
-      min: ms(hist.min), mean: ms(hist.mean), p50: ms(hist.quantile(0.5)), p90: ms(hist.quantile(0.9)),
-      p99: ms(hist.quantile(0.99)), p999: ms(hist.quantile(0.999)), max: ms(hist.max),
+      min: ms(hist.min), mean: ms(hist.mean), p50: ms(hist.quantile(0.5)),
+      p90: ms(hist.quantile(0.9)), p99: ms(hist.quantile(0.99)), p999: ms(hist.quantile(0.999)),
+      max: ms(hist.max),
     },
     puts: o.workload === 'watch' ? puts : undefined,
     serverCpuSeconds: cpuSeconds,
-    serverCpuMicrosPerOp: cpuSeconds === undefined || ops === 0 ? undefined : (cpuSeconds * 1e6) / ops,
+    serverCpuMicrosPerOp: cpuSeconds === undefined || ops === 0 ? undefined
+      : (cpuSeconds * 1e6) / ops,
     clientCpuMicrosPerOp: ops === 0 ? 0 : (clientCpuSeconds * 1e6) / ops,
   };
 }

@@ -39,8 +39,8 @@ export async function freePort(): Promise<number> {
 /** The strata entry point of this build: dist/src/cli/main.js next to this file's folder. */
 export const STRATA_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 
-export async function startServer(kind: 'etcd' | 'strata', etcdBinary = 'etcd', strataMain = STRATA_MAIN):
-  Promise<ServerProcess> {
+export async function startServer(kind: 'etcd' | 'strata', etcdBinary = 'etcd',
+  strataMain = STRATA_MAIN): Promise<ServerProcess> {
   const clientPort = await freePort();
   const peerPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), `strata-bench-${kind}-`));
@@ -53,7 +53,8 @@ export async function startServer(kind: 'etcd' | 'strata', etcdBinary = 'etcd', 
     '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
     '--initial-cluster', `${name}=${peerUrl}`,
   ];
-  const [cmd, args] = kind === 'etcd' ? [etcdBinary, flags] : [process.execPath, [strataMain, ...flags]];
+  const [cmd, args] = kind === 'etcd' ? [etcdBinary, flags]
+    : [process.execPath, [strataMain, ...flags]];
   let child: ChildProcess;
   try {
     child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -84,8 +85,9 @@ function waitReady(child: ChildProcess, kind: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let log = '';
     let ready = false;
-    const timer = setTimeout(() => reject(new Error(`no ready line in ${SERVER_START_MS_MAX / 1000} s: ${tail(log)}`)),
-      SERVER_START_MS_MAX);
+    const late = (): void =>
+      reject(new Error(`no ready line in ${SERVER_START_MS_MAX / 1000} s: ${tail(log)}`));
+    const timer = setTimeout(late, SERVER_START_MS_MAX);
     const onData = (chunk: Buffer): void => {
       if (ready) return; // keep draining the pipe, stop keeping it
       log = (log + chunk.toString()).slice(-LOG_TAIL_BYTES * 4);
@@ -114,5 +116,6 @@ function tail(log: string): string {
   if (lines.length === 0) return '(no output)';
   const firstError = lines.find((l) => /error/i.test(l));
   const last = lines.slice(-3);
-  return [...(firstError === undefined || last.includes(firstError) ? [] : [firstError]), ...last].join(' | ');
+  const head = firstError === undefined || last.includes(firstError) ? [] : [firstError];
+  return [...head, ...last].join(' | ');
 }

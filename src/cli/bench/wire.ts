@@ -55,7 +55,7 @@ class FrameWriter {
     return this;
   }
   done(): Buffer {
-    assert(this.pos === this.buf.length, `frame size mismatch: wrote ${this.pos} of ${this.buf.length}`);
+    assert(this.pos === this.buf.length, `frame size: wrote ${this.pos} of ${this.buf.length}`);
     return this.buf;
   }
 }
@@ -87,7 +87,8 @@ export function putFrame(key: Uint8Array, value: Uint8Array, lease?: Uint8Array)
 }
 
 /** RangeRequest{key[, range_end][, serializable]}. */
-export function rangeFrame(key: Uint8Array, rangeEnd: Uint8Array | undefined, serializable: boolean): Buffer {
+export function rangeFrame(key: Uint8Array, rangeEnd: Uint8Array | undefined,
+  serializable: boolean): Buffer {
   const w = new FrameWriter(bytesField(1, key) + bytesField(2, rangeEnd) + (serializable ? 2 : 0));
   if (key.length > 0) w.bytes(1, key);
   if (rangeEnd !== undefined && rangeEnd.length > 0) w.bytes(2, rangeEnd);
