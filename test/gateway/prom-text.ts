@@ -84,6 +84,7 @@ function check(f: Family): void {
   if (f.type === 'counter') {
     for (const s of f.samples) if (!(s.value >= 0)) throw new Error(`counter ${s.name} is ${s.value}`);
   }
+  // A family may have no series yet (a labelled histogram nothing observed): that is valid.
   if (f.type !== 'histogram') return;
   // One series per label set (without `le`): buckets ascending and cumulative, +Inf = _count.
   const series = new Map<string, Sample[]>();
@@ -91,7 +92,6 @@ function check(f: Family): void {
   for (const s of f.samples.filter((x) => x.name === `${f.name}_bucket`)) {
     series.set(keyOf(s), [...(series.get(keyOf(s)) ?? []), s]);
   }
-  if (series.size === 0) throw new Error(`histogram ${f.name} lacks buckets`);
   for (const [key, buckets] of series) {
     const count = f.samples.find((s) => s.name === `${f.name}_count` && keyOf(s) === key);
     if (count === undefined) throw new Error(`histogram ${f.name} lacks a count for ${key}`);
