@@ -22,10 +22,11 @@
  * that only need ordering (the next batch) may issue the next `write` at once.
  *
  * Ownership of bytes: keys and values passed to `put` are copied by the backend before `put`
- * returns, so the caller may reuse its buffers. Bytes returned by `get` belong to the backend:
- * they are valid only until the next call on the same transaction; copy what you keep. Bytes of
- * the entries a `range` yields are stable: the caller may keep them after the transaction ends,
- * and nobody (caller included) may ever mutate them.
+ * returns, so the caller may reuse its buffers. Bytes returned by `get` and by `range` are
+ * stable: the caller may keep them after the transaction ends, and nobody (caller included) may
+ * ever mutate them. They may be views into a larger buffer (LmdbBackend copies into Node's
+ * Buffer pool, the cheapest allocation there is); whoever posts them to another thread should
+ * copy them to their exact size first, or structured clone copies the whole backing buffer.
  */
 
 /** Named limits of every backend (LMDB's are the binding ones). */

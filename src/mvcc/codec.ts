@@ -17,9 +17,9 @@
  * - `meta`:  'state' -> current, compacted, appliedIndex, compactTarget (float64 each), a flag
  *            and the compaction cursor (fixed binary layout: it is read by every request).
  *
- * msgpackr returns byte fields as views into the input buffer. Bytes from a backend `range` are
- * stable (see Backend), so records decoded from them keep views; bytes from `get` may be reused by
- * the next call, so the store copies such a record once (`ownBytes`) before decoding it.
+ * msgpackr returns byte fields as views into the input buffer. Backend bytes are stable (see
+ * Backend), so decoded records keep views into them; a short key's index record has no key field
+ * and uses the index key it was looked up with, which may be the request's own key bytes.
  */
 import { Packr } from 'msgpackr';
 import { assert, utf8 } from '../base/index.js';

@@ -214,13 +214,13 @@ class Reader implements MvccReader {
 
   protected index(indexKey: Uint8Array): IndexRecord | undefined {
     const bytes = this.btxn.get(TABLES.index, indexKey);
-    return bytes === undefined ? undefined : decodeIndex(ownBytes(indexKey), ownBytes(bytes));
+    return bytes === undefined ? undefined : decodeIndex(indexKey, bytes);
   }
 
   protected loadKv(found: Found): KeyValue {
     const bytes = this.btxn.get(TABLES.rev, revKey(found.main, found.sub));
     assert(bytes !== undefined, `revision ${found.main}.${found.sub} has a record`);
-    const kv = decodeKv(ownBytes(bytes));
+    const kv = decodeKv(bytes);
     assert(!('tombstone' in kv), 'a found revision is not a tombstone');
     return kv;
   }
@@ -598,13 +598,15 @@ class Writer extends Reader implements MvccWriter {
     const indexKey = indexKeyOf(req.key, this.limits.indexKeyBytesMax);
     const rec = this.index(indexKey);
     if (rec !== undefined) assert(compareBytes(rec.key, req.key) === 0, 'long-key hash collision');
-    const prev = rec?.latest;
+    const key = ownBytes(req.key);
+    // Events outlive the request: give the previous KeyValue the store's own copy of the key.
+    const prev = rec?.latest === undefined ? undefined : { ...rec.latest, key };
     assert(prev !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
       'ignore_value / ignore_lease were prechecked');
     const main = this.main;
     const sub = this.sub++;
     const kv: KeyValue = {
-      key: ownBytes(req.key),
+      key,
       createRevision: prev === undefined ? main : prev.createRevision,
       modRevision: main,
       version: prev === undefined ? 1 : prev.version + 1,
@@ -626,19 +628,21 @@ class Writer extends Reader implements MvccWriter {
     const selected = this.select(req.key, req.rangeEnd, this.readRevision());
     const prevKvs: KeyValue[] = [];
     for (const s of selected) {
-      const prev = this.kvOf(s);
-      const indexKey = indexKeyOf(s.key, this.limits.indexKeyBytesMax);
+      // A single-key selection may carry the request's own key bytes; events get a copy.
+      const key = ownBytes(s.key);
+      const prev = { ...this.kvOf(s), key };
+      const indexKey = indexKeyOf(key, this.limits.indexKeyBytesMax);
       const rec = this.index(indexKey);
       assert(rec !== undefined, 'a selected key is indexed');
       const main = this.main;
       const sub = this.sub++;
-      this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(s.key));
+      this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(key));
       this.writeIndex(indexKey, {
         key: rec.key, generations: withTombstone(rec.generations, main, sub), latest: undefined,
       });
       this.moveLease(indexKey, prev.lease, 0n);
       const kv: KeyValue = {
-        key: s.key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n,
+        key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n,
       };
       this.events.push({ type: 'DELETE', kv, prevKv: prev });
       prevKvs.push(prev);

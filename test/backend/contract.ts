@@ -104,6 +104,13 @@ export function backendContract(
     t.equal(view, 1);
     t.same(kept.map((e) => [...e.key, ...e.value]), [[1, 5, 5]],
       'range entries stay valid and unchanged after later writes');
+    const got = backend.read((r) => {
+      const first = r.get('a', b(1));
+      r.get('a', b(2));
+      return first;
+    });
+    await backend.write((w) => w.put('a', b(1), b(7, 7)));
+    t.same(got, b(6, 6), 'get results stay valid after later gets and writes');
     backend.read((r) => t.equal([...r.range('a', {})].length, 2));
     await done();
   });

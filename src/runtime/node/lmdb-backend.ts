@@ -108,14 +108,14 @@ export class LmdbBackend implements Backend {
 
   private readTxn(transaction: Transaction): ReadTxn {
     return {
-      get: (name, key) => getFast(this.db(name), key, transaction),
+      get: (name, key) => stable(getFast(this.db(name), key, transaction)),
       range: (name, options) => rangeOf(this.db(name), options, transaction),
     };
   }
 
   /** Inside a write batch lmdb-js routes reads to the write transaction by itself. */
   private readonly writeTxn: WriteTxn = {
-    get: (name, key) => this.db(name).getBinaryFast(key),
+    get: (name, key) => stable(this.db(name).getBinaryFast(key)),
     range: (name, options) => rangeOf(this.db(name), options, undefined),
     put: (name, key, value) => {
       checkKey(key);
@@ -128,8 +128,17 @@ export class LmdbBackend implements Backend {
   };
 }
 
+/**
+ * getBinaryFast returns lmdb-js's reused buffer, with `length` overridden to the value's size;
+ * the contract promises stable bytes, so copy them (into Node's pool: measured 4x cheaper here
+ * than allocating an exact-size Uint8Array).
+ */
+function stable(bytes: Buffer | undefined): Uint8Array | undefined {
+  return bytes === undefined ? undefined : Buffer.from(bytes.subarray(0, bytes.length));
+}
+
 /** lmdb-js accepts read options on getBinaryFast, but its typings omit them. */
-function getFast(db: Db, key: Uint8Array, transaction: Transaction): Uint8Array | undefined {
+function getFast(db: Db, key: Uint8Array, transaction: Transaction): Buffer | undefined {
   const fast = db.getBinaryFast as (k: Uint8Array, o: { transaction: Transaction }) => Buffer;
   return fast.call(db, key, { transaction });
 }
