@@ -10,7 +10,7 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { etcdMissing } from '../helpers/real-etcd.js';
 import { runBench } from '../../src/cli/bench/index.js';
-import { compareTable, MATRIX } from '../../src/cli/bench/compare.js';
+import { compareTable, MATRIX, medianRun } from '../../src/cli/bench/compare.js';
 import { parseCheckPerf } from '../../src/cli/bench/check-perf.js';
 import { parseStatTicks, processCpuSeconds } from '../../src/cli/bench/proc-cpu.js';
 import type { RunResult } from '../../src/cli/bench/run.js';
@@ -29,6 +29,7 @@ t.test('compare measures etcd and reports that strata did not start', { skip: mi
   const out = sink();
   const err = sink();
   const code = await runBench(['compare', '--only', 'range serializable c=1', '--duration', '0.5',
+    '--rounds', '1',
     '--strata-main', '/nonexistent/strata-main.js'], { stdout: out.stream, stderr: err.stream, isTTY: false });
   t.equal(code, 1);
   t.match(err.text(), /^strata did not start: strata exited \(1\) before it was ready: .*Cannot find module/m);
@@ -62,6 +63,25 @@ t.test('compareTable shows ratios strata / etcd and hides runs with errors', asy
   t.match(lines[2] ?? '', /^put c=1\s+1000\s+500\s+0\.50\s+1\.00\/2\.00\s+1\.00\/4\.00\s+2\.00\s+100\.0\s+50\.0\s+0\.50$/);
   t.match(lines[3] ?? '', /^put c=16\s+500\s+-\s+-/);
   t.match(text, /note: strata, put c=16: 100 errors, first: boom/);
+});
+
+t.test('medianRun takes each figure\'s median over the usable rounds', async (t) => {
+  const run = (throughput: number, p99: number, errors = 0): RunResult => ({
+    workload: 'put', clients: 1, conns: 1, workers: 1, ops: 1000, errors,
+    firstError: errors > 0 ? 'boom' : undefined, elapsedSeconds: 1, throughput,
+    latencyMs: { min: 0, mean: 0, p50: 1, p90: 0, p99, p999: 0, max: 0 },
+    puts: undefined, serverCpuSeconds: 1, serverCpuMicrosPerOp: throughput / 10,
+    clientCpuMicrosPerOp: 1,
+  });
+  const m = medianRun([run(100, 9), run(300, 1), 'timed out', run(200, 5), run(1e6, 0, 500)]);
+  if (typeof m === 'string') throw new Error(m);
+  t.equal(m.throughput, 200);
+  t.equal(m.latencyMs.p99, 5);
+  t.equal(m.serverCpuMicrosPerOp, 20);
+  t.equal(m.firstError, 'boom', 'the failed round still shows in the notes');
+  t.equal(medianRun(['timed out', 'refused']), 'timed out');
+  const even = medianRun([run(100, 1), run(200, 3)]);
+  t.equal(typeof even === 'object' ? even.throughput : 0, 150);
 });
 
 t.test('/proc stat parsing and this process\'s CPU', async (t) => {

@@ -1,13 +1,16 @@
 /**
  * `strata bench compare`: starts a real etcd and a strata member with the same flags, runs the
  * same workload matrix against each, alternately (etcd first on even rows, strata first on odd
- * ones, so warm-up and background load do not favour one side), and prints each workload's
+ * ones, swapped each round, so warm-up and background load do not favour one side), for
+ * --rounds rounds (each figure in the table is the median over the rounds: this machine is
+ * shared, and one noisy neighbour should not decide a ratio), and prints each workload's
  * throughput, p50 / p99 and server CPU per operation side by side with the ratios strata / etcd.
  * CPU per operation comes from /proc of the server process; it is the figure that carries over
  * to bigger machines, since on two cores the load generator itself takes about one.
  * When strata does not start, the etcd column is still measured and the command exits 1 with
  * "strata did not start: ...".
  */
+import { assert } from '../../base/index.js';
 import { BENCH_LIMITS, parseBenchArgs, splitFlags, type BenchOptions } from './options.js';
 import { jsonLine, ProgressBar } from './report.js';
 import { runLoad, type RunResult } from './run.js';
@@ -47,12 +50,17 @@ export const MATRIX: readonly MatrixRow[] = [
   { label: 'lease keepalive c=64', args: ['lease-keepalive', '--clients', '64', '--conns', '4'] },
 ];
 
+/** Rounds of the matrix by default (about 2 x 135 s here), and at most. */
+export const ROUNDS_DEFAULT = 2;
+const ROUNDS_MAX = 20;
+
 const COMPARE_FLAGS = {
   duration: { kind: 'number', min: 0.2, max: BENCH_LIMITS.durationSecondsMax },
   quick: { kind: 'bool' },
   json: { kind: 'bool' },
   etcd: { kind: 'string' },
   only: { kind: 'string' },
+  rounds: { kind: 'int', min: 1, max: ROUNDS_MAX },
   workers: { kind: 'int', min: 1, max: BENCH_LIMITS.workersMax },
   /** The strata entry point to start (default: this build's dist/src/cli/main.js). */
   'strata-main': { kind: 'string' },
@@ -61,7 +69,8 @@ const COMPARE_FLAGS = {
 interface Side {
   readonly server: ServerProcess | undefined;
   readonly startError: string | undefined;
-  readonly results: (RunResult | string)[];
+  /** Per matrix row, the runs of every round (an error text for a run that failed). */
+  readonly results: (RunResult | string)[][];
 }
 
 function rowOptions(row: MatrixRow, server: ServerProcess, durationSeconds: number,
@@ -95,6 +104,7 @@ export async function runCompare(argv: readonly string[], io: BenchIo): Promise<
     return typeof v === 'string' ? v : undefined;
   };
   const duration = numberFlag('duration') ?? (quick ? 1 : 5);
+  const rounds = numberFlag('rounds') ?? (quick ? 1 : ROUNDS_DEFAULT);
   const workers = numberFlag('workers');
   const only = stringFlag('only');
   const rows = MATRIX.filter((r) => only === undefined || r.label.startsWith(only));
@@ -112,25 +122,31 @@ export async function runCompare(argv: readonly string[], io: BenchIo): Promise<
     if (side.startError === undefined) continue;
     io.stderr.write(`${kind} did not start: ${side.startError} (measuring the other side only)\n`);
   }
+  for (const side of Object.values(sides)) for (const _ of rows) side.results.push([]);
   try {
-    for (const [i, row] of rows.entries()) {
-      const order = i % 2 === 0 ? (['etcd', 'strata'] as const) : (['strata', 'etcd'] as const);
-      for (const kind of order) {
-        const side = sides[kind];
-        if (side.server === undefined) {
-          side.results.push('did not start');
-          continue;
-        }
-        const o = rowOptions(row, side.server, duration, workers, quick);
-        const bar = new ProgressBar(io.stderr, `${kind}: ${row.label}`, io.isTTY);
-        try {
-          const r = await runLoad(o, { onProgress: (ops, fr) => bar.update(ops, fr) });
-          side.results.push(r);
-          io.stdout.write(`${jsonLine(r, { server: kind, row: row.label })}\n`);
-        } catch (err) {
-          side.results.push(err instanceof Error ? err.message : String(err));
-        } finally {
-          bar.done();
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, row] of rows.entries()) {
+        const order = (i + round) % 2 === 0 ? (['etcd', 'strata'] as const)
+          : (['strata', 'etcd'] as const);
+        for (const kind of order) {
+          const side = sides[kind];
+          const runs = side.results[i];
+          assert(runs !== undefined, 'one result list per row');
+          if (side.server === undefined) {
+            runs.push('did not start');
+            continue;
+          }
+          const o = rowOptions(row, side.server, duration, workers, quick);
+          const bar = new ProgressBar(io.stderr, `${kind}: ${row.label}`, io.isTTY);
+          try {
+            const r = await runLoad(o, { onProgress: (ops, fr) => bar.update(ops, fr) });
+            runs.push(r);
+            io.stdout.write(`${jsonLine(r, { server: kind, row: row.label, round })}\n`);
+          } catch (err) {
+            runs.push(err instanceof Error ? err.message : String(err));
+          } finally {
+            bar.done();
+          }
         }
       }
     }
@@ -138,10 +154,12 @@ export async function runCompare(argv: readonly string[], io: BenchIo): Promise<
     await Promise.all(Object.values(sides).map((s) => s.server?.stop()));
   }
   if (f.get('json') !== true) {
-    io.stdout.write(`${compareTable(rows, sides.etcd.results, sides.strata.results)}\n`);
+    const etcd = sides.etcd.results.map(medianRun);
+    const strata = sides.strata.results.map(medianRun);
+    io.stdout.write(`${compareTable(rows, etcd, strata)}\n`);
   }
   const failed = [sides.etcd, sides.strata].some((s) => s.startError !== undefined
-    || s.results.some((r) => typeof r === 'string' || r.errors > 0));
+    || s.results.some((runs) => runs.some((r) => typeof r === 'string' || r.errors > 0)));
   if (sides.strata.startError !== undefined) {
     io.stderr.write(`strata did not start: ${sides.strata.startError}\n`);
   }
@@ -157,6 +175,40 @@ async function start(kind: 'etcd' | 'strata', etcdBinary: string, strataMain: st
     const startError = err instanceof Error ? err.message : String(err);
     return { server: undefined, startError, results: [] };
   }
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] ?? 0 : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+
+/**
+ * One row's figures over its rounds: each figure is the median of the runs whose figures are
+ * usable; the first error of any run is kept so the table's notes still show it. With no usable run, the
+ * first failed run (or its error text) stands for the row.
+ */
+export function medianRun(runs: readonly (RunResult | string)[]): RunResult | string {
+  const ok = runs.filter((r): r is RunResult => usable(r) !== undefined);
+  const first = ok[0];
+  if (first === undefined) return runs.find((r) => typeof r === 'object') ?? runs[0] ?? 'no runs';
+  const m = (pick: (r: RunResult) => number): number => median(ok.map(pick));
+  const cpu = ok.every((r) => r.serverCpuMicrosPerOp !== undefined)
+    ? m((r) => r.serverCpuMicrosPerOp ?? 0) : undefined;
+  const all = runs.filter((r): r is RunResult => typeof r === 'object');
+  return {
+    ...first,
+    ops: m((r) => r.ops), errors: m((r) => r.errors),
+    firstError: all.find((r) => r.firstError !== undefined)?.firstError,
+    elapsedSeconds: m((r) => r.elapsedSeconds), throughput: m((r) => r.throughput),
+    latencyMs: {
+      min: m((r) => r.latencyMs.min), mean: m((r) => r.latencyMs.mean),
+      p50: m((r) => r.latencyMs.p50), p90: m((r) => r.latencyMs.p90),
+      p99: m((r) => r.latencyMs.p99), p999: m((r) => r.latencyMs.p999),
+      max: m((r) => r.latencyMs.max),
+    },
+    serverCpuMicrosPerOp: cpu, clientCpuMicrosPerOp: m((r) => r.clientCpuMicrosPerOp),
+  };
 }
 
 /** Most failed requests, as a fraction of the successful ones, for a run's figures to be shown. */
