@@ -38,13 +38,30 @@ export const MVCC_TABLES: readonly string[] = Object.values(TABLES);
 
 const packr = new Packr({ useRecords: false, int64AsType: 'bigint' });
 
+/** Bytes of one slab of `ownBytes` copies; larger values get their own buffer. */
+const SLAB_BYTES = 16 * 1024;
+const SLAB_VALUE_BYTES_MAX = 2 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
 /**
- * A private copy of bytes a backend may reuse. lmdb-js's getBinaryFast returns a large reused
- * buffer whose `length` property is overridden to the value's size, so copy exactly `length`
- * bytes through a plain view (also avoids Buffer's slower species path).
+ * A private copy of `bytes` (request keys and values the store keeps). Small copies are carved
+ * out of 16 KiB slabs, as Node's Buffer pool does, because allocating a small exact-size
+ * Uint8Array costs several times more. A copy may therefore be a view into a larger buffer:
+ * copy it to exact size before posting it to another thread.
  */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length).slice();
+  const n = bytes.length;
+  // Uint8Array.prototype.slice copies even for a Buffer, whose own slice() is a view.
+  if (n > SLAB_VALUE_BYTES_MAX) return Uint8Array.prototype.slice.call(bytes);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  out.set(bytes);
+  slabUsed += (n + 7) & ~7;
+  return out;
 }
 
 export function pack(value: unknown): Uint8Array {
