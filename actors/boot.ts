@@ -335,6 +335,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       quotaBytes: config.quotaBackendBytes,
     },
     version: ETCD_VERSION,
+    clock: () => performance.now(),
   });
   const receiveBytesMax = config.maxRequestBytes + 512 * 1024;
   const grpc = new GrpcServer({ logger, receiveBytesMax, observer: metrics });

@@ -54,10 +54,15 @@ export class ApplyActor implements Actor<ApplyInbox> {
         const seq = ++this.#issued;
         assert(seq - this.#reported <= this.#o.batchesInFlightMax * 64, 'apply fell far behind raft');
         const self = ctx.self;
-        void this.#o.applier.apply(message.entries).then((batch) => {
+        const last = message.entries[message.entries.length - 1]!.index;
+        const staged = this.#o.applier.applyStaged(message.entries);
+        // Clients are answered once the batch is visible (the Raft log already holds it on
+        // disk); raft may compact its log only below what the mvcc env holds on disk.
+        void staged.visible.then((batch) => {
           this.#done.set(seq, batch);
           ctx.send(self, { type: 'apply.written', seq });
         });
+        void staged.durable.then(() => ctx.send(this.#o.raftAddress, { type: 'raft.applied', index: last }));
         return;
       }
       case 'apply.written':
@@ -95,7 +100,6 @@ export class ApplyActor implements Actor<ApplyInbox> {
         results: batch.results.filter((r) => r.origin === o.memberId),
         alarms: batch.alarms,
       });
-      ctx.send(o.raftAddress, { type: 'raft.applied', index: batch.appliedIndex });
       if (o.watchAddress !== undefined && batch.changes.length > 0) {
         ctx.send(o.watchAddress, { type: 'watch.committed', changes: batch.changes, revision: batch.revision });
       }

@@ -46,7 +46,12 @@ export interface ServiceDeps {
   readonly limits: { readonly requestBytesMax: number; readonly txnOpsMax: number; readonly quotaBytes: number };
   /** The version this server reports (etcd's, for clients that compare it). */
   readonly version: string;
+  /** Milliseconds, for rate-limiting the quota's size reads. */
+  readonly clock: () => number;
 }
+
+/** How stale the quota check's view of the db size may be. */
+const QUOTA_CHECK_MS = 100;
 
 const ALARMS: readonly (AlarmKind | 'NONE')[] = ['NONE', 'NOSPACE', 'CORRUPT'];
 
@@ -76,12 +81,24 @@ export function services(d: ServiceDeps) {
     return r as Extract<CommandResponse, { kind: K }>;
   };
 
+  // The size in use costs a stat of every table; writes read it at most every QUOTA_CHECK_MS.
+  let inUseBytes = 0;
+  let inUseAt = Number.NEGATIVE_INFINITY;
+  const inUse = (): number => {
+    const now = d.clock();
+    if (now - inUseAt >= QUOTA_CHECK_MS) {
+      inUseBytes = d.host.dbSizeInUseBytes();
+      inUseAt = now;
+    }
+    return inUseBytes;
+  };
+
   /** etcd's quota check: refuse writes that would grow the db past the quota, raising NOSPACE. */
   const checkSpace = async (requestBytes: number): Promise<void> => {
     if (front.alarms.some((a) => a.alarm === 'NOSPACE')) throw new EtcdError('ErrNoSpace');
     // The size in use, not the file size: LMDB never shrinks its file but reuses freed pages,
     // which is what etcd's defragment achieves, so compaction really makes room again.
-    if (d.host.dbSizeInUseBytes() + requestBytes <= d.limits.quotaBytes) return;
+    if (inUse() + requestBytes <= d.limits.quotaBytes) return;
     await front.propose({ kind: 'alarm', action: 'activate', memberId: front.memberId, alarm: 'NOSPACE' });
     throw new EtcdError('ErrNoSpace');
   };

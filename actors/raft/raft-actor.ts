@@ -149,21 +149,40 @@ export class RaftActor implements Actor<RaftInbox> {
       const seq = ++this.#seq;
       this.#inFlight = { ready: rd, seq };
       if (rd.hardState !== null) this.#persistedHard = rd.hardState;
+      // Committed entries that an earlier Ready already made durable go to apply now, in
+      // parallel with this fsync (etcd's raft does the same); only entries of this very Ready
+      // wait for it.
+      this.#handOffEarly(rd, ctx);
       const self = ctx.self;
       this.#options.storage.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState })
         .then(() => ctx.send(self, { type: 'raft.persisted', seq }));
     }
   }
 
+  /** Committed entries of `rd` handed to apply before its persistence finished. */
+  #handedOff: Ready | null = null;
+
+  #handOffEarly(rd: Ready, ctx: ActorContext<RaftInbox>): void {
+    const last = rd.committedEntries[rd.committedEntries.length - 1];
+    const firstNew = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    if (last === undefined || last.index >= firstNew || rd.snapshot !== null) return;
+    this.#commit(rd, ctx);
+    this.#handedOff = rd;
+  }
+
+  #commit(rd: Ready, ctx: ActorContext<RaftInbox>): void {
+    if (rd.committedEntries.length === 0) return;
+    for (const e of rd.committedEntries) {
+      if (e.type === 'confChange') this.#confState = this.#node!.applyConfChange(decodeConfChange(e.data));
+    }
+    ctx.send(this.#options.applyAddress, { type: 'apply.committed', entries: rd.committedEntries });
+  }
+
   #afterPersist(rd: Ready, ctx: ActorContext<RaftInbox>): void {
     const o = this.#options;
     this.#send(rd.messagesAfterPersist, ctx);
-    if (rd.committedEntries.length > 0) {
-      for (const e of rd.committedEntries) {
-        if (e.type === 'confChange') this.#confState = this.#node!.applyConfChange(decodeConfChange(e.data));
-      }
-      ctx.send(o.applyAddress, { type: 'apply.committed', entries: rd.committedEntries });
-    }
+    if (this.#handedOff !== rd) this.#commit(rd, ctx);
+    this.#handedOff = null;
     for (const rs of rd.readStates) {
       ctx.send(o.frontAddress, { type: 'front.readIndexed', readId: readIdOf(rs.requestCtx), index: rs.index });
     }

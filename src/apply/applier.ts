@@ -10,6 +10,7 @@
  */
 import { assert, assertNever } from '../base/index.js';
 import type {
+  WriteResult,
   ChangeSet, CompactionResponse, DeleteRangeResponse, MvccError, MvccStore, MvccWriter,
   PutResponse, Result, TxnResponse,
 } from '../mvcc/index.js';
@@ -123,12 +124,25 @@ export class Applier {
    * Entries at or below the applied index (a replay after restart) are skipped.
    */
   async apply(entries: readonly CommittedEntry[]): Promise<AppliedBatch> {
-    const from = this.#store.state().appliedIndex;
-    const fresh = entries.filter((e) => e.index > from);
+    const staged = this.applyStaged(entries);
+    await staged.durable;
+    return staged.visible;
+  }
+
+  /**
+   * `apply` in two steps: `visible` resolves with the batch's results once every reader sees
+   * them (when a client may be answered: the Raft log already holds the entries durably),
+   * `durable` once the mvcc env has them on disk (when the Raft log below may be compacted).
+   */
+  applyStaged(entries: readonly CommittedEntry[]): { readonly visible: Promise<AppliedBatch>; readonly durable: Promise<void> } {
     const last = entries[entries.length - 1];
     assert(last !== undefined, 'apply needs at least one entry');
-    const appliedIndex = Math.max(from, last.index);
-    const written = await this.#store.write((w) => {
+    let appliedIndex = 0;
+    const staged = this.#store.writeStaged((w) => {
+      // Entries at or below the stored applied index are a replay after a restart: skip them.
+      const from = w.meta.appliedIndex;
+      appliedIndex = Math.max(from, last.index);
+      const fresh = entries.filter((e) => e.index > from);
       const results: ApplyResult[] = [];
       for (const entry of fresh) {
         if (entry.type !== 'normal' || entry.data.length === 0) continue;
@@ -136,15 +150,24 @@ export class Applier {
         results.push({ id: proposal.id, origin: proposal.origin, outcome: this.#run(proposal, w) });
       }
       const slicing = w.meta.compactTarget >= 0 ? w.compactSlice() : false;
-      return { results, slicing, compacted: w.meta.compacted };
-    }, { appliedIndex });
-    const { results, slicing, compacted } = written.result;
+      // Taken inside the transaction: lmdb-js may run the next batch's callback before this
+      // batch's promise resolves, so nothing per batch may wait in the applier's fields.
+      const leaseOps = this.#leaseOps;
+      this.#leaseOps = [];
+      return { results, slicing, compacted: w.meta.compacted, leaseOps, alarms: [...this.#alarms] };
+    }, { appliedIndex: (w) => Math.max(w.meta.appliedIndex, last.index) });
+    return { visible: staged.visible.then((written) => this.#batchOf(written, appliedIndex)), durable: staged.durable };
+  }
+
+  #batchOf(written: WriteResult<{
+    results: ApplyResult[]; slicing: boolean; compacted: number;
+    leaseOps: AppliedBatch['leaseOps']; alarms: AlarmMember[];
+  }>, appliedIndex: number): AppliedBatch {
+    const { results, slicing, compacted, leaseOps, alarms } = written.result;
     const answered = this.#holdPhysical(results, slicing);
-    const leaseOps = this.#leaseOps;
-    this.#leaseOps = [];
     return {
       appliedIndex, revision: written.revision, compacted, results: answered,
-      changes: written.changes, alarms: this.#alarms, leaseOps,
+      changes: written.changes, alarms, leaseOps,
     };
   }
 

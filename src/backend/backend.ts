@@ -66,11 +66,23 @@ export interface WriteTxn extends ReadTxn {
   delete(table: string, key: Uint8Array): boolean;
 }
 
+export interface StagedWrite<T> {
+  readonly visible: Promise<T>;
+  readonly durable: Promise<void>;
+}
+
 export interface Backend {
   /** The tables this backend was opened with; naming any other table is a programmer error. */
   readonly tables: readonly string[];
   read<T>(fn: (txn: ReadTxn) => T): T;
   write<T>(fn: (txn: WriteTxn) => T): Promise<T>;
+  /**
+   * `write` in two steps, for callers whose answers need visibility but not durability (the
+   * apply loop, whose Raft log is the write-ahead log): `visible` resolves with `fn`'s result
+   * once the transaction is committed (every later `read` on any thread sees it, and a crash of
+   * the process cannot lose it), `durable` once it is flushed to disk as well.
+   */
+  writeStaged<T>(fn: (txn: WriteTxn) => T): StagedWrite<T>;
   /** Waits for every write issued so far, then releases the backend. */
   close(): Promise<void>;
 }

@@ -3,6 +3,8 @@
  * of byte keys in memcmp order, with a documented durability contract) and MemoryBackend, the
  * simulator's implementation. LmdbBackend lives in src/runtime/node because it does I/O.
  */
-export type { Backend, BackendEntry, RangeOptions, ReadTxn, WriteTxn } from './backend.js';
+export type {
+  Backend, BackendEntry, RangeOptions, ReadTxn, StagedWrite, WriteTxn,
+} from './backend.js';
 export { backendLimits } from './backend.js';
 export { MemoryBackend } from './memory-backend.js';

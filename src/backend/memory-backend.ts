@@ -5,7 +5,9 @@
  * can never interleave with a write and every read is a consistent snapshot.
  */
 import { assert, compareBytes } from '../base/index.js';
-import type { Backend, BackendEntry, RangeOptions, ReadTxn, WriteTxn } from './backend.js';
+import type {
+  Backend, BackendEntry, RangeOptions, ReadTxn, StagedWrite, WriteTxn,
+} from './backend.js';
 import { backendLimits } from './backend.js';
 
 class Table {
@@ -48,6 +50,12 @@ export class MemoryBackend implements Backend {
   read<T>(fn: (txn: ReadTxn) => T): T {
     assert(!this.closed, 'backend is closed');
     return fn(this.readTxn());
+  }
+
+  /** In memory, visible and durable are the same moment. */
+  writeStaged<T>(fn: (txn: WriteTxn) => T): StagedWrite<T> {
+    const visible = this.write(fn);
+    return { visible, durable: visible.then(() => undefined) };
   }
 
   write<T>(fn: (txn: WriteTxn) => T): Promise<T> {

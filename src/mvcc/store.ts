@@ -115,12 +115,27 @@ export class MvccStore {
   async write<T>(
     fn: (writer: MvccWriter) => T, options: { appliedIndex?: number } = {},
   ): Promise<WriteResult<T>> {
-    return this.backend.write((txn) => {
+    const staged = this.writeStaged(fn, options);
+    await staged.durable;
+    return staged.visible;
+  }
+
+  /**
+   * `write` in two steps (Backend.writeStaged): `visible` once every reader sees the batch,
+   * `durable` once it is on disk too. `options.appliedIndex` may also be a function of the
+   * batch's view, for callers that decide the index inside the transaction.
+   */
+  writeStaged<T>(
+    fn: (writer: MvccWriter) => T, options: { appliedIndex?: number | ((w: MvccWriter) => number) } = {},
+  ): { readonly visible: Promise<WriteResult<T>>; readonly durable: Promise<void> } {
+    const staged = this.backend.writeStaged((txn) => {
       const w = new Writer(txn, this.limits, this.leases);
+      const applied = typeof options.appliedIndex === 'function' ? options.appliedIndex(w) : options.appliedIndex;
       const result = fn(w);
-      w.finish(options.appliedIndex);
+      w.finish(applied);
       return { result, changes: w.changes, revision: w.meta.current };
     });
+    return staged;
   }
 }
 

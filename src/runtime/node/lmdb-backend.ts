@@ -20,7 +20,7 @@ import { open } from 'lmdb';
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import { assert } from '../../base/index.js';
 import type {
-  Backend, BackendEntry, RangeOptions, ReadTxn, WriteTxn,
+  Backend, BackendEntry, RangeOptions, ReadTxn, StagedWrite, WriteTxn,
 } from '../../backend/index.js';
 import { backendLimits } from '../../backend/index.js';
 
@@ -63,6 +63,7 @@ export class LmdbBackend implements Backend {
     const env = open({
       path: options.path,
       maxDbs: Math.max(16, options.tables.length + 4),
+      separateFlushed: true,
       ...(options.readOnly === true && { readOnly: true }),
       ...(options.noSync === true && { noSync: true }),
       ...(options.mapSizeBytes !== undefined && { mapSize: options.mapSizeBytes }),
@@ -81,9 +82,19 @@ export class LmdbBackend implements Backend {
   }
 
   write<T>(fn: (txn: WriteTxn) => T): Promise<T> {
+    const staged = this.writeStaged(fn);
+    return staged.durable.then(() => staged.visible);
+  }
+
+  /**
+   * The env is opened with lmdb-js's `separateFlushed`, so a transaction's promise resolves at
+   * commit (visible, and safe from a process crash) and `env.flushed` once that commit, and every
+   * one before it, is fsynced.
+   */
+  writeStaged<T>(fn: (txn: WriteTxn) => T): StagedWrite<T> {
     assert(!this.closed, 'backend is closed');
     assert(!this.writing, 'write transactions do not nest');
-    return this.env.transaction(() => this.env.childTransaction(() => {
+    const visible = this.env.transaction(() => this.env.childTransaction(() => {
       this.writing = true;
       try {
         return fn(this.writeTxn);
@@ -91,6 +102,8 @@ export class LmdbBackend implements Backend {
         this.writing = false;
       }
     })) as Promise<T>;
+    const durable = visible.then(() => this.env.flushed).then(() => undefined);
+    return { visible, durable };
   }
 
   async close(): Promise<void> {
