@@ -185,8 +185,8 @@ const median = (xs: readonly number[]): number => {
 
 /**
  * One row's figures over its rounds: each figure is the median of the runs whose figures are
- * usable; the first error of any run is kept so the table's notes still show it. With no usable run, the
- * first failed run (or its error text) stands for the row.
+ * usable; the first error of any run is kept so the table's notes still show it. With no usable
+ * run, the first failed run (or its error text) stands for the row.
  */
 export function medianRun(runs: readonly (RunResult | string)[]): RunResult | string {
   const ok = runs.filter((r): r is RunResult => usable(r) !== undefined);
