@@ -19,7 +19,7 @@ import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
 import { WatchHub, rangesContain, type HistoryReader } from '../src/watch/index.js';
 import {
   ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, ThreadHost, bidi, serverStream, unary,
-  type ActorSpec,
+  type ActorSpec, type MainActorSpec, type Placement,
 } from '../src/runtime/node/index.js';
 import type { AnyActor } from '../src/runtime/index.js';
 import { ApplyActor } from './apply/apply-actor.js';
@@ -57,9 +57,28 @@ export interface BootConfig {
   readonly autoCompaction: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
   /** Accepted etcd flags that have no effect here, with why; logged once at start. */
   readonly ignoredFlags?: readonly string[];
+  /** Actor placement; `threads` by default. */
+  readonly placement?: PlacementName;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
   /** Lease expiries proposed per second at most (etcd: 1000); limits.leaseRevokesPerSecondMax by default. */
   readonly leaseRevokesPerSecondMax?: number;
+}
+
+/**
+ * Where the actors run. `threads`: raft, apply, watch and lease each on a worker thread (the
+ * front on main), so fsync waits and event fan-out overlap with request handling. `single`: all
+ * on the main thread, no thread hops: less CPU per request where there are few cores.
+ */
+export type PlacementName = 'threads' | 'single';
+
+function placementOf(name: PlacementName, a: {
+  front: MainActorSpec; raft: ActorSpec; apply: ActorSpec; watch: ActorSpec; lease: ActorSpec;
+}): Placement {
+  if (name === 'single') return { threads: [], main: [a.front, a.raft, a.apply, a.watch, a.lease] };
+  return {
+    threads: [{ actors: [a.raft] }, { actors: [a.apply] }, { actors: [a.watch] }, { actors: [a.lease] }],
+    main: [a.front],
+  };
 }
 
 export interface Member {
@@ -320,10 +339,10 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     options: { mvccPath: paths.mvcc, frontAddress: addr.front } satisfies WatchWorkerOptions,
   };
   const host = await ThreadHost.start({
-    placement: {
-      threads: [{ actors: [raftSpec] }, { actors: [applySpec] }, { actors: [watchSpec] }, { actors: [leaseSpec] }],
-      main: [{ address: addr.front, create: () => front }],
-    },
+    placement: placementOf(config.placement ?? 'threads', {
+      front: { address: addr.front, create: () => front },
+      raft: raftSpec, apply: applySpec, watch: watchSpec, lease: leaseSpec,
+    }),
     logger,
     workerLogLevel: config.logLevel === 'debug' ? 'debug' : 'warn',
   });

@@ -66,6 +66,7 @@ const FLAGS = {
   'auto-compaction-mode': [z.enum(['periodic', 'revision']), 'periodic', "'periodic' or 'revision'"],
   'auto-compaction-retention': [z.string().regex(/^(\d+|\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, 'must be a number or a duration like 1h30m'), '0', 'auto compaction retention (0 = off; hours, or a duration in periodic mode)'],
   'log-level': [z.enum(['debug', 'info', 'warn', 'error', 'panic', 'fatal']), 'info', 'log level'],
+  'actor-placement': [z.enum(['threads', 'single']), 'threads', "strata: 'threads' (raft, apply, watch, lease on worker threads) or 'single' (all on the main thread)"],
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -120,6 +121,7 @@ export interface ServerConfig {
   /** Periodic mode: milliseconds; revision mode: revisions to keep. 0 turns it off. */
   readonly autoCompactionRetention: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
+  readonly actorPlacement: 'threads' | 'single';
   /** Accepted etcd flags that do nothing here, each with why (logged as warnings at start). */
   readonly ignoredFlags: readonly string[];
 }
@@ -243,6 +245,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     autoCompactionMode: mode,
     autoCompactionRetention: retention(get('auto-compaction-retention'), mode),
     logLevel: get('log-level'),
+    actorPlacement: get('actor-placement'),
     ignoredFlags,
   };
 }

@@ -55,6 +55,7 @@ export function bootConfigOf(c: ServerConfig) {
     snapshotCount: c.snapshotCount,
     autoCompaction: { mode: c.autoCompactionMode, retention: c.autoCompactionRetention },
     ignoredFlags: c.ignoredFlags,
+    placement: c.actorPlacement,
     logLevel: c.logLevel,
   };
 }
