@@ -157,6 +157,14 @@ export class FrontActor implements Actor<FrontInbox> {
     });
   }
 
+  /** `propose`, asserting that apply answered with the same kind of command. */
+  async proposeAs<K extends CommandResponse['kind']>(command: Command, kind: K):
+    Promise<Extract<CommandResponse, { kind: K }>> {
+    const r = await this.propose(command);
+    if (r.kind !== kind) throw new Error(`apply answered ${r.kind} to a ${kind}`);
+    return r as Extract<CommandResponse, { kind: K }>;
+  }
+
   /** Resolves once this member has applied everything committed when the call was made. */
   readBarrier(): Promise<void> {
     const ctx = this.#ctx;

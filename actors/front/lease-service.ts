@@ -12,7 +12,7 @@
 import { compareBytes } from '../../src/base/index.js';
 import { EtcdError, type EtcdErrorCode } from '../../src/api/index.js';
 import type * as api from '../../src/api/index.js';
-import { header, type Command, type CommandResponse } from '../../src/apply/index.js';
+import { header } from '../../src/apply/index.js';
 import { LEASE_TTL_MAX_SECONDS, LeaseIdGenerator } from '../../src/lease/index.js';
 import type { MvccStore } from '../../src/mvcc/index.js';
 import type { FrontActor } from './front-actor.js';
@@ -40,12 +40,7 @@ export function leaseService(d: LeaseServiceDeps) {
   const { front, store } = d;
   const hdr = (revision: number): api.ResponseHeader => header(front, revision);
 
-  const proposed = async <K extends CommandResponse['kind']>(command: Command, kind: K):
-    Promise<Extract<CommandResponse, { kind: K }>> => {
-    const r = await front.propose(command);
-    if (r.kind !== kind) throw new Error(`apply answered ${r.kind} to a ${kind}`);
-    return r as Extract<CommandResponse, { kind: K }>;
-  };
+  const proposed = front.proposeAs.bind(front);
 
   return {
     async grant(w: api.LeaseGrantRequest): Promise<api.LeaseGrantResponse> {

@@ -12,7 +12,7 @@ import { EtcdError, type EtcdErrorCode } from '../../src/api/index.js';
 import type * as api from '../../src/api/index.js';
 import {
   deleteRangeFromWire, deleteRangeToWire, header, putFromWire, putToWire, rangeFromWire,
-  rangeToWire, txnFromWire, txnToWire, type AlarmKind, type Command, type CommandResponse,
+  rangeToWire, txnFromWire, txnToWire, type AlarmKind,
 } from '../../src/apply/index.js';
 import {
   MVCC_TABLES, estimateRequestBytes, validateDeleteRange, validatePut, validateRange, validateTxn,
@@ -74,12 +74,7 @@ export function services(d: ServiceDeps) {
   const { front, store } = d;
   const hdr = (revision: number): api.ResponseHeader => header(front, revision);
 
-  const proposed = async <K extends CommandResponse['kind']>(command: Command, kind: K):
-    Promise<Extract<CommandResponse, { kind: K }>> => {
-    const r = await front.propose(command);
-    if (r.kind !== kind) throw new Error(`apply answered ${r.kind} to a ${kind}`);
-    return r as Extract<CommandResponse, { kind: K }>;
-  };
+  const proposed = front.proposeAs.bind(front);
 
   // The size in use costs a stat of every table; writes read it at most every QUOTA_CHECK_MS.
   let inUseBytes = 0;

@@ -22,6 +22,7 @@ import {
   parseGrpcTimeout,
 } from './grpc-frames.js';
 import type { GrpcStatus } from './grpc-frames.js';
+import { drainedOrClosed } from './drained.js';
 
 export { GrpcStatusError, Status, isGrpcStatus } from './grpc-frames.js';
 export type { GrpcStatus } from './grpc-frames.js';
@@ -493,17 +494,7 @@ class Call implements BidiCall<unknown, unknown> {
   }
 
   drained(): Promise<void> {
-    const stream = this.#stream;
-    if (this.#done || !stream.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        stream.off('drain', done);
-        stream.off('close', done);
-        resolve();
-      };
-      stream.on('drain', done);
-      stream.on('close', done);
-    });
+    return drainedOrClosed(this.#stream, this.#done);
   }
 
   get requests(): AsyncIterable<unknown> {

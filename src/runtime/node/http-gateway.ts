@@ -21,6 +21,7 @@ import type { Logger } from '../../base/index.js';
 import { GrpcStatusError, Status, isGrpcStatus } from './grpc-frames.js';
 import type { GrpcStatus } from './grpc-frames.js';
 import type { BidiCall, MethodDefinition } from './grpc-server.js';
+import { drainedOrClosed } from './drained.js';
 
 /** A message's JSON mapping, as src/api's JsonCodec provides it. */
 export interface GatewayJson {
@@ -457,17 +458,7 @@ class HttpCall implements BidiCall<unknown, unknown> {
   }
 
   drained(): Promise<void> {
-    const res = this.#res;
-    if (this.#done || !res.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
+    return drainedOrClosed(this.#res, this.#done);
   }
 
   get requests(): AsyncIterable<unknown> {
