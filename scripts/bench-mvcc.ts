@@ -1,8 +1,10 @@
 /**
  * bench:mvcc — the MVCC store alone on LMDB (default durable env, group commit):
  * put/s with 1 and 64 keys per write transaction (writes pipelined, as the apply loop does),
+ * put/s on ONE key in write transactions of 64 puts (etcd's benchmark default: every put on the
+ * same key; the cost of a put must not grow with the key's history),
  * single-key range/s, 1,000-key prefix range/s, txn/s, compaction time and db size.
- * Usage: node dist/scripts/bench-mvcc.js [--keys 100000] [--keep]
+ * Usage: node dist/scripts/bench-mvcc.js [--keys 100000] [--same-key-puts 20000] [--keep]
  *
  * Each figure is printed twice: per wall-clock second, and per CPU-second of this process (all
  * threads, lmdb's write thread included). On a shared, loaded machine the second is the stable one.
@@ -20,6 +22,7 @@ const flag = (name: string, dflt: number): number => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const keys = flag('keys', 100_000);
+const sameKeyPuts = flag('same-key-puts', 20_000);
 const inFlightMax = 64;
 const value = new Uint8Array(256).fill(7);
 const keyOf = (i: number): Uint8Array => utf8(`/registry/pods/${String(i).padStart(8, '0')}`);
@@ -78,6 +81,24 @@ async function main(): Promise<void> {
   cpuStart();
   ms = await pipelined(singles, (i) => store.write((w) => w.put({ key: keyOf(i), value })));
   console.log(`put, 1 key/write txn:     ${rate(singles, ms)} keys`);
+
+  // One hot key, as etcd's `benchmark put` defaults do: first and last quarter reported apart.
+  const hot = utf8('/registry/leases/kube-node-lease/hot');
+  const sameKeyBatches = Math.ceil(sameKeyPuts / 64);
+  const quarter = Math.max(1, Math.floor(sameKeyBatches / 4));
+  const putHot = (b: number) => store.write((w) => {
+    for (let j = b * 64; j < Math.min(sameKeyPuts, (b + 1) * 64); j++) w.put({ key: hot, value });
+  });
+  cpuStart();
+  const msAll0 = performance.now();
+  ms = await pipelined(quarter, putHot);
+  console.log(`put, same key, batches of 64, puts 1..${fmt(quarter * 64)}: ${rate(quarter * 64, ms)}`);
+  ms = await pipelined(sameKeyBatches - 2 * quarter, (b) => putHot(b + quarter));
+  cpuStart();
+  const last = sameKeyPuts - (sameKeyBatches - quarter) * 64;
+  ms = await pipelined(quarter, (b) => putHot(b + sameKeyBatches - quarter));
+  console.log(`put, same key, batches of 64, last ${fmt(last)} puts: ${rate(last, ms)}`
+    + ` (all ${fmt(sameKeyPuts)} in ${fmt(performance.now() - msAll0)} ms)`);
 
   const reads = 200_000;
   cpuStart();

@@ -4,15 +4,27 @@
  * - `rev`:   16-byte revision key (8-byte big-endian main, 8-byte big-endian sub, so keys sort
  *            numerically) -> msgpackr positional array [key, value, create, mod, version, lease]
  *            for a put, or [key] for a tombstone.
- * - `index`: index key -> [fullKey | null, generations, latest]. `latest` is the key's current
- *            [value, create, mod, version, lease] (null when deleted): a copy of its newest rev
- *            record, so current reads and puts need one lookup, not two. A generation is [created, m0, s0, m1, s1,
- *            ...]; every generation but the last ends with its tombstone; the last one is empty
- *            ([]) right after a delete. The index key is the user key itself when it fits
- *            (<= indexKeyBytesMax bytes), else its first indexKeyBytesMax bytes followed by an
- *            8-byte hash of the whole key, with the whole key kept in the value. Such long keys
- *            stay in true order against every other key; only long keys sharing their first
- *            indexKeyBytesMax bytes come out of the table in hash order, and the scan sorts them.
+ * - `index`: index key -> [fullKey | null, main, sub, latest]: the key's CURRENT state only, so a
+ *            put reads and writes a record of constant size however long the key's history is.
+ *            (main, sub) is the key's newest revision; `latest` is its current
+ *            [value, create, version, lease] (a copy of the newest rev record, so current reads
+ *            and puts need one lookup, not two), or null when that newest revision is a
+ *            tombstone. A deleted key keeps its record (a tombstone marker) until compaction has
+ *            removed all of its history, so reads at older revisions still find it. The index key
+ *            is the user key itself when it fits (<= indexKeyBytesMax bytes), else its first
+ *            indexKeyBytesMax bytes followed by an 8-byte hash of the whole key, with the whole
+ *            key kept in the value. Such long keys stay in true order against every other key;
+ *            only long keys sharing their first indexKeyBytesMax bytes come out of the table in
+ *            hash order, and the scan sorts them.
+ * - `keyrev`: the revision history of every key (etcd's keyIndex generations, one entry per
+ *            revision): 2-byte big-endian length of the index key, the index key, then the 16-byte
+ *            revision key -> 0x01 + 8-byte big-endian create revision of the put's generation, or
+ *            0x00 for a tombstone. The length prefix makes one key's entries a contiguous run that
+ *            no other key's entries interleave (a bare index key would not: "a" + revision and
+ *            "a\x00" + revision overlap), so "the key's revision at rev" is one reverse seek with
+ *            limit 1 from (key, rev + 1). Across keys the table is in (length, key) order, which
+ *            nothing relies on: key order comes from `index`. At most 2 + indexKeyBytesMax + 8 + 16
+ *            bytes, under LMDB's 1978.
  * - `lease`: 8-byte lease id (uint64 big-endian) + index key -> [1]: the keys attached to a lease.
  * - `meta`:  'state' -> current, compacted, appliedIndex, compactTarget (float64 each), a flag
  *            and the compaction cursor (fixed binary layout: it is read by every request).
@@ -28,6 +40,7 @@ import type { KeyValue } from './types.js';
 export const TABLES = {
   rev: 'mvcc.rev',
   index: 'mvcc.index',
+  keyRev: 'mvcc.keyrev',
   lease: 'mvcc.lease',
   leases: 'mvcc.leases',
   meta: 'mvcc.meta',
@@ -96,10 +109,16 @@ export function revKey(main: number, sub: number): Uint8Array {
   return out;
 }
 
+function readU64(bytes: Uint8Array, at: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
+  const n = view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
+  assert(Number.isSafeInteger(n), 'a stored revision is a safe integer');
+  return n;
+}
+
 export function revKeyMain(key: Uint8Array): number {
   assert(key.length === REV_KEY_BYTES, 'revision keys are 16 bytes');
-  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
-  return view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
+  return readU64(key, 0);
 }
 
 // ---- kv records ----
@@ -133,41 +152,90 @@ export function decodeKv(bytes: Uint8Array): KeyValue | { key: Uint8Array; tombs
 
 // ---- index records ----
 
-/** A generation: [created, main0, sub0, main1, sub1, ...]; empty after a tombstone. */
-export type Generation = number[];
-
 export interface IndexRecord {
   /** The whole user key (also when the index key is the key itself). */
   readonly key: Uint8Array;
-  readonly generations: Generation[];
-  /** The current KeyValue, undefined when the key is deleted. */
+  /** The key's newest revision: its current put, or the tombstone that deleted it. */
+  readonly main: number;
+  readonly sub: number;
+  /** The current KeyValue (mod revision `main`), undefined when the key is deleted. */
   readonly latest: KeyValue | undefined;
 }
 
 export function encodeIndex(record: IndexRecord, long: boolean): Uint8Array {
   const l = record.latest;
-  const latest = l === undefined ? null
-    : [l.value, l.createRevision, l.modRevision, l.version, l.lease];
-  return pack([long ? record.key : null, record.generations, latest]);
+  if (l !== undefined) assert(l.modRevision === record.main, 'latest is the newest revision');
+  const latest = l === undefined ? null : [l.value, l.createRevision, l.version, l.lease];
+  return pack([long ? record.key : null, record.main, record.sub, latest]);
 }
 
 export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array): IndexRecord {
   const a = unpack(bytes) as unknown[];
-  assert(Array.isArray(a) && a.length === 3, 'index record has three fields');
-  const full = a[0];
-  const generations = a[1] as Generation[];
-  assert(Array.isArray(generations) && generations.length > 0, 'index has a generation');
+  assert(Array.isArray(a) && a.length === 4, 'index record has four fields');
+  const [full, main, sub] = a;
+  assert(typeof main === 'number' && typeof sub === 'number', 'index revision is numbers');
   const key = full === null ? indexKey : full;
   assert(key instanceof Uint8Array, 'index full key is bytes');
-  const l = a[2] as unknown[] | null;
-  if (l === null) return { key, generations, latest: undefined };
-  const [value, createRevision, modRevision, version, lease] = l;
+  const l = a[3] as unknown[] | null;
+  if (l === null) return { key, main, sub, latest: undefined };
+  const [value, createRevision, version, lease] = l;
   assert(value instanceof Uint8Array, 'latest value is bytes');
-  assert(typeof createRevision === 'number' && typeof modRevision === 'number', 'revisions');
+  assert(typeof createRevision === 'number' && createRevision <= main, 'create revision');
   assert(typeof version === 'number' && typeof lease === 'bigint', 'version and lease');
   return {
-    key, generations, latest: { key, value, createRevision, modRevision, version, lease },
+    key, main, sub,
+    latest: { key, value, createRevision, modRevision: main, version, lease },
   };
+}
+
+// ---- key history ----
+
+const KEY_REV_LENGTH_BYTES = 2;
+
+/** Bytes of a `keyrev` key for an index key of `indexKeyBytes` bytes. */
+export function keyRevKeyBytes(indexKeyBytes: number): number {
+  return KEY_REV_LENGTH_BYTES + indexKeyBytes + REV_KEY_BYTES;
+}
+
+/** The `keyrev` key of (indexKey, main, sub); sub = 0 and main = rev + 1 bounds "at or below rev". */
+export function keyRevKey(indexKey: Uint8Array, main: number, sub: number): Uint8Array {
+  const n = indexKey.length;
+  assert(n >= 1 && n <= 0xffff, 'an index key fits the 2-byte length');
+  const out = new Uint8Array(keyRevKeyBytes(n));
+  out[0] = n >>> 8;
+  out[1] = n & 0xff;
+  out.set(indexKey, KEY_REV_LENGTH_BYTES);
+  writeU64(out, KEY_REV_LENGTH_BYTES + n, main);
+  writeU64(out, KEY_REV_LENGTH_BYTES + n + 8, sub);
+  return out;
+}
+
+/** The (main, sub) of a `keyrev` key of `indexKey`. */
+export function keyRevOf(indexKey: Uint8Array, key: Uint8Array): { main: number; sub: number } {
+  const n = indexKey.length;
+  assert(key.length === keyRevKeyBytes(n), 'a keyrev key of this index key');
+  assert(key[0] === n >>> 8 && key[1] === (n & 0xff), 'a keyrev key has the index key length');
+  return { main: readU64(key, KEY_REV_LENGTH_BYTES + n), sub: readU64(key, KEY_REV_LENGTH_BYTES + n + 8) };
+}
+
+const KEY_REV_TOMBSTONE = new Uint8Array([0]);
+
+/** A `keyrev` value: the put's generation create revision, or undefined for a tombstone. */
+export function encodeKeyRev(created: number | undefined): Uint8Array {
+  if (created === undefined) return KEY_REV_TOMBSTONE;
+  const out = new Uint8Array(9);
+  out[0] = 1;
+  writeU64(out, 1, created);
+  return out;
+}
+
+export function decodeKeyRev(bytes: Uint8Array): number | undefined {
+  if (bytes.length === 1) {
+    assert(bytes[0] === 0, 'a one-byte keyrev value is a tombstone');
+    return undefined;
+  }
+  assert(bytes.length === 9 && bytes[0] === 1, 'a keyrev put is 0x01 + create revision');
+  return readU64(bytes, 1);
 }
 
 /** The 8-byte hash of a long key: two independent 32-bit FNV-1a variants. */

@@ -1,11 +1,15 @@
 /**
- * The key index of one key: its generations of revisions (etcd's keyIndex), as plain arrays so
- * they encode straight into the backend. A generation is [created, main0, sub0, main1, sub1, ...];
- * every generation but the last is closed by its final revision, the tombstone; after a delete the
- * last generation is empty ([]). These functions are pure: they read or return new arrays.
+ * The key index of one key (etcd's keyIndex), kept as two parts so that no operation costs more
+ * as a key's history grows: its current state, one `index` record (IndexRecord), and its history,
+ * one `keyrev` entry per revision (see codec.ts). A put writes one entry and rewrites the
+ * constant-size record; "the key's revision at rev" reads the record alone when rev is at or above
+ * the key's newest revision, and otherwise one reverse seek with limit 1 (O(log n) in the table).
+ * These functions only read; the store does the writes.
  */
 import { assert } from '../base/index.js';
-import type { Generation } from './codec.js';
+import type { ReadTxn } from '../backend/index.js';
+import { decodeKeyRev, keyRevKey, keyRevOf, TABLES } from './codec.js';
+import type { IndexRecord } from './codec.js';
 
 export interface Found {
   readonly main: number;
@@ -13,112 +17,75 @@ export interface Found {
   readonly created: number;
 }
 
-const revCount = (g: Generation): number => (g.length - 1) / 2;
+interface Entry {
+  readonly main: number;
+  readonly sub: number;
+  /** The generation's create revision; undefined for a tombstone. */
+  readonly created: number | undefined;
+}
 
-/** The revision that holds the key's value at `rev`, or undefined if absent (or deleted) then. */
-export function findAt(generations: readonly Generation[], rev: number): Found | undefined {
-  for (let gi = generations.length - 1; gi >= 0; gi--) {
-    const g = generations[gi]!;
-    if (g.length === 0) continue;
-    assert(g.length % 2 === 1, 'a generation is created + pairs');
-    if (g[1]! > rev) continue;
-    let i = revCount(g) - 1;
-    while (i > 0 && g[1 + 2 * i]! > rev) i--;
-    const closed = gi < generations.length - 1;
-    if (closed && i === revCount(g) - 1) return undefined;
-    return { main: g[1 + 2 * i]!, sub: g[2 + 2 * i]!, created: g[0]! };
+/** The newest history entry of `indexKey` at or below `rev`, if any is left. */
+function newestAtOrBelow(txn: ReadTxn, indexKey: Uint8Array, rev: number): Entry | undefined {
+  const range = txn.range(TABLES.keyRev, {
+    start: keyRevKey(indexKey, 0, 0), end: keyRevKey(indexKey, rev + 1, 0), reverse: true, limit: 1,
+  });
+  for (const e of range) {
+    const { main, sub } = keyRevOf(indexKey, e.key);
+    assert(main <= rev, 'the seek stays at or below rev');
+    return { main, sub, created: decodeKeyRev(e.value) };
   }
   return undefined;
 }
 
-/** Appends a put at (main, sub); starts a generation when the key does not exist. */
-export function withPut(
-  generations: readonly Generation[], main: number, sub: number,
-): Generation[] {
-  const out = generations.map((g) => g);
-  const last = out[out.length - 1];
-  if (last === undefined || last.length === 0) {
-    out[Math.max(0, out.length - 1)] = [main, main, sub];
-  } else {
-    assert(last[last.length - 2]! <= main, 'revisions grow');
-    out[out.length - 1] = [...last, main, sub];
+/** The revision that holds the key's value at `rev`, or undefined if absent (or deleted) then. */
+export function findAt(
+  txn: ReadTxn, indexKey: Uint8Array, rec: IndexRecord, rev: number,
+): Found | undefined {
+  if (rev >= rec.main) {
+    const l = rec.latest;
+    return l === undefined ? undefined : { main: rec.main, sub: rec.sub, created: l.createRevision };
   }
-  return out;
-}
-
-/** Appends a tombstone at (main, sub) and opens the next, empty generation. */
-export function withTombstone(
-  generations: readonly Generation[], main: number, sub: number,
-): Generation[] {
-  const last = generations[generations.length - 1];
-  assert(last !== undefined && last.length > 0, 'only an existing key is deleted');
-  const out = generations.slice(0, -1);
-  out.push([...last, main, sub], []);
-  return out;
+  const e = newestAtOrBelow(txn, indexKey, rev);
+  if (e === undefined || e.created === undefined) return undefined;
+  assert(e.created <= e.main, 'a generation is created at or before its revisions');
+  return { main: e.main, sub: e.sub, created: e.created };
 }
 
 export interface Compacted {
-  /** The generations left, or undefined when the key has no history left at all. */
-  readonly generations: Generation[] | undefined;
-  /** Revisions [main, sub] whose records are to be removed. */
+  /** Revisions [main, sub] whose `keyrev` entries and `rev` records are to be removed, oldest first. */
   readonly drop: Array<readonly [number, number]>;
+  /** Whether `drop` is all this key has to lose (false: come back with a fresh budget). */
+  readonly complete: boolean;
+  /** Whether the key has no history left afterwards, so its index record goes too. */
+  readonly removeIndex: boolean;
 }
 
 /**
- * etcd's compaction rule for one key at revision `at`: keep every revision above `at`, and the
- * newest revision at or below `at` unless it is a tombstone. Closed generations left with nothing
- * disappear; a key left with only an empty generation disappears from the index.
+ * etcd's compaction rule for one key at revision `at`, at most `budget` (>= 1) revisions at a
+ * time: keep every revision above `at`, and the newest revision at or below `at` unless it is a
+ * tombstone. Drops go oldest first, so a partly compacted key reads the same at or above `at`
+ * (the newest revision at or below `at` goes last, and only if it is a tombstone).
  */
-export function compactAt(generations: readonly Generation[], at: number): Compacted {
-  const latest = findAt(generations, at);
+export function compactAt(
+  txn: ReadTxn, indexKey: Uint8Array, rec: IndexRecord, at: number, budget: number,
+): Compacted {
+  assert(Number.isSafeInteger(budget) && budget >= 1, 'a compaction budget is positive');
+  const newest: Entry | undefined = rec.main <= at
+    ? { main: rec.main, sub: rec.sub, created: rec.latest?.createRevision }
+    : newestAtOrBelow(txn, indexKey, at);
+  if (newest === undefined) return { drop: [], complete: true, removeIndex: false };
   const drop: Array<readonly [number, number]> = [];
-  const out: Generation[] = [];
-  generations.forEach((g, gi) => {
-    const last = gi === generations.length - 1;
-    if (g.length === 0) {
-      assert(last, 'only the last generation may be empty');
-      out.push([]);
-      return;
-    }
-    const kept: number[] = [g[0]!];
-    for (let i = 1; i < g.length; i += 2) {
-      const main = g[i]!;
-      const sub = g[i + 1]!;
-      const isLatest = latest !== undefined && latest.main === main && latest.sub === sub;
-      const keep = main > at || isLatest;
-      if (keep) kept.push(main, sub);
-      else drop.push([main, sub]);
-    }
-    if (kept.length > 1 || last) out.push(kept);
+  const older = txn.range(TABLES.keyRev, {
+    start: keyRevKey(indexKey, 0, 0), end: keyRevKey(indexKey, newest.main, newest.sub),
+    limit: budget + 1,
   });
-  const only = out[0];
-  if (out.length === 1 && only !== undefined && only.length <= 1) {
-    return { generations: undefined, drop };
+  for (const e of older) {
+    const { main, sub } = keyRevOf(indexKey, e.key);
+    drop.push([main, sub]);
   }
-  return { generations: out, drop };
-}
-
-/**
- * The generations with some of `compactAt`'s drops already applied (a prefix of its drop list, so
- * a tombstone never goes before the puts of its generation). Closed generations left with no
- * revision disappear. Reads at or above the compaction revision see no difference.
- */
-export function withoutRevisions(
-  generations: readonly Generation[], drop: ReadonlyArray<readonly [number, number]>,
-): Generation[] {
-  const gone = new Set(drop.map(([main, sub]) => `${main}.${sub}`));
-  const out: Generation[] = [];
-  generations.forEach((g, gi) => {
-    const last = gi === generations.length - 1;
-    if (g.length === 0) {
-      out.push([]);
-      return;
-    }
-    const kept: number[] = [g[0]!];
-    for (let i = 1; i < g.length; i += 2) {
-      if (!gone.has(`${g[i]}.${g[i + 1]}`)) kept.push(g[i]!, g[i + 1]!);
-    }
-    if (kept.length > 1 || last) out.push(kept);
-  });
-  return out;
+  if (drop.length > budget) return { drop: drop.slice(0, budget), complete: false, removeIndex: false };
+  if (newest.created !== undefined) return { drop, complete: true, removeIndex: false };
+  if (drop.length === budget) return { drop, complete: false, removeIndex: false };
+  drop.push([newest.main, newest.sub]);
+  return { drop, complete: true, removeIndex: rec.main === newest.main && rec.sub === newest.sub };
 }

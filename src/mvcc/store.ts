@@ -1,6 +1,7 @@
 /**
  * MvccStore: etcd's multi-version key space over a Backend. Every change gets a revision; the key
- * index (key -> generations of revisions) lives in the backend next to the revision records, so
+ * index (key -> current state, and (key, revision) -> put or tombstone; see codec.ts and
+ * key-index.ts) lives in the backend next to the revision records, so
  * another thread with its own Backend on the same env reads everything, and a restart reads
  * nothing into memory.
  *
@@ -21,13 +22,13 @@ import { assert, compareBytes, prefixEnd, toHex, utf8 } from '../base/index.js';
 import type { Backend, ReadTxn, WriteTxn } from '../backend/index.js';
 import { backendLimits } from '../backend/index.js';
 import {
-  decodeIndex, decodeKv, decodeMeta, encodeIndex, encodeKv, encodeMeta, encodeTombstone,
-  indexKeyOf, isLongKey, LEASE_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
+  decodeIndex, decodeKv, decodeMeta, encodeIndex, encodeKeyRev, encodeKv, encodeMeta,
+  encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, LEASE_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey,
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
-import { compactAt, findAt, withoutRevisions, withPut, withTombstone } from './key-index.js';
+import { compactAt, findAt } from './key-index.js';
 import type { Found } from './key-index.js';
 import {
   validateDeleteRange, validatePut, validateRange, validateSize, validateTxn,
@@ -89,6 +90,8 @@ export class MvccStore {
     assert(l.indexKeyBytesMax >= 1, 'indexKeyBytesMax must be positive');
     assert(l.indexKeyBytesMax + 9 <= backendLimits.keyBytesMax - 8,
       'long index keys (+hash, +lease prefix) must fit a backend key');
+    assert(keyRevKeyBytes(l.indexKeyBytesMax + 8) <= backendLimits.keyBytesMax,
+      'long index keys (+hash, +length, +revision) must fit a backend key');
     assert(l.txnOpsMax >= 1, 'txnOpsMax must be positive');
     assert(l.compactionSliceKeys >= 1, 'compactionSliceKeys must be positive');
     assert(l.compactionSliceRevisions >= 1, 'compactionSliceRevisions must be positive');
@@ -201,11 +204,7 @@ interface Selected {
 
 function selected(rec: IndexRecord, found: Found): Selected {
   const l = rec.latest;
-  const gens = rec.generations;
-  const last = gens[gens.length - 1]!;
-  const isLatest = l !== undefined && last.length > 0 && last[last.length - 2] === found.main
-    && last[last.length - 1] === found.sub;
-  if (isLatest) assert(l.modRevision === found.main, 'index latest matches its generation');
+  const isLatest = l !== undefined && rec.main === found.main && rec.sub === found.sub;
   return { key: rec.key, found, kv: isLatest ? l : undefined };
 }
 
@@ -248,10 +247,11 @@ class Reader implements MvccReader {
   protected select(key: Uint8Array, rangeEnd: Uint8Array | undefined, rev: number): Selected[] {
     const n = this.limits.indexKeyBytesMax;
     if (rangeEnd === undefined || rangeEnd.length === 0) {
-      const rec = this.index(indexKeyOf(key, n));
+      const indexKey = indexKeyOf(key, n);
+      const rec = this.index(indexKey);
       if (rec === undefined) return [];
       assert(compareBytes(rec.key, key) === 0, 'long-key hash collision');
-      const found = findAt(rec.generations, rev);
+      const found = findAt(this.btxn, indexKey, rec, rev);
       return found === undefined ? [] : [selected(rec, found)];
     }
     const toEnd = rangeEnd.length === 1 && rangeEnd[0] === 0;
@@ -273,7 +273,7 @@ class Reader implements MvccReader {
       if (compareBytes(rec.key, key) < 0) continue;
       if (!toEnd && compareBytes(rec.key, rangeEnd) >= 0) continue;
       if (isLongKey(rec.key, n)) sawLong = true;
-      const found = findAt(rec.generations, rev);
+      const found = findAt(this.btxn, e.key, rec, rev);
       if (found !== undefined) out.push(selected(rec, found));
     }
     // Long keys sharing their first indexKeyBytesMax bytes come out in hash order.
@@ -392,8 +392,11 @@ class Reader implements MvccReader {
       if (main <= compacted) {
         const hex = toHex(record.key);
         if (!keptAtCompaction.has(hex)) {
-          const rec = this.index(indexKeyOf(record.key, this.limits.indexKeyBytesMax));
-          keptAtCompaction.set(hex, rec && findAt(rec.generations, compacted));
+          const indexKey = indexKeyOf(record.key, this.limits.indexKeyBytesMax);
+          const rec = this.index(indexKey);
+          // The newest revision at or below `compacted` is the same before, during and after
+          // the physical compaction (drops go oldest first, that one last).
+          keptAtCompaction.set(hex, rec && findAt(this.btxn, indexKey, rec, compacted));
         }
         const kept = keptAtCompaction.get(hex);
         const sub = new DataView(e.key.buffer, e.key.byteOffset + 8, 8).getUint32(4);
@@ -556,20 +559,16 @@ class Writer extends Reader implements MvccWriter {
     let resumeAfter: Uint8Array | null | undefined;
     for (let i = 0; i < slice.length && resumeAfter === undefined; i++) {
       const { indexKey, rec } = slice[i]!;
-      const result = compactAt(rec.generations, at);
-      if (result.drop.length > budget) {
-        // A key with a long history: drop its oldest revisions up to the budget, come back to it.
-        const part = result.drop.slice(0, budget);
-        this.dropRevisions(part);
-        this.writeIndex(indexKey, { ...rec, generations: withoutRevisions(rec.generations, part) });
-        resumeAfter = i === 0 ? cursor : slice[i - 1]!.indexKey;
-        break;
+      // A key with a long history may take several slices: come back to it with a fresh budget.
+      const result = budget === 0 ? undefined : compactAt(this.btxn, indexKey, rec, at, budget);
+      if (result !== undefined) {
+        assert(result.drop.length <= budget, 'compaction stays within its budget');
+        budget -= result.drop.length;
+        this.dropRevisions(indexKey, result.drop);
+        if (result.removeIndex) this.wtxn.delete(TABLES.index, indexKey);
       }
-      budget -= result.drop.length;
-      this.dropRevisions(result.drop);
-      if (result.generations === undefined) this.wtxn.delete(TABLES.index, indexKey);
-      else if (result.drop.length > 0) {
-        this.writeIndex(indexKey, { ...rec, generations: result.generations });
+      if (result === undefined || !result.complete) {
+        resumeAfter = i === 0 ? cursor : slice[i - 1]!.indexKey;
       }
     }
     const last = slice[slice.length - 1];
@@ -581,8 +580,10 @@ class Writer extends Reader implements MvccWriter {
     return !done;
   }
 
-  private dropRevisions(drop: ReadonlyArray<readonly [number, number]>): void {
+  private dropRevisions(indexKey: Uint8Array, drop: ReadonlyArray<readonly [number, number]>): void {
     for (const [main, sub] of drop) {
+      assert(this.wtxn.delete(TABLES.keyRev, keyRevKey(indexKey, main, sub)),
+        'compacted key revision existed');
       assert(this.wtxn.delete(TABLES.rev, revKey(main, sub)), 'compacted revision existed');
     }
   }
@@ -628,10 +629,10 @@ class Writer extends Reader implements MvccWriter {
       value: req.ignoreValue === true ? prev!.value : ownBytes(req.value),
       lease: req.ignoreLease === true ? prev!.lease : (req.lease ?? 0n),
     };
+    if (rec !== undefined) assert(rec.main < main || (rec.main === main && rec.sub < sub), 'revisions grow');
     this.wtxn.put(TABLES.rev, revKey(main, sub), encodeKv(kv));
-    this.writeIndex(indexKey, {
-      key: kv.key, generations: withPut(rec?.generations ?? [[]], main, sub), latest: kv,
-    });
+    this.wtxn.put(TABLES.keyRev, keyRevKey(indexKey, main, sub), encodeKeyRev(kv.createRevision));
+    this.writeIndex(indexKey, { key: kv.key, main, sub, latest: kv });
     this.moveLease(indexKey, prev?.lease ?? 0n, kv.lease);
     this.events.push(prev === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv: prev });
     return req.prevKv === true && prev !== undefined
@@ -648,13 +649,13 @@ class Writer extends Reader implements MvccWriter {
       const prev = { ...this.kvOf(s), key };
       const indexKey = indexKeyOf(key, this.limits.indexKeyBytesMax);
       const rec = this.index(indexKey);
-      assert(rec !== undefined, 'a selected key is indexed');
+      assert(rec !== undefined && rec.latest !== undefined, 'a selected key is indexed and exists');
       const main = this.main;
       const sub = this.sub++;
+      assert(rec.main < main || (rec.main === main && rec.sub < sub), 'revisions grow');
       this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(key));
-      this.writeIndex(indexKey, {
-        key: rec.key, generations: withTombstone(rec.generations, main, sub), latest: undefined,
-      });
+      this.wtxn.put(TABLES.keyRev, keyRevKey(indexKey, main, sub), encodeKeyRev(undefined));
+      this.writeIndex(indexKey, { key: rec.key, main, sub, latest: undefined });
       this.moveLease(indexKey, prev.lease, 0n);
       const kv: KeyValue = {
         key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n,
