@@ -13,6 +13,9 @@ import {
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
 import type { RaftInbox } from './messages.js';
 
+/** How often at most a moved commit index is reported to the front. */
+const STATE_REPORT_MS = 100;
+
 export interface RaftActorOptions {
   readonly id: MemberId;
   readonly storage: RaftStorage;
@@ -53,6 +56,10 @@ export class RaftActor implements Actor<RaftInbox> {
   #inFlight: { readonly ready: Ready; readonly seq: number } | null = null;
   #seq = 0;
   #lastState = '';
+  #lastStateAt = Number.NEGATIVE_INFINITY;
+  #lastFrontLeadership = '';
+  /** A state change was held back by the rate limit; the next tick sends it. */
+  #stateDue = false;
   /** term/leader/role last told to the lease actor (it needs leadership changes only). */
   #lastLeadership = '';
   #confState: ConfState;
@@ -122,6 +129,7 @@ export class RaftActor implements Actor<RaftInbox> {
         break;
       case 'raft.tick':
         node.tick();
+        if (this.#stateDue) this.#reportState(ctx);
         ctx.setTimer(this.#options.tickMs, { type: 'raft.tick' });
         break;
       case 'raft.persisted':
@@ -191,11 +199,25 @@ export class RaftActor implements Actor<RaftInbox> {
     this.#reportState(ctx);
   }
 
+  /**
+   * Tells the front (and the lease actor) about Raft state. A change of term, leader or role goes
+   * at once; a commit or last index that merely moved goes at most every STATE_REPORT_MS (the
+   * front shows them only in Status), which keeps one message per batch off the write path.
+   */
   #reportState(ctx: ActorContext<RaftInbox>): void {
     const s = this.#node!.status();
     const key = `${s.term}/${s.lead}/${s.role}/${s.commit}/${s.lastIndex}`;
     if (key === this.#lastState) return;
+    const leadershipChanged = `${s.term}/${s.lead}/${s.role}` !== this.#lastFrontLeadership;
+    const now = ctx.now();
+    if (!leadershipChanged && now - this.#lastStateAt < STATE_REPORT_MS) {
+      this.#stateDue = true;
+      return;
+    }
     this.#lastState = key;
+    this.#lastStateAt = now;
+    this.#stateDue = false;
+    this.#lastFrontLeadership = `${s.term}/${s.lead}/${s.role}`;
     ctx.send(this.#options.frontAddress, {
       type: 'front.raftState', term: s.term, leader: s.lead, role: s.role, commit: s.commit,
       lastIndex: s.lastIndex,
