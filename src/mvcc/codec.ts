@@ -4,9 +4,11 @@
  * - `rev`:   16-byte revision key (8-byte big-endian main, 8-byte big-endian sub, so keys sort
  *            numerically) -> msgpackr positional array [key, value, create, mod, version, lease]
  *            for a put, or [key] for a tombstone.
- * - `index`: index key -> [fullKey | null, main, sub, latest]: the key's CURRENT state only, so a
- *            put reads and writes a record of constant size however long the key's history is.
- *            (main, sub) is the key's newest revision; `latest` is its current
+ * - `index`: index key -> [fullKey | null, main, sub, revisions, latest]: the key's CURRENT state
+ *            only, so a put reads and writes a record of constant size however long the key's
+ *            history is. (main, sub) is the key's newest revision; `revisions` counts its
+ *            `keyrev` entries (so compaction skips a key with one, reading nothing more);
+ *            `latest` is its current
  *            [value, create, version, lease] (a copy of the newest rev record, so current reads
  *            and puts need one lookup, not two), or null when that newest revision is a
  *            tombstone. A deleted key keeps its record (a tombstone marker) until compaction has
@@ -158,6 +160,8 @@ export interface IndexRecord {
   /** The key's newest revision: its current put, or the tombstone that deleted it. */
   readonly main: number;
   readonly sub: number;
+  /** How many `keyrev` entries the key has (its revisions left after compaction), >= 1. */
+  readonly revisions: number;
   /** The current KeyValue (mod revision `main`), undefined when the key is deleted. */
   readonly latest: KeyValue | undefined;
 }
@@ -165,25 +169,27 @@ export interface IndexRecord {
 export function encodeIndex(record: IndexRecord, long: boolean): Uint8Array {
   const l = record.latest;
   if (l !== undefined) assert(l.modRevision === record.main, 'latest is the newest revision');
+  assert(Number.isSafeInteger(record.revisions) && record.revisions >= 1, 'a key has a revision');
   const latest = l === undefined ? null : [l.value, l.createRevision, l.version, l.lease];
-  return pack([long ? record.key : null, record.main, record.sub, latest]);
+  return pack([long ? record.key : null, record.main, record.sub, record.revisions, latest]);
 }
 
 export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array): IndexRecord {
   const a = unpack(bytes) as unknown[];
-  assert(Array.isArray(a) && a.length === 4, 'index record has four fields');
-  const [full, main, sub] = a;
+  assert(Array.isArray(a) && a.length === 5, 'index record has five fields');
+  const [full, main, sub, revisions] = a;
   assert(typeof main === 'number' && typeof sub === 'number', 'index revision is numbers');
+  assert(typeof revisions === 'number' && revisions >= 1, 'index revision count');
   const key = full === null ? indexKey : full;
   assert(key instanceof Uint8Array, 'index full key is bytes');
-  const l = a[3] as unknown[] | null;
-  if (l === null) return { key, main, sub, latest: undefined };
+  const l = a[4] as unknown[] | null;
+  if (l === null) return { key, main, sub, revisions, latest: undefined };
   const [value, createRevision, version, lease] = l;
   assert(value instanceof Uint8Array, 'latest value is bytes');
   assert(typeof createRevision === 'number' && createRevision <= main, 'create revision');
   assert(typeof version === 'number' && typeof lease === 'bigint', 'version and lease');
   return {
-    key, main, sub,
+    key, main, sub, revisions,
     latest: { key, value, createRevision, modRevision: main, version, lease },
   };
 }

@@ -75,7 +75,9 @@ export function compactAt(
     : newestAtOrBelow(txn, indexKey, at);
   if (newest === undefined) return { drop: [], complete: true, removeIndex: false };
   const drop: Array<readonly [number, number]> = [];
-  const older = txn.range(TABLES.keyRev, {
+  // All of the key's revisions are at or below `at`: all but the newest are older than it.
+  const olderCount = rec.main <= at ? rec.revisions - 1 : undefined;
+  const older = olderCount === 0 ? [] : txn.range(TABLES.keyRev, {
     start: keyRevKey(indexKey, 0, 0), end: keyRevKey(indexKey, newest.main, newest.sub),
     limit: budget + 1,
   });
@@ -84,6 +86,7 @@ export function compactAt(
     drop.push([main, sub]);
   }
   if (drop.length > budget) return { drop: drop.slice(0, budget), complete: false, removeIndex: false };
+  if (olderCount !== undefined) assert(drop.length === olderCount, 'the index counts its revisions');
   if (newest.created !== undefined) return { drop, complete: true, removeIndex: false };
   if (drop.length === budget) return { drop, complete: false, removeIndex: false };
   drop.push([newest.main, newest.sub]);

@@ -565,7 +565,13 @@ class Writer extends Reader implements MvccWriter {
         assert(result.drop.length <= budget, 'compaction stays within its budget');
         budget -= result.drop.length;
         this.dropRevisions(indexKey, result.drop);
-        if (result.removeIndex) this.wtxn.delete(TABLES.index, indexKey);
+        if (result.removeIndex) {
+          assert(result.drop.length === rec.revisions, 'a removed key loses every revision');
+          this.wtxn.delete(TABLES.index, indexKey);
+        } else if (result.drop.length > 0) {
+          assert(result.drop.length < rec.revisions, 'a kept key keeps a revision');
+          this.writeIndex(indexKey, { ...rec, revisions: rec.revisions - result.drop.length });
+        }
       }
       if (result === undefined || !result.complete) {
         resumeAfter = i === 0 ? cursor : slice[i - 1]!.indexKey;
@@ -632,7 +638,9 @@ class Writer extends Reader implements MvccWriter {
     if (rec !== undefined) assert(rec.main < main || (rec.main === main && rec.sub < sub), 'revisions grow');
     this.wtxn.put(TABLES.rev, revKey(main, sub), encodeKv(kv));
     this.wtxn.put(TABLES.keyRev, keyRevKey(indexKey, main, sub), encodeKeyRev(kv.createRevision));
-    this.writeIndex(indexKey, { key: kv.key, main, sub, latest: kv });
+    this.writeIndex(indexKey, {
+      key: kv.key, main, sub, revisions: (rec?.revisions ?? 0) + 1, latest: kv,
+    });
     this.moveLease(indexKey, prev?.lease ?? 0n, kv.lease);
     this.events.push(prev === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv: prev });
     return req.prevKv === true && prev !== undefined
@@ -655,7 +663,9 @@ class Writer extends Reader implements MvccWriter {
       assert(rec.main < main || (rec.main === main && rec.sub < sub), 'revisions grow');
       this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(key));
       this.wtxn.put(TABLES.keyRev, keyRevKey(indexKey, main, sub), encodeKeyRev(undefined));
-      this.writeIndex(indexKey, { key: rec.key, main, sub, latest: undefined });
+      this.writeIndex(indexKey, {
+        key: rec.key, main, sub, revisions: rec.revisions + 1, latest: undefined,
+      });
       this.moveLease(indexKey, prev.lease, 0n);
       const kv: KeyValue = {
         key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n,
