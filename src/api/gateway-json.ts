@@ -309,3 +309,37 @@ export function jsonCodecByName(typeName: string): JsonCodec<unknown> {
   assert(protoRoot.lookupType(typeName) instanceof protobuf.Type, `no message ${typeName}`);
   return jsonCodecFor(typeName as MessageName) as JsonCodec<unknown>;
 }
+
+/**
+ * JSON.parse, except that an integer literal too large for a double (beyond 2^53) is read as
+ * its decimal string, so a 64-bit id sent as a bare number (`{"ID": 3720919927140781807}`, as
+ * etcd's own tests send it) keeps every bit. The int64 fields accept the string form anyway.
+ */
+export function parseJsonExact(text: string): unknown {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    const startsNumber = c === 0x2d || (c >= 0x30 && c <= 0x39);
+    if (!startsNumber) continue;
+    let j = i + 1;
+    while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
+    const literal = text.slice(i, j);
+    if (/^-?\d{16,}$/.test(literal) && !Number.isSafeInteger(Number(literal))) {
+      out += `${text.slice(from, i)}"${literal}"`;
+      from = j;
+    }
+    i = j - 1;
+  }
+  return JSON.parse(from === 0 ? text : out + text.slice(from)) as unknown;
+}

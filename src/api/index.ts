@@ -15,7 +15,9 @@ import type { MessageTypes } from './types.generated.js';
 
 export type { Codec, Init, MessageName } from './codec.js';
 export { protoRoot, reflectCodec } from './codec.js';
-export { GatewayJsonError, base64ErrorIndex, jsonAlias, jsonCodecByName, jsonCodecFor } from './gateway-json.js';
+export {
+  GatewayJsonError, base64ErrorIndex, jsonAlias, jsonCodecByName, jsonCodecFor, parseJsonExact,
+} from './gateway-json.js';
 export type { JsonCodec } from './gateway-json.js';
 export { hotCodecs } from './hot-codecs.js';
 export * from './types.generated.js';

@@ -18,6 +18,7 @@ import http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { assert, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
+import { parseJsonExact } from '../../api/index.js';
 import { GrpcStatusError, Status, isGrpcStatus } from './grpc-frames.js';
 import type { GrpcStatus } from './grpc-frames.js';
 import type { BidiCall, MethodDefinition } from './grpc-server.js';
@@ -234,7 +235,7 @@ export class HttpGateway {
       let request: unknown;
       try {
         const text = body.toString('utf8');
-        request = route.request.fromJson(text.trim() === '' ? {} : JSON.parse(text) as unknown);
+        request = route.request.fromJson(text.trim() === '' ? {} : parseJsonExact(text));
       } catch (err) {
         call.finish(isGrpcStatus(err) ? err : jsonSyntaxError(err));
         return;
@@ -405,7 +406,7 @@ class HttpCall implements BidiCall<unknown, unknown> {
     const splitter = new JsonObjectSplitter(objectBytesMax);
     const onObject = (text: string): void => {
       try {
-        this.#enqueue(this.#route.request.fromJson(JSON.parse(text) as unknown));
+        this.#enqueue(this.#route.request.fromJson(parseJsonExact(text)));
       } catch (err) {
         this.finish(isGrpcStatus(err) ? err : jsonSyntaxError(err));
       }
