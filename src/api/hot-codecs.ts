@@ -101,9 +101,26 @@ function writeInt64(w: protobuf.Writer, n: number, field: string): void {
   }
 }
 
+/**
+ * Bits of recently written 64-bit ids: every response header repeats the same cluster and member
+ * ids, and splitting a bigint costs more than a lookup. Cleared when full.
+ */
+const BITS_CACHE_MAX = 64;
+const bitsCache = new Map<bigint, ReturnType<typeof bigintToBits>>();
+
+function bitsOf(v: bigint): ReturnType<typeof bigintToBits> {
+  let bits = bitsCache.get(v);
+  if (bits === undefined) {
+    bits = bigintToBits(v);
+    if (bitsCache.size >= BITS_CACHE_MAX) bitsCache.clear();
+    bitsCache.set(v, bits);
+  }
+  return bits;
+}
+
 function writeBigint64(w: protobuf.Writer, v: bigint): void {
   if (v >= 0n && v < 0x80000000n) w.uint32(Number(v));
-  else w.int64(bigintToBits(v) as unknown as protobuf.Long);
+  else w.int64(bitsOf(v) as unknown as protobuf.Long);
 }
 
 function encodeHeader(w: protobuf.Writer, h: Init<ResponseHeader>): void {
