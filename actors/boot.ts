@@ -302,9 +302,6 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     ...readers, memberIdHex: config.memberId.toString(16), version: ETCD_VERSION,
     quotaBytes: config.quotaBackendBytes,
   }, disk);
-  // The front counts what it sees, on its own thread: proposals in flight and failed, leader changes.
-  front.propose = metrics.meterProposals(front.propose.bind(front));
-  front.receive = metrics.meterFront(front.receive.bind(front));
   const bootModule = import.meta.url;
   const raftSpec: ActorSpec = {
     address: addr.raft, module: bootModule, export: 'createRaftActor',

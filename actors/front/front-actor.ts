@@ -84,6 +84,10 @@ export class FrontActor implements Actor<FrontInbox> {
   #applied: number;
   #revision: number;
   #alarms: readonly AlarmMember[];
+  /** Proposals that never got an answer from apply (dropped by raft, timed out, stopped). */
+  #proposalsFailed = 0;
+  /** Changes to a known leader seen (etcd's leader_changes_seen_total). */
+  #leaderChanges = 0;
   #compacted = 0;
   #compactor: Compactor | undefined;
   readonly #watchStreams = new Map<number, WatchSink>();
@@ -108,6 +112,9 @@ export class FrontActor implements Actor<FrontInbox> {
   get appliedIndex(): number { return this.#applied; }
   get revision(): number { return this.#revision; }
   get alarms(): readonly AlarmMember[] { return this.#alarms; }
+  get proposalsPending(): number { return this.#proposals.size; }
+  get proposalsFailed(): number { return this.#proposalsFailed; }
+  get leaderChanges(): number { return this.#leaderChanges; }
   raftTerm(): number { return this.#term; }
 
   start(ctx: ActorContext<FrontInbox>): void {
@@ -245,10 +252,18 @@ export class FrontActor implements Actor<FrontInbox> {
         return;
       }
       case 'front.proposalsDropped':
-        for (const id of message.ids) this.#settle(id, (p) => p.reject(new EtcdError(message.code)));
+        for (const id of message.ids) {
+          this.#settle(id, (p) => {
+            this.#proposalsFailed++;
+            p.reject(new EtcdError(message.code));
+          });
+        }
         return;
       case 'front.raftState':
-        if (message.leader !== this.#leader) this.#compactor?.reset(ctx.now());
+        if (message.leader !== this.#leader) {
+          this.#compactor?.reset(ctx.now());
+          if (message.leader !== 0n) this.#leaderChanges++;
+        }
         this.#term = message.term;
         this.#leader = message.leader;
         this.#commit = message.commit;
@@ -340,6 +355,7 @@ export class FrontActor implements Actor<FrontInbox> {
     for (const [id, p] of this.#proposals) {
       if (p.deadline <= now) {
         this.#proposals.delete(id);
+        this.#proposalsFailed++;
         p.reject(new EtcdError(this.#leader === 0n ? 'ErrNoLeader' : 'ErrTimeout'));
       }
     }

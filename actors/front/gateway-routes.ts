@@ -124,6 +124,8 @@ export interface MetricFacts {
   readonly front: {
     readonly leader: bigint; readonly memberId: bigint; readonly commitIndex: number;
     readonly appliedIndex: number; readonly revision: number;
+    readonly proposalsPending: number; readonly proposalsFailed: number;
+    readonly leaderChanges: number;
   };
   status(): Promise<{ readonly dbSize: number; readonly dbSizeInUse: number }>;
   range(request: RangeRequest): Promise<{ readonly count: number }>;
@@ -146,6 +148,9 @@ export function metricReaders(f: MetricFacts) {
     committedIndex: () => f.front.commitIndex,
     appliedIndex: () => f.front.appliedIndex,
     currentRevision: () => f.front.revision,
+    proposalsPending: () => f.front.proposalsPending,
+    proposalsFailed: () => f.front.proposalsFailed,
+    leaderChanges: () => f.front.leaderChanges,
     compactRevision: () => Math.max(0, f.compacted()),
     /** Refreshes the sizes; call before a scrape reads them. */
     refresh: async (): Promise<void> => { sizes = await f.status(); },

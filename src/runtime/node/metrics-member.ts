@@ -109,6 +109,10 @@ export interface MemberMetricSources {
   dbSizeInUseBytes(): number;
   currentRevision(): number;
   compactRevision(): number;
+  /** Proposals waiting for their result, failed ones, and leader changes: the front counts them. */
+  proposalsPending(): number;
+  proposalsFailed(): number;
+  leaderChanges(): number;
   keys(): Promise<number>;
   watchStreams?(): number;
   watchers?(): number;
@@ -135,10 +139,6 @@ export class MemberMetrics {
   readonly registry = new client.Registry();
   readonly walFsync: SharedHistogram;
   readonly backendCommit: SharedHistogram;
-  #leaderChanges = 0;
-  #lastLeader = 0n;
-  #proposalsFailed = 0;
-  #pending = 0;
   readonly #sources: MemberMetricSources;
   #receivedBytes = 0;
   #sentBytes = 0;
@@ -164,15 +164,15 @@ export class MemberMetrics {
     gauge('etcd_server_is_leader', 'Whether or not this member is a leader. 1 if is, 0 otherwise.',
       () => (s.leader() !== 0n && s.leader() === s.memberId() ? 1 : 0));
     counter('etcd_server_leader_changes_seen_total', 'The number of leader changes seen.',
-      () => this.#leaderChanges);
+      () => s.leaderChanges());
     gauge('etcd_server_proposals_committed_total',
       'The total number of consensus proposals committed.', () => s.committedIndex());
     gauge('etcd_server_proposals_applied_total',
       'The total number of consensus proposals applied.', () => s.appliedIndex());
     gauge('etcd_server_proposals_pending', 'The current number of pending proposals to commit.',
-      () => this.#pending);
+      () => s.proposalsPending());
     counter('etcd_server_proposals_failed_total', 'The total number of failed proposals seen.',
-      () => this.#proposalsFailed);
+      () => s.proposalsFailed());
     gauge('etcd_server_quota_backend_bytes', 'Current backend storage quota size in bytes.',
       () => s.quotaBytes);
     new client.Gauge({
@@ -248,41 +248,8 @@ export class MemberMetrics {
     });
   }
 
-  /** The front saw raft's state: counts leader changes (to a known leader, as etcd does). */
-  observeLeader(leader: bigint): void {
-    if (leader !== this.#lastLeader && leader !== 0n) this.#leaderChanges++;
-    this.#lastLeader = leader;
-  }
-
-  /**
-   * Wraps a proposer so the proposals in flight and the failed ones are counted (etcd's
-   * proposals_pending and proposals_failed_total): one counter step and one `then` per proposal.
-   */
-  meterProposals<C, R>(propose: (command: C) => Promise<R>): (command: C) => Promise<R> {
-    const settled = (): void => { this.#pending--; };
-    const failed = (): void => {
-      this.#pending--;
-      this.#proposalsFailed++;
-    };
-    return (command) => {
-      this.#pending++;
-      const p = propose(command);
-      p.then(settled, failed);
-      return p;
-    };
-  }
-
   received(bytes: number): void { this.#receivedBytes += bytes; }
   sent(bytes: number): void { this.#sentBytes += bytes; }
-
-  /** Wraps the front's receive to count leader changes from raft's state reports. */
-  meterFront<M extends { readonly type: string }, X>(receive: (m: M, ctx: X) => void):
-    (m: M, ctx: X) => void {
-    return (m, ctx) => {
-      if (m.type === 'front.raftState') this.observeLeader((m as unknown as { leader: bigint }).leader);
-      receive(m, ctx);
-    };
-  }
 
   /** A gRPC call began on `/service/method`. */
   started(path: string, kind: 'unary' | 'serverStream' | 'bidi'): void {
