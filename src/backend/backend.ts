@@ -66,9 +66,13 @@ export interface WriteTxn extends ReadTxn {
   delete(table: string, key: Uint8Array): boolean;
 }
 
+/**
+ * The two moments of a staged write. PromiseLike, not Promise: the simulator's backend completes
+ * them synchronously from scheduled events (src/sim/completion.ts), so callers only chain `then`.
+ */
 export interface StagedWrite<T> {
-  readonly visible: Promise<T>;
-  readonly durable: Promise<void>;
+  readonly visible: PromiseLike<T>;
+  readonly durable: PromiseLike<void>;
 }
 
 export interface Backend {

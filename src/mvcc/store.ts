@@ -130,7 +130,7 @@ export class MvccStore {
    */
   writeStaged<T>(
     fn: (writer: MvccWriter) => T, options: { appliedIndex?: number | ((w: MvccWriter) => number) } = {},
-  ): { readonly visible: Promise<WriteResult<T>>; readonly durable: Promise<void> } {
+  ): { readonly visible: PromiseLike<WriteResult<T>>; readonly durable: PromiseLike<void> } {
     const staged = this.backend.writeStaged((txn) => {
       const w = new Writer(txn, this.limits, this.leases);
       const applied = typeof options.appliedIndex === 'function' ? options.appliedIndex(w) : options.appliedIndex;

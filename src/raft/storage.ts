@@ -49,18 +49,20 @@ export interface PersistBatch {
 /**
  * The write side, used by the shell. Every method resolves once its effect is durable (on disk
  * and fsynced for LMDB); reads reflect a write at the latest when its promise resolves. Writes
- * issued together share one fsync (group commit).
+ * issued together share one fsync (group commit). The results are PromiseLike, not Promise: the
+ * simulator's disk completes them synchronously from a scheduled event (src/sim/completion.ts),
+ * so a shell must only chain `then` on them, never rely on microtask timing.
  */
 export interface RaftStorageWriter {
   /**
    * Persists a Ready: applies `snapshot` (replacing the whole log), appends `entries` (dropping
    * any stored entries from the first new index on, the conflicting suffix), saves `hardState`.
    */
-  persist(batch: PersistBatch): Promise<void>;
+  persist(batch: PersistBatch): PromiseLike<void>;
   /** Records a snapshot of the application at `index` (firstIndex()-1 < index <= lastIndex()). */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<void>;
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): PromiseLike<void>;
   /** Discards entries before `index` (index <= lastIndex()); term(index) stays answerable. */
-  compact(index: number): Promise<void>;
+  compact(index: number): PromiseLike<void>;
 }
 
 export interface RaftStorage extends RaftStorageReader, RaftStorageWriter {}

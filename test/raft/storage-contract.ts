@@ -101,7 +101,7 @@ export function storageContract(t: Test, name: string, make: () => Promise<Stora
   t.test(`${name}: many concurrent persists all land, in order`, async (t) => {
     const f = await make();
     let s = f.storage;
-    const writes: Promise<void>[] = [];
+    const writes: PromiseLike<void>[] = [];
     for (let i = 1; i <= 50; i++) {
       writes.push(s.persist({ snapshot: null, entries: [ent(i, 1)], hardState: { term: 1, vote: memberId(1n), commit: i - 1 } }));
     }

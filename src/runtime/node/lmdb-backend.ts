@@ -20,7 +20,7 @@ import { open } from 'lmdb';
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import { assert } from '../../base/index.js';
 import type {
-  Backend, BackendEntry, RangeOptions, ReadTxn, StagedWrite, WriteTxn,
+  Backend, BackendEntry, RangeOptions, ReadTxn, WriteTxn,
 } from '../../backend/index.js';
 import { backendLimits } from '../../backend/index.js';
 
@@ -91,7 +91,7 @@ export class LmdbBackend implements Backend {
    * commit (visible, and safe from a process crash) and `env.flushed` once that commit, and every
    * one before it, is fsynced.
    */
-  writeStaged<T>(fn: (txn: WriteTxn) => T): StagedWrite<T> {
+  writeStaged<T>(fn: (txn: WriteTxn) => T): { readonly visible: Promise<T>; readonly durable: Promise<void> } {
     assert(!this.closed, 'backend is closed');
     assert(!this.writing, 'write transactions do not nest');
     const visible = this.env.transaction(() => this.env.childTransaction(() => {
