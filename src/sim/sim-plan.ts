@@ -108,7 +108,19 @@ export interface Plan {
   readonly faults: readonly PlanFault[];
 }
 
-export function planOf(options: SimOptions): Plan {
+/**
+ * A user's own workload: a module exporting `planOps`, which turns the options and a seeded rng
+ * into the clients' operations (`strata sim --workload FILE`). Its operations are checked like
+ * the built-in ones: every key is one of the option's `keys` names (`k0`..), every written value
+ * is unique (the linearizability checker relies on it).
+ */
+export interface WorkloadModule {
+  planOps(options: SimOptions, rng: Rng): readonly PlannedOp[];
+}
+
+export const BUILTIN_WORKLOAD: WorkloadModule = { planOps };
+
+export function planOf(options: SimOptions, workload: WorkloadModule = BUILTIN_WORKLOAD): Plan {
   validateOptions(options);
   const root = new SeededRng(options.seed);
   const rng = root.fork();
@@ -123,8 +135,26 @@ export function planOf(options: SimOptions): Plan {
   };
   return {
     options, clockRates, fsyncMs, network,
-    ops: planOps(options, root.fork()), faults: planFaults(options, root.fork()),
+    ops: checkOps(options, workload.planOps(options, root.fork())), faults: planFaults(options, root.fork()),
   };
+}
+
+/** Asserts a workload's operations fit the checkers' assumptions. */
+export function checkOps(o: SimOptions, ops: readonly PlannedOp[]): readonly PlannedOp[] {
+  const values = new Set<string>();
+  for (const p of ops) {
+    assert(Number.isSafeInteger(p.client) && p.client >= 0 && p.client < o.clients, `op client ${p.client} out of 0..${o.clients - 1}`);
+    assert(Number.isFinite(p.thinkMs) && p.thinkMs >= 0, `op thinkMs must be >= 0: ${p.thinkMs}`);
+    const op = p.op;
+    assert(['put', 'get', 'delete', 'cas', 'compact'].includes(op.kind), `unknown op kind ${String(op.kind)}`);
+    if (op.kind === 'compact') continue;
+    assert(/^k\d+$/.test(op.key) && Number(op.key.slice(1)) < o.keys, `op key ${op.key} is not one of k0..k${o.keys - 1}`);
+    if (op.kind === 'put' || op.kind === 'cas') {
+      assert(!values.has(op.value), `value ${op.value} written twice (values must be unique)`);
+      values.add(op.value);
+    }
+  }
+  return ops;
 }
 
 function planOps(o: SimOptions, rng: Rng): PlannedOp[] {

@@ -17,7 +17,7 @@
 import { SeededRng, assert, fromUtf8, type MemberId, type Rng } from '../base/index.js';
 import type { ChangeSet } from '../mvcc/index.js';
 import type { Entry } from '../raft/index.js';
-import { SimHost, type Actor, type ActorContext } from '../runtime/index.js';
+import { ActorFailure, SimHost, type Actor, type ActorContext } from '../runtime/index.js';
 import { checkLinearizable, type KvHistoryOp, type LinearizabilityVerdict } from './linearizability.js';
 import { InvariantViolation, RaftInvariants, type RaftMemberView } from './raft-invariants.js';
 import { SimCluster, entryDigestOf, type SimMember } from './sim-cluster.js';
@@ -98,7 +98,16 @@ export async function runPlan(plan: Plan): Promise<RunResult> {
   let settled = false;
   let steps = 0;
   while (violations.length === 0) {
-    if (!host.step()) break;
+    let stepped: boolean;
+    try {
+      stepped = host.step();
+    } catch (e) {
+      // An assertion inside an actor stopped its member: the build is broken, name where.
+      if (!(e instanceof ActorFailure)) throw e;
+      violations.push({ checker: 'No Actor Fails', detail: `${e.message}\n${e.causeStack.split('\n').slice(0, 6).join('\n')}` });
+      break;
+    }
+    if (!stepped) break;
     // The front's promise callbacks run here, at the instant of the delivery that settled them.
     await null;
     if (++steps % OBSERVE_EVERY === 0) guard(violations, () => invariants.observe(views()));

@@ -20,6 +20,9 @@ import type { Mutations, PlanOp, PlannedOp } from './sim-plan.js';
 
 export const CLIENTS_ADDRESS = 'load/clients';
 
+/** Clients connect this long after the cluster starts (once a first leader can exist). */
+export const CLIENT_WARMUP_MS = 300;
+
 /** A serializable read: checked against the replicas' agreed history at its revision. */
 export interface SerializableRead {
   readonly id: number;
@@ -76,7 +79,7 @@ export class Workload {
   }
 
   start(ctx: ActorContext<ClientsInbox>): void {
-    for (const [i, c] of this.#clients.entries()) this.#schedule(i, c, ctx);
+    for (const [i, c] of this.#clients.entries()) this.#schedule(i, c, ctx, CLIENT_WARMUP_MS);
   }
 
   receive(message: ClientsInbox, ctx: ActorContext<ClientsInbox>): void {
@@ -95,10 +98,10 @@ export class Workload {
     }
   }
 
-  #schedule(i: number, c: ClientState, ctx: ActorContext<ClientsInbox>): void {
+  #schedule(i: number, c: ClientState, ctx: ActorContext<ClientsInbox>, extraMs = 0): void {
     const planned = c.ops[c.next];
     if (planned === undefined) return;
-    ctx.setTimer(planned.thinkMs, { type: 'load.next', client: i });
+    ctx.setTimer(extraMs + planned.thinkMs, { type: 'load.next', client: i });
   }
 
   /** The client's member, or the next one that is up (a client reconnects elsewhere). */
