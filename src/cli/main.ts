@@ -16,6 +16,7 @@ function usage(): string {
     'Usage:',
     '  strata [serve] [flags]      run a member (etcd flags and ETCD_* variables)',
     '  strata bench <workload> ... load-benchmark an etcd-compatible endpoint (strata bench --help)',
+    '  strata sim --seed N ...     deterministic cluster simulation with faults (strata sim --help)',
     '  strata --version',
     '',
     'Flags:',
@@ -99,6 +100,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (first === 'bench') {
     const { runBench } = await import('./bench/index.js');
     return runBench(rest, { stdout: process.stdout, stderr: process.stderr, isTTY: process.stdout.isTTY === true });
+  }
+  if (first === 'sim') {
+    const { runSim } = await import('./sim/index.js');
+    return runSim(rest, { stdout: process.stdout, stderr: process.stderr, isTTY: process.stderr.isTTY === true });
   }
   if (first === 'serve') return serve(rest);
   return serve(argv);
