@@ -15,12 +15,15 @@ import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { assert, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
+import type { Duplex } from 'node:stream';
+import { handOverH2 } from './h2-authority.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** What the port hands an HTTP/2 connection to (GrpcServer.acceptConnection). */
 export interface Http2Acceptor {
-  acceptConnection(socket: Socket): void;
+  /** The raw socket, or a relay standing in for it (see h2-authority.ts). */
+  acceptConnection(socket: Duplex): void;
   close(): Promise<void>;
 }
 
@@ -99,15 +102,24 @@ export class ClientPort {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const kind = prefaceMatch(head);
       if (kind === 'undecided') return;
-      done();
+      socket.off('data', onData);
       socket.pause();
-      socket.unshift(head);
       if (kind === 'h2') {
-        this.#grpc.acceptConnection(socket);
-      } else {
-        this.#http.emit('connection', socket);
-        socket.resume();
+        // The first request's :authority decides how node:http2 gets the socket (h2-authority.ts);
+        // the sniff timeout and tracking last until it does.
+        handOverH2(socket, head, {
+          logger: this.#logger,
+          accept: (stream) => {
+            done();
+            this.#grpc.acceptConnection(stream);
+          },
+        });
+        return;
       }
+      done();
+      socket.unshift(head);
+      this.#http.emit('connection', socket);
+      socket.resume();
     };
     socket.on('data', onData);
     socket.on('close', onClose);

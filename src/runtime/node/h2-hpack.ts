@@ -1,0 +1,311 @@
+/**
+ * HPACK (RFC 7541), just enough to read a client's header blocks and write them back: a decoder
+ * that keeps the client's dynamic table in step, and an encoder that never touches the peer's
+ * dynamic table (only static indexes and literals "without indexing"), so a relay can rewrite a
+ * block without the receiver's table ever drifting from what the sender believes.
+ *
+ * Names and values are latin1 strings: one char per octet, so a block re-encodes byte for byte
+ * and table sizes count octets as §4.1 says.
+ */
+import { assert } from '../../base/index.js';
+import { HUFFMAN_CODES, HUFFMAN_EOS_LENGTH, HUFFMAN_LENGTHS, STATIC_TABLE } from './h2-hpack-tables.js';
+
+/** The largest dynamic table a client may ask for with a size update (node announces 4096). */
+export const MAX_HPACK_TABLE_SIZE = 65_536;
+/** HPACK integers above this are treated as malformed (no header block is near it). */
+const MAX_HPACK_INTEGER = 0x7fff_ffff;
+/** The initial SETTINGS_HEADER_TABLE_SIZE (RFC 7540 §6.5.2). */
+export const DEFAULT_HPACK_TABLE_SIZE = 4096;
+
+export interface HeaderField {
+  readonly name: string;
+  readonly value: string;
+  /** Sent as "never indexed" (§6.2.3): a relay must keep it that way. */
+  readonly sensitive: boolean;
+}
+
+export class HpackError extends Error {
+  constructor(message: string) {
+    super(`hpack: ${message}`);
+    this.name = 'HpackError';
+  }
+}
+
+// ---- Huffman --------------------------------------------------------------------------------
+
+/** A tree slot holding no child yet. */
+const NO_CHILD = 0;
+/** A binary tree over the code bits: node i has children at 2i (bit 0) and 2i+1 (bit 1) slots. */
+const HUFFMAN_TREE: Int32Array = buildHuffmanTree();
+/** Leaves store -(symbol + 1). */
+function buildHuffmanTree(): Int32Array {
+  // 257 leaves need 256 inner nodes; two child slots each.
+  const tree = new Int32Array(2 * 257);
+  let nodes = 1;
+  const add = (code: number, length: number, symbol: number): void => {
+    let node = 0;
+    for (let bit = length - 1; bit >= 0; bit--) {
+      const slot = 2 * node + ((code >>> bit) & 1);
+      if (bit === 0) {
+        assert(tree[slot] === NO_CHILD, 'huffman codes are prefix-free');
+        tree[slot] = -(symbol + 1);
+        return;
+      }
+      let child = tree[slot]!;
+      assert(child >= 0, 'huffman codes are prefix-free');
+      if (child === NO_CHILD) {
+        child = nodes++;
+        assert(2 * child + 1 < tree.length, 'huffman tree fits');
+        tree[slot] = child;
+      }
+      node = child;
+    }
+  };
+  for (let s = 0; s < 256; s++) add(HUFFMAN_CODES[s]!, HUFFMAN_LENGTHS[s]!, s);
+  add(0x3fff_ffff, HUFFMAN_EOS_LENGTH, 256);
+  assert(nodes === 256, 'a complete code over 257 symbols has 256 inner nodes');
+  return tree;
+}
+
+/** Decodes a Huffman string (§5.2): EOS inside, or padding that is not a 1-bit EOS prefix of at most 7 bits, is an error. */
+export function huffmanDecode(bytes: Uint8Array): string {
+  let out = '';
+  let node = 0;
+  let depth = 0;
+  let allOnes = true;
+  for (const byte of bytes) {
+    for (let bit = 7; bit >= 0; bit--) {
+      const b = (byte >>> bit) & 1;
+      const next = HUFFMAN_TREE[2 * node + b]!;
+      depth++;
+      allOnes &&= b === 1;
+      if (next < 0) {
+        const symbol = -next - 1;
+        if (symbol === 256) throw new HpackError('EOS in a huffman string');
+        out += String.fromCharCode(symbol);
+        node = 0;
+        depth = 0;
+        allOnes = true;
+      } else {
+        node = next;
+      }
+    }
+  }
+  if (depth > 7) throw new HpackError('huffman padding longer than 7 bits');
+  if (!allOnes) throw new HpackError('huffman padding is not all ones');
+  return out;
+}
+
+/** Huffman-encodes a latin1 string (§5.2), padding the last octet with 1 bits. */
+export function huffmanEncode(text: string): Buffer {
+  const bytes: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    assert(c < 256, 'huffmanEncode takes latin1');
+    const length = HUFFMAN_LENGTHS[c]!;
+    const code = HUFFMAN_CODES[c]!;
+    // Feed the code in pieces of at most 8 bits so `acc` stays small.
+    for (let left = length; left > 0;) {
+      const take = Math.min(left, 8);
+      left -= take;
+      acc = (acc << take) | ((code >>> left) & ((1 << take) - 1));
+      bits += take;
+      if (bits >= 8) {
+        bits -= 8;
+        bytes.push((acc >>> bits) & 0xff);
+        acc &= (1 << bits) - 1;
+      }
+    }
+  }
+  if (bits > 0) bytes.push(((acc << (8 - bits)) | ((1 << (8 - bits)) - 1)) & 0xff);
+  return Buffer.from(bytes);
+}
+
+// ---- primitives -----------------------------------------------------------------------------
+
+class Reader {
+  #offset = 0;
+  constructor(readonly bytes: Uint8Array) {}
+
+  get done(): boolean {
+    return this.#offset >= this.bytes.length;
+  }
+
+  peek(): number {
+    const b = this.bytes[this.#offset];
+    if (b === undefined) throw new HpackError('header block truncated');
+    return b;
+  }
+
+  /** §5.1: an integer with an N-bit prefix. */
+  integer(prefixBits: number): number {
+    const max = (1 << prefixBits) - 1;
+    let value = this.#byte() & max;
+    if (value < max) return value;
+    for (let shift = 0; ; shift += 7) {
+      const b = this.#byte();
+      value += (b & 0x7f) * 2 ** shift;
+      if (value > MAX_HPACK_INTEGER) throw new HpackError('integer too large');
+      if ((b & 0x80) === 0) return value;
+    }
+  }
+
+  /** §5.2: a string literal, Huffman-coded or raw. */
+  string(): string {
+    const huffman = (this.peek() & 0x80) !== 0;
+    const length = this.integer(7);
+    if (length > this.bytes.length - this.#offset) throw new HpackError('string longer than the block');
+    const raw = this.bytes.subarray(this.#offset, this.#offset + length);
+    this.#offset += length;
+    return huffman ? huffmanDecode(raw) : Buffer.from(raw).toString('latin1');
+  }
+
+  #byte(): number {
+    const b = this.peek();
+    this.#offset++;
+    return b;
+  }
+}
+
+function writeInteger(out: number[], firstBits: number, prefixBits: number, value: number): void {
+  assert(Number.isInteger(value) && value >= 0 && value <= MAX_HPACK_INTEGER, 'hpack integer in range');
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    out.push(firstBits | value);
+    return;
+  }
+  out.push(firstBits | max);
+  let rest = value - max;
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  out.push(rest);
+}
+
+function writeString(out: number[], text: string): void {
+  writeInteger(out, 0x00, 7, text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    assert(c < 256, 'header text is latin1');
+    out.push(c);
+  }
+}
+
+const STATIC_FULL = new Map<string, number>();
+const STATIC_NAME = new Map<string, number>();
+STATIC_TABLE.forEach(([name, value], i) => {
+  if (!STATIC_FULL.has(`${name}\0${value}`)) STATIC_FULL.set(`${name}\0${value}`, i + 1);
+  if (!STATIC_NAME.has(name)) STATIC_NAME.set(name, i + 1);
+});
+
+// ---- decoder --------------------------------------------------------------------------------
+
+/** The per-entry overhead of §4.1. */
+const ENTRY_OVERHEAD = 32;
+
+/**
+ * One direction's HPACK decoding context: feed it every header block of that direction, in
+ * order, and its dynamic table follows the encoder's. After an error the context is unusable
+ * (RFC 7540 treats that as a connection error).
+ */
+export class HpackDecoder {
+  /** Newest first, as §2.3.3 indexes them. */
+  readonly #table: [string, string][] = [];
+  #size = 0;
+  #maxSize: number;
+
+  constructor(maxSize = DEFAULT_HPACK_TABLE_SIZE) {
+    assert(maxSize >= 0 && maxSize <= MAX_HPACK_TABLE_SIZE, 'hpack table size in range');
+    this.#maxSize = maxSize;
+  }
+
+  /** Entries in the dynamic table (for tests and assertions). */
+  get tableLength(): number {
+    return this.#table.length;
+  }
+
+  decode(block: Uint8Array): HeaderField[] {
+    const r = new Reader(block);
+    const fields: HeaderField[] = [];
+    while (!r.done) {
+      const b = r.peek();
+      if (b & 0x80) {
+        const [name, value] = this.#entry(r.integer(7));
+        fields.push({ name, value, sensitive: false });
+      } else if (b & 0x40) {
+        const field = this.#literal(r, 6, false);
+        fields.push(field);
+        this.#add(field.name, field.value);
+      } else if (b & 0x20) {
+        // §4.2: a size update only at the start of a block.
+        if (fields.length > 0) throw new HpackError('table size update after a header field');
+        const size = r.integer(5);
+        if (size > MAX_HPACK_TABLE_SIZE) throw new HpackError(`table size ${size} too large`);
+        this.#maxSize = size;
+        this.#evict(0);
+      } else {
+        fields.push(this.#literal(r, 4, (b & 0x10) !== 0));
+      }
+    }
+    return fields;
+  }
+
+  #literal(r: Reader, prefixBits: number, sensitive: boolean): HeaderField {
+    const index = r.integer(prefixBits);
+    const name = index === 0 ? r.string() : this.#entry(index)[0];
+    return { name, value: r.string(), sensitive };
+  }
+
+  #entry(index: number): readonly [string, string] {
+    if (index === 0) throw new HpackError('index 0');
+    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]!;
+    const entry = this.#table[index - STATIC_TABLE.length - 1];
+    if (entry === undefined) throw new HpackError(`index ${index} beyond the table`);
+    return entry;
+  }
+
+  #add(name: string, value: string): void {
+    const size = name.length + value.length + ENTRY_OVERHEAD;
+    // §4.4: an entry larger than the table empties it and is not added.
+    this.#evict(size);
+    if (size > this.#maxSize) return;
+    this.#table.unshift([name, value]);
+    this.#size += size;
+    assert(this.#size <= this.#maxSize, 'dynamic table within its size');
+  }
+
+  /** Evicts the oldest entries until `room` more octets fit. */
+  #evict(room: number): void {
+    while (this.#table.length > 0 && this.#size + room > this.#maxSize) {
+      const [name, value] = this.#table.pop()!;
+      this.#size -= name.length + value.length + ENTRY_OVERHEAD;
+    }
+    assert(this.#size >= 0, 'dynamic table size never negative');
+  }
+}
+
+// ---- encoder --------------------------------------------------------------------------------
+
+/**
+ * Encodes fields without ever adding to the receiver's dynamic table: a field equal to a static
+ * entry as its index, everything else as a raw literal "without indexing" (or "never indexed"
+ * when it came that way), naming a static entry where one has the name.
+ */
+export function encodeHeaderBlock(fields: readonly HeaderField[]): Buffer {
+  const out: number[] = [];
+  for (const f of fields) {
+    const full = f.sensitive ? undefined : STATIC_FULL.get(`${f.name}\0${f.value}`);
+    if (full !== undefined) {
+      writeInteger(out, 0x80, 7, full);
+      continue;
+    }
+    const nameIndex = STATIC_NAME.get(f.name);
+    writeInteger(out, f.sensitive ? 0x10 : 0x00, 4, nameIndex ?? 0);
+    if (nameIndex === undefined) writeString(out, f.name);
+    writeString(out, f.value);
+  }
+  return Buffer.from(out);
+}
