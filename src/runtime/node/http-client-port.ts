@@ -9,6 +9,8 @@
  * net.Server that peeks at the preface, puts the bytes back (`unshift`) and emits `connection` on
  * the right server. Only the first bytes of a connection pass through JavaScript here; after the
  * hand-off node:http2 reads the socket natively, so a gRPC call costs what it did before.
+ * An HTTP/2 connection is handed over after its first request's headers (h2-authority.ts): one
+ * whose :authority carries a scheme (etcdctl's `http://` maintenance dials) goes through a relay.
  */
 import http from 'node:http';
 import net from 'node:net';
