@@ -4,7 +4,7 @@
  * an undo log so a throw rolls it back. Everything is synchronous and single-threaded, so a read
  * can never interleave with a write and every read is a consistent snapshot.
  */
-import { assert, compareBytes } from '../base/index.js';
+import { assert, compareBytes, copyBytes } from '../base/index.js';
 import type {
   Backend, BackendEntry, RangeOptions, ReadTxn, StagedWrite, WriteTxn,
 } from './backend.js';
@@ -102,12 +102,12 @@ export class MemoryBackend implements Backend {
         checkKey(key);
         const t = this.table(name);
         const at = t.lowerBound(key);
-        const copy = value.slice();
+        const copy = copyBytes(value);
         if (at < t.keys.length && compareBytes(t.keys[at]!, key) === 0) {
           undo.push({ table: t, key: t.keys[at]!, value: t.values[at] });
           t.values[at] = copy;
         } else {
-          const keyCopy = key.slice();
+          const keyCopy = copyBytes(key);
           undo.push({ table: t, key: keyCopy, value: undefined });
           t.keys.splice(at, 0, keyCopy);
           t.values.splice(at, 0, copy);

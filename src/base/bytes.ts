@@ -23,6 +23,16 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/**
+ * A copy of `bytes` in a fresh Uint8Array of exactly its length. Never use `.slice()` for this:
+ * on a Node Buffer (what sockets and lmdb-js hand out) `slice` returns a view, not a copy.
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -37,7 +47,7 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function prefixEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i]! < 0xff) {
-      const end = prefix.slice(0, i + 1);
+      const end = copyBytes(prefix.subarray(0, i + 1));
       end[i] = end[i]! + 1;
       return end;
     }

@@ -5,7 +5,7 @@
  */
 export { AssertionError, assert, assertCount, assertNever } from './assert.js';
 export {
-  EMPTY_BYTES, ZERO_BYTE, bytesEqual, compareBytes, concatBytes, fromUtf8, prefixEnd, toHex, utf8,
+  EMPTY_BYTES, ZERO_BYTE, bytesEqual, compareBytes, concatBytes, copyBytes, fromUtf8, prefixEnd, toHex, utf8,
 } from './bytes.js';
 export type {
   Brand, ClusterId, LeaseId, LogIndex, MemberId, Revision, Term, WatchId,

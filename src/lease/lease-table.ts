@@ -9,7 +9,7 @@
  * - every lease has a TTL in [minTtlSeconds, LEASE_TTL_MAX_SECONDS] and a non-zero id;
  * - a remaining TTL from a checkpoint is 0 (none) or positive.
  */
-import { assert, compareBytes, limits } from '../base/index.js';
+import { assert, compareBytes, copyBytes, limits } from '../base/index.js';
 import type { LeaseId } from '../base/index.js';
 import type { LeaseFailure, LeaseRecord, LeaseView, LeaseWrite } from './types.js';
 
@@ -167,7 +167,7 @@ export class LeaseTable {
         `key is attached to lease ${owner} and must be detached before attaching to ${id}`);
       if (owner === undefined) {
         this.#leaseOfKey.set(k, id);
-        lease.keys.set(k, key.slice());
+        lease.keys.set(k, copyBytes(key));
       }
     }
     return { ok: true };

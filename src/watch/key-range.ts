@@ -3,7 +3,7 @@
  * range end selects exactly the key, a range end of "\0" selects every key >= key, and a range
  * end equal to the key's prefix end selects the keys starting with the key.
  */
-import { EMPTY_BYTES, ZERO_BYTE, bytesEqual, compareBytes, prefixEnd } from '../base/index.js';
+import { EMPTY_BYTES, ZERO_BYTE, bytesEqual, compareBytes, copyBytes, prefixEnd } from '../base/index.js';
 import type { KeyRange } from './types.js';
 
 /** How the matching index stores a range. */
@@ -15,8 +15,8 @@ export type RangeShape =
 
 /** Copies and normalises a requested range; the copy is owned by the hub. */
 export function normalizeRange(key: Uint8Array, rangeEnd: Uint8Array | undefined): KeyRange {
-  const k = key.length === 0 ? ZERO_BYTE : key.slice();
-  const end = rangeEnd === undefined || rangeEnd.length === 0 ? EMPTY_BYTES : rangeEnd.slice();
+  const k = key.length === 0 ? ZERO_BYTE : copyBytes(key);
+  const end = rangeEnd === undefined || rangeEnd.length === 0 ? EMPTY_BYTES : copyBytes(rangeEnd);
   return { key: k, rangeEnd: end };
 }
 

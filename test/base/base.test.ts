@@ -6,7 +6,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
-  AssertionError, SeededRng, SimClock, assert, assertNever, bytesEqual, compareBytes, concatBytes,
+  AssertionError, SeededRng, SimClock, assert, assertNever, bytesEqual, compareBytes, concatBytes, copyBytes,
   fromUtf8, leaseId, prefixEnd, revision, toHex, utf8,
 } from '../../src/base/index.js';
 
@@ -98,4 +98,16 @@ t.test('assert and branded ids reject bad values', async (t) => {
   t.throws(() => revision(1.5), AssertionError);
   t.throws(() => leaseId(1n << 63n), AssertionError);
   t.equal(revision(5), 5);
+});
+
+t.test('prefixEnd and copyBytes never write through a Buffer view', async (t) => {
+  // Buffer#slice is a view; a prefix end built from it once rewrote the caller's key in place.
+  const request = Buffer.from('xxp/yy');
+  const key = request.subarray(2, 4);
+  t.equal(toHex(prefixEnd(key)), toHex(utf8('p0')));
+  t.equal(request.toString(), 'xxp/yy', 'the caller\'s bytes are untouched');
+  const copy = copyBytes(key);
+  copy[0] = 0;
+  t.equal(request.toString(), 'xxp/yy');
+  t.equal(copy.constructor, Uint8Array);
 });
