@@ -384,16 +384,25 @@ export function handOverH2(socket: Socket, head: Buffer, options: H2HandOverOpti
       return;
     }
     options.logger.debug('h2 authority with a scheme: relaying the connection', { authority: d.authority });
-    const relay = new AuthorityRelay(socket);
+    const relay = new AuthorityRelay(socket, options.logger);
     relay.feed(d.replay);
     options.accept(relay);
     socket.resume();
   };
-  const onData = (chunk: Buffer): void => finish(sniffer.push(chunk));
+  const onData = (chunk: Buffer): void => {
+    // Malformed input is a decision (`plain`); only a bug throws. It costs this connection, not the server.
+    try {
+      finish(sniffer.push(chunk));
+    } catch (err) {
+      options.logger.error('h2 sniff failed', { err: String(err) });
+      stop();
+      socket.destroy();
+    }
+  };
   socket.on('data', onData);
   socket.on('close', stop);
   socket.write(EMPTY_SETTINGS);
-  finish(sniffer.push(head));
+  onData(head);
   if (!settled) socket.resume();
 }
 
@@ -404,10 +413,12 @@ export function handOverH2(socket: Socket, head: Buffer, options: H2HandOverOpti
 class AuthorityRelay extends Duplex {
   readonly #socket: Socket;
   readonly #rewriter = new AuthorityRewriter();
+  readonly #logger: Logger;
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, logger: Logger) {
     super();
     this.#socket = socket;
+    this.#logger = logger;
     socket.on('data', (chunk: Buffer) => this.feed(chunk));
     socket.on('end', () => this.push(null));
     // The port logs the socket's error; the relay just goes away with it.
@@ -426,8 +437,17 @@ class AuthorityRelay extends Duplex {
   }
 
   feed(chunk: Buffer): void {
+    let out: Buffer[];
+    try {
+      out = this.#rewriter.push(chunk);
+    } catch (err) {
+      // Malformed input turns the rewriter into a passthrough; only a bug throws.
+      this.#logger.error('h2 authority relay failed', { err: String(err) });
+      this.destroy();
+      return;
+    }
     let full = false;
-    for (const b of this.#rewriter.push(chunk)) if (b.length > 0) full = !this.push(b) || full;
+    for (const b of out) if (b.length > 0) full = !this.push(b) || full;
     if (full) this.#socket.pause();
   }
 
