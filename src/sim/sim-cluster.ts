@@ -8,9 +8,8 @@
  * (unsynced writes lost or torn); a restarted member is rebuilt from what its disk holds, exactly
  * as a real process reopens its LMDB envs.
  *
- * Each member's apply actor reports its change sets to a tap actor in the place of the watch hub;
- * the tap feeds the replica agreement checker (every member derives the same change set for each
- * revision). The State Machine Safety digest of each applied entry is taken on the way into apply.
+ * Each member also runs the real watch hub actor; the change sets apply hands it are tapped for
+ * the replica agreement checker (every member derives the same change set for each revision). The State Machine Safety digest of each applied entry is taken on the way into apply.
  */
 import { assert, type MemberId, type Rng } from '../base/index.js';
 import { Applier } from '../apply/index.js';
@@ -20,6 +19,9 @@ import type { Actor, ActorContext, Address, AnyActor, Message, SimHost, TimerId 
 import { ApplyActor } from '../../actors/apply/apply-actor.js';
 import type { ApplyInbox } from '../../actors/apply/messages.js';
 import { FrontActor } from '../../actors/front/front-actor.js';
+import { WatchActor } from '../../actors/watch/watch-actor.js';
+import type { WatchInbox } from '../../actors/watch/messages.js';
+import { WatchHub, rangesContain, type HistoryReader } from '../watch/index.js';
 import type { FrontInbox } from '../../actors/front/messages.js';
 import { RaftActor } from '../../actors/raft/raft-actor.js';
 import { DiskActor, SimBackend, SimDisk, SimRaftStorage, type DiskOptions } from './sim-disk.js';
@@ -55,7 +57,7 @@ export class SimMember {
   readonly disk: SimDisk;
   readonly raftStorage: SimRaftStorage;
   readonly backend: SimBackend;
-  readonly addresses: { readonly raft: Address; readonly apply: Address; readonly front: Address; readonly disk: Address; readonly tap: Address };
+  readonly addresses: { readonly raft: Address; readonly apply: Address; readonly front: Address; readonly disk: Address; readonly watch: Address };
   /** Current incarnation (replaced at every restart). */
   store!: MvccStore;
   front!: FrontActor;
@@ -70,7 +72,7 @@ export class SimMember {
     this.backend = new SimBackend(this.disk, MVCC_TABLES);
     this.addresses = {
       raft: `${name}/raft`, apply: `${name}/apply`, front: `${name}/front`, disk: `${name}/disk`,
-      tap: `${name}/tap`,
+      watch: `${name}/watch`,
     };
   }
 }
@@ -125,13 +127,13 @@ export class SimCluster {
     const drift = <A extends AnyActor>(a: A): AnyActor => (rate === 1 ? a : new DriftingActor(a, rate));
     // Spawn order is restart order, and an actor restarted early may send to one restarted
     // later: the disk first (its factory opens the member's store; the others write at start),
-    // then the receivers (tap, front, apply), raft last (it reports to front and apply at start).
+    // then the receivers (watch, front, apply), raft last (it reports to front and apply at start).
     this.host.spawn(m.addresses.disk, () => {
       m.incarnation++;
       m.store = new MvccStore(m.backend);
       return new DiskActor(m.disk);
     });
-    this.host.spawn(m.addresses.tap, () => new TapActor((changes) => observer.changes(m.name, changes)));
+    this.host.spawn(m.addresses.watch, () => drift(new TappedWatch(watchActorOf(m), (changes) => observer.changes(m.name, changes))));
     this.host.spawn(m.addresses.front, () => {
       const meta = m.store.state();
       m.front = new FrontActor({
@@ -140,13 +142,14 @@ export class SimCluster {
         proposalIdBase: m.incarnation * 1_000_000_000,
         requestTimeoutMs: o.requestTimeoutMs, pendingProposalsMax: 1_024, pendingReadsMax: 1_024,
         applied: meta.appliedIndex, revision: meta.current, alarms: [],
-        autoCompaction: { mode: 'revision', retention: 0 }, watchStreamsMax: 16,
+        autoCompaction: { mode: 'revision', retention: 0 }, watchStreamsMax: 64,
+        watchAddress: m.addresses.watch,
       });
       return drift(new TappedFront(m.front, (s) => observer.raftState(m.id, s)));
     });
     this.host.spawn(m.addresses.apply, () => drift(new TappedApply(new ApplyActor({
       memberId: m.id, applier: new Applier(m.store), frontAddress: m.addresses.front,
-      raftAddress: m.addresses.raft, watchAddress: m.addresses.tap, batchesInFlightMax: 64,
+      raftAddress: m.addresses.raft, watchAddress: m.addresses.watch, batchesInFlightMax: 64,
     }), (e) => observer.applied(m.id, e))));
     this.host.spawn(m.addresses.raft, () => drift(new RaftActor({
       id: m.id, storage: m.raftStorage, peers, frontAddress: m.addresses.front,
@@ -195,19 +198,37 @@ class TappedFront implements Actor<FrontInbox> {
   stop(): void { this.#inner.stop(); }
 }
 
-type TapInbox = { readonly type: 'watch.committed'; readonly changes: readonly ChangeSet[]; readonly revision: number };
+/** The real watch hub actor over the member's store, as actors/boot.ts builds it. */
+function watchActorOf(m: SimMember): WatchActor {
+  const store = m.store;
+  const history: HistoryReader = {
+    eventsSince: (q) => store.read((view) => view.history({
+      fromRevision: q.fromRevision, toRevision: q.toRevision, eventsMax: q.eventsMax,
+      bytesMax: q.bytesMax, revisionsMax: q.revisionsMax,
+      wanted: (key) => rangesContain(q.ranges, key),
+    })),
+  };
+  const hub = new WatchHub({ history, currentRevision: store.state().current, progressIntervalTicks: 600 });
+  return new WatchActor({
+    hub, frontAddress: m.addresses.front, tickMs: 100, responsesPerSendMax: 256, deferredRequestsMax: 1_024,
+  });
+}
 
-/** Stands where the watch hub would: receives every change list apply derives. */
-class TapActor implements Actor<TapInbox> {
+/** Records every change list apply hands the watch hub (replica agreement), then lets it match. */
+class TappedWatch implements Actor<WatchInbox> {
+  readonly #inner: WatchActor;
   readonly #tap: (changes: readonly ChangeSet[]) => void;
 
-  constructor(tap: (changes: readonly ChangeSet[]) => void) {
+  constructor(inner: WatchActor, tap: (changes: readonly ChangeSet[]) => void) {
+    this.#inner = inner;
     this.#tap = tap;
   }
 
-  receive(message: TapInbox): void {
-    assert(message.type === 'watch.committed', 'tap message');
-    this.#tap(message.changes);
+  start(ctx: ActorContext<WatchInbox>): void { this.#inner.start(ctx); }
+
+  receive(message: WatchInbox, ctx: ActorContext<WatchInbox>): void {
+    if (message.type === 'watch.committed') this.#tap(message.changes);
+    this.#inner.receive(message, ctx);
   }
 }
 

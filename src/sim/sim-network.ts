@@ -90,7 +90,11 @@ export class NetActor implements Actor<NetInbox> {
           net.stats.lost++;
           return;
         }
-        const copies = rates.duplicate > 0 && ctx.rng.chance(rates.duplicate) ? 2 : 1;
+        // A forwarded proposal is never duplicated: Raft tolerates duplicates of every message
+        // but MsgProp, whose copy is appended as a second entry and applied twice (etcd-raft
+        // leaves deduplicating proposals to the application; strata's applier does not, and its
+        // peer transport is to be TCP, which never duplicates). Seed 2482 found it.
+        const copies = rates.duplicate > 0 && m.type !== 'MsgProp' && ctx.rng.chance(rates.duplicate) ? 2 : 1;
         if (copies === 2) net.stats.duplicated++;
         for (let i = 0; i < copies; i++) {
           if (rates.delay > 0 && ctx.rng.chance(rates.delay)) {

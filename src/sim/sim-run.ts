@@ -159,10 +159,12 @@ function viewOf(m: SimMember, s: { term: number; role: string; commit: number } 
   const st = m.raftStorage;
   const hard = st.hardState();
   const last = st.lastIndex();
+  // Role and term come together from the member's last report, never mixed with the durable
+  // term: a leader that just persisted a higher term as a follower has not reported it yet.
   return {
     id: m.id, role: (s?.role ?? 'follower') as RaftMemberView['role'],
-    term: Math.max(s?.term ?? 0, hard.term),
-    commit: Math.min(Math.max(s?.commit ?? 0, hard.commit), last),
+    term: s?.term ?? hard.term,
+    commit: Math.min(s?.commit ?? hard.commit, last),
     firstIndex: st.firstIndex(), lastIndex: last,
     termAt: (i) => {
       const t = st.term(i);
