@@ -65,6 +65,8 @@ export interface SimOptions {
   readonly clients: number;
   readonly keys: number;
   readonly opsPerClient: number;
+  /** Watch streams, each with one watch over every key, resumed elsewhere when its member dies. */
+  readonly watchers: number;
   /** Faults happen in [0, faultWindowMs); then everything heals. */
   readonly faultWindowMs: number;
   readonly faults: FaultWeights;
@@ -73,7 +75,7 @@ export interface SimOptions {
 }
 
 export const DEFAULT_OPTIONS: Omit<SimOptions, 'seed'> = {
-  members: 3, clients: 4, keys: 4, opsPerClient: 25, faultWindowMs: 3_000, faults: ALL_FAULTS,
+  members: 3, clients: 4, keys: 4, opsPerClient: 25, watchers: 2, faultWindowMs: 3_000, faults: ALL_FAULTS,
   mutations: NO_MUTATIONS, mix: DEFAULT_MIX,
 };
 
@@ -104,6 +106,8 @@ export interface Plan {
   readonly clockRates: readonly number[];
   readonly fsyncMs: { readonly min: number; readonly max: number };
   readonly network: NetworkFaultRates;
+  /** Per watcher: whether its watch asks for prev_kv. */
+  readonly watchPrevKv: readonly boolean[];
   readonly ops: readonly PlannedOp[];
   readonly faults: readonly PlanFault[];
 }
@@ -133,8 +137,9 @@ export function planOf(options: SimOptions, workload: WorkloadModule = BUILTIN_W
     loss: round3(rng.float() * f.loss), duplicate: round3(rng.float() * f.duplicate),
     delay: round3(rng.float() * f.delay), delayMaxMs: f.delay > 0 ? rng.int(5, 100) : 0,
   };
+  const watchPrevKv = Array.from({ length: options.watchers }, () => rng.chance(0.5));
   return {
-    options, clockRates, fsyncMs, network,
+    options, clockRates, fsyncMs, network, watchPrevKv,
     ops: checkOps(options, workload.planOps(options, root.fork())), faults: planFaults(options, root.fork()),
   };
 }
@@ -235,6 +240,7 @@ export function validateOptions(o: SimOptions): void {
   assert(Number.isSafeInteger(o.keys) && o.keys >= 1 && o.keys <= 64, `keys must be 1..64: ${o.keys}`);
   assert(Number.isSafeInteger(o.opsPerClient) && o.opsPerClient >= 0 && o.opsPerClient <= 10_000,
     `opsPerClient must be 0..10000: ${o.opsPerClient}`);
+  assert(Number.isSafeInteger(o.watchers) && o.watchers >= 0 && o.watchers <= 16, `watchers must be 0..16: ${o.watchers}`);
   assert(o.faultWindowMs >= 0 && o.faultWindowMs <= 600_000, `faultWindowMs must be 0..600000: ${o.faultWindowMs}`);
   const f = o.faults;
   for (const k of ['loss', 'duplicate', 'delay', 'slowDisk'] as const) {
@@ -255,7 +261,7 @@ export function describePlan(p: Plan): string[] {
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
   const lines = [
-    `seed ${o.seed}: ${o.members} member(s), ${o.clients} clients, ${o.keys} keys, ${p.ops.length} operations (${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')})`,
+    `seed ${o.seed}: ${o.members} member(s), ${o.clients} clients, ${o.watchers} watchers (prev_kv: ${p.watchPrevKv.join(', ') || '-'}), ${o.keys} keys, ${p.ops.length} operations (${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')})`,
     `clock rates: ${p.clockRates.join(', ')}`,
     `disk: fsync ${p.fsyncMs.min}..${p.fsyncMs.max} ms, torn writes ${o.faults.tornWrites ? 'on' : 'off'}`,
     `network: loss ${p.network.loss}, duplicate ${p.network.duplicate}, delay ${p.network.delay} (up to ${p.network.delayMaxMs} ms)`,

@@ -23,7 +23,9 @@ import { InvariantViolation, RaftInvariants, type RaftMemberView } from './raft-
 import { SimCluster, entryDigestOf, type SimMember } from './sim-cluster.js';
 import { NO_NETWORK_FAULTS } from './sim-network.js';
 import { describeFault, type Plan, type PlanFault } from './sim-plan.js';
-import { ClientsActor, CLIENTS_ADDRESS, Workload, type SerializableRead } from './workload.js';
+import { ClientsActor, CLIENT_WARMUP_MS, CLIENTS_ADDRESS, Workload, type SerializableRead } from './workload.js';
+import { WatchClients } from './sim-watch.js';
+import { HistoryModel, type CommittedBatch } from '../watch/index.js';
 
 export interface Violation {
   /** The guarantee, by name. */
@@ -43,6 +45,8 @@ export interface RunResult {
   /** What the nemesis did, in order, with virtual times. */
   readonly events: readonly string[];
   readonly network: { routed: number; lost: number; blocked: number; duplicated: number; delayed: number };
+  /** Watches created (resumptions included) and events delivered to them. */
+  readonly watch: { readonly watches: number; readonly events: number };
 }
 
 const TICK_MS = 10;
@@ -58,7 +62,8 @@ const RUN_MAX_MS = 600_000;
 type NemesisInbox =
   | { readonly type: 'nemesis.start'; readonly index: number }
   | { readonly type: 'nemesis.end'; readonly index: number }
-  | { readonly type: 'nemesis.healAll' };
+  | { readonly type: 'nemesis.healAll' }
+  | { readonly type: 'nemesis.watchers' };
 
 export async function runPlan(plan: Plan): Promise<RunResult> {
   const o = plan.options;
@@ -90,7 +95,8 @@ export async function runPlan(plan: Plan): Promise<RunResult> {
     raftStates.delete(id);
     invariants.forget(id);
   };
-  const nemesis = new Nemesis(cluster, plan.faults, raftStates, forget, new SeededRng((Math.imul(o.seed, 0x9e3779b1) + 0x6e656d) >>> 0), events, o.faultWindowMs);
+  const watchers = new WatchClients(cluster, o.watchers, plan.watchPrevKv);
+  const nemesis = new Nemesis(cluster, watchers, plan.faults, raftStates, forget, new SeededRng((Math.imul(o.seed, 0x9e3779b1) + 0x6e656d) >>> 0), events, o.faultWindowMs);
   host.spawn('load/nemesis', () => nemesis);
 
   const views = () => cluster.members.filter((m) => m.up && !m.disk.busy).map((m) => viewOf(m, raftStates.get(m.id)));
@@ -113,20 +119,33 @@ export async function runPlan(plan: Plan): Promise<RunResult> {
     if (++steps % OBSERVE_EVERY === 0) guard(violations, () => invariants.observe(views()));
     const now = host.clock.now();
     if (healedAt < 0 && nemesis.healed) healedAt = now;
-    if (healedAt >= 0 && workload.done && converged(cluster)) {
+    if (healedAt >= 0 && workload.done && steps % OBSERVE_EVERY === 0 && converged(cluster)
+      && watchers.caughtUp(new HistoryModel(agreement.batches()), agreement.finalRevision())) {
       settled = true;
       break;
     }
     if (healedAt >= 0 && workload.done && now - healedAt > SETTLE_MAX_MS) break;
+    if (now > Math.max(o.faultWindowMs, 1) + SETTLE_MAX_MS * 3) break;
     if (now > RUN_MAX_MS) break;
   }
   guard(violations, () => invariants.fullCheck(views()));
   if (violations.length === 0 && !settled) {
     violations.push({
-      checker: 'Liveness', detail: `members did not converge within ${SETTLE_MAX_MS} ms of the heal: ${cluster.members.map((m) => `${m.name} rev ${m.up ? m.store.state().current : 'down'}`).join(', ')}`,
+      checker: 'Liveness', detail: `within ${SETTLE_MAX_MS} ms of the heal, the members did not converge `
+        + `(${cluster.members.map((m) => `${m.name} rev ${m.up ? m.store.state().current : 'down'}`).join(', ')}) `
+        + `or the watchers did not receive every event up to revision ${agreement.finalRevision()}`,
     });
   }
   if (violations.length === 0) checkHashKV(cluster, violations);
+  if (violations.length === 0) {
+    const lines = watchers.check(agreement.batches(), agreement.finalRevision());
+    if (lines.length > 0) {
+      violations.push({
+        checker: 'Watch Guarantees (ordered, unique, atomic, reliable, resumable, prev_kv, bookmarkable)',
+        detail: lines.slice(0, 10).join('\n'),
+      });
+    }
+  }
   if (violations.length === 0) checkSerializable(workload.serializableReads, agreement, violations);
   if (violations.length === 0) {
     const v: LinearizabilityVerdict = checkLinearizable(workload.history);
@@ -136,7 +155,7 @@ export async function runPlan(plan: Plan): Promise<RunResult> {
   return {
     seed: o.seed, traceHash: host.traceHash(), ok: violations.length === 0, violations,
     history: workload.history, counts: { ...workload.counts }, virtualMs: host.clock.now(),
-    deliveries: host.deliveries, events, network: { ...cluster.net.stats },
+    deliveries: host.deliveries, events, network: { ...cluster.net.stats }, watch: watchers.stats(),
   };
 }
 
@@ -201,6 +220,17 @@ class ReplicaAgreement {
     }
   }
 
+  /** Every agreed revision's change set, ascending: the committed history watchers must see. */
+  batches(): CommittedBatch[] {
+    return [...this.#byRevision.keys()].sort((a, b) => a - b).map((r) => this.#byRevision.get(r)!.changes);
+  }
+
+  finalRevision(): number {
+    let max = 0;
+    for (const r of this.#byRevision.keys()) if (r > max) max = r;
+    return max;
+  }
+
   /** The agreed value of `key` at `revision`, or undefined when a revision up to it is unknown. */
   valueAt(key: string, revision: number): string | null | undefined {
     for (let r = revision; r >= 2; r--) {
@@ -249,18 +279,22 @@ function checkHashKV(cluster: SimCluster, violations: Violation[]): void {
 class Nemesis implements Actor<NemesisInbox> {
   healed = false;
   readonly #cluster: SimCluster;
+  readonly #watchers: WatchClients;
   readonly #faults: readonly PlanFault[];
   readonly #states: ReadonlyMap<MemberId, { term: number; role: string }>;
   readonly #forget: (id: MemberId) => void;
   readonly #rng: Rng;
   readonly #events: string[];
   readonly #windowMs: number;
+  /** Watchers start with the clients; before that a crash or restart leaves them be. */
+  #watchersOn = false;
   /** Members crashed by fault index, to restart the right one. */
   readonly #crashed = new Map<number, SimMember>();
 
-  constructor(cluster: SimCluster, faults: readonly PlanFault[], states: ReadonlyMap<MemberId, { term: number; role: string }>,
+  constructor(cluster: SimCluster, watchers: WatchClients, faults: readonly PlanFault[], states: ReadonlyMap<MemberId, { term: number; role: string }>,
     forget: (id: MemberId) => void, rng: Rng, events: string[], windowMs: number) {
     this.#cluster = cluster;
+    this.#watchers = watchers;
     this.#faults = faults;
     this.#states = states;
     this.#forget = forget;
@@ -275,15 +309,22 @@ class Nemesis implements Actor<NemesisInbox> {
       ctx.setTimer(Math.min(f.atMs + f.forMs, this.#windowMs), { type: 'nemesis.end', index });
     }
     ctx.setTimer(this.#windowMs, { type: 'nemesis.healAll' });
+    ctx.setTimer(CLIENT_WARMUP_MS, { type: 'nemesis.watchers' });
   }
 
   receive(message: NemesisInbox, ctx: ActorContext<NemesisInbox>): void {
     const c = this.#cluster;
     const at = ctx.now().toFixed(3);
+    if (message.type === 'nemesis.watchers') {
+      this.#watchersOn = true;
+      this.#watchers.attach();
+      return;
+    }
     if (message.type === 'nemesis.healAll') {
       c.net.healAll();
       c.net.rates = NO_NETWORK_FAULTS;
       for (const m of c.members) if (!m.up) c.restart(m);
+      if (this.#watchersOn) this.#watchers.attach();
       this.healed = true;
       this.#events.push(`${at} ms: heal everything, network faults off`);
       return;
@@ -322,6 +363,7 @@ class Nemesis implements Actor<NemesisInbox> {
         }
         const r = c.crash(m, this.#rng);
         this.#forget(m.id);
+        if (this.#watchersOn) this.#watchers.crashed(m);
         this.#crashed.set(message.index, m);
         this.#events.push(`${at} ms: crash ${m.name}: ${r.lost} unsynced writes lost, ${r.kept} kept${r.torn ? ', last WAL record torn' : ''}`);
         return;
@@ -336,6 +378,7 @@ class Nemesis implements Actor<NemesisInbox> {
       if (m === undefined || m.up) return;
       this.#crashed.delete(index);
       c.restart(m);
+      if (this.#watchersOn) this.#watchers.attach();
       this.#events.push(`${at} ms: restart ${m.name}`);
       return;
     }

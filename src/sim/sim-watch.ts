@@ -98,6 +98,13 @@ export class WatchClients {
     return true;
   }
 
+  /** Watches created (resumptions included) and events delivered to them. */
+  stats(): { readonly watches: number; readonly events: number } {
+    let events = 0;
+    for (const w of this.recorder.watches) events += deliveredEvents(w).length;
+    return { watches: this.recorder.watches.length, events };
+  }
+
   /** Every watch guarantee over every recorded watcher; violations as lines. */
   check(batches: readonly CommittedBatch[], final: number): string[] {
     const model = new HistoryModel(batches);

@@ -22,6 +22,7 @@ options:
   --clients N            concurrent clients (default ${DEFAULT_OPTIONS.clients})
   --keys N               key set size, k0..k(N-1) (default ${DEFAULT_OPTIONS.keys})
   --ops N                operations per client (default ${DEFAULT_OPTIONS.opsPerClient})
+  --watchers N           watch streams over every key, 0..16 (default ${DEFAULT_OPTIONS.watchers})
   --window MS            faults happen in the first MS virtual ms (default ${DEFAULT_OPTIONS.faultWindowMs})
   --faults all|none      start from every fault on (default) or none
   --fault NAME=W         set one fault's weight or rate; 0 turns it off. Names: loss, duplicate,
@@ -63,6 +64,7 @@ export function parseSimArgs(argv: readonly string[]): { ok: true; command: SimC
   let clients = DEFAULT_OPTIONS.clients;
   let keys = DEFAULT_OPTIONS.keys;
   let ops = DEFAULT_OPTIONS.opsPerClient;
+  let watchers = DEFAULT_OPTIONS.watchers;
   let windowMs = DEFAULT_OPTIONS.faultWindowMs;
   let faults: Record<string, number | boolean> = { ...ALL_FAULTS };
   const faultOverrides: [keyof FaultWeights, number][] = [];
@@ -94,6 +96,7 @@ export function parseSimArgs(argv: readonly string[]): { ok: true; command: SimC
       case '--clients': v = int(1, 64); if (typeof v === 'number') clients = v; break;
       case '--keys': v = int(1, 64); if (typeof v === 'number') keys = v; break;
       case '--ops': v = int(0, 10_000); if (typeof v === 'number') ops = v; break;
+      case '--watchers': v = int(0, 16); if (typeof v === 'number') watchers = v; break;
       case '--window': v = int(0, 600_000); if (typeof v === 'number') windowMs = v; break;
       case '--replay': replay = value; break;
       case '--out': outDir = value; break;
@@ -137,7 +140,7 @@ export function parseSimArgs(argv: readonly string[]): { ok: true; command: SimC
   for (const [key, weight] of faultOverrides) faults[key] = key === 'tornWrites' ? weight > 0 : weight;
   if (![1, 3, 5].includes(members)) return { ok: false, error: `--members must be 1, 3 or 5: ${members}` };
   const options = (s: number): SimOptions => ({
-    seed: s, members: members as 1 | 3 | 5, clients, keys, opsPerClient: ops, faultWindowMs: windowMs,
+    seed: s, members: members as 1 | 3 | 5, clients, keys, opsPerClient: ops, watchers, faultWindowMs: windowMs,
     faults: faults as unknown as FaultWeights, mutations, mix,
   });
   const modes = [seed !== null, seeds !== null, replay !== null].filter(Boolean).length;
