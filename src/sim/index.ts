@@ -2,11 +2,12 @@
  * src/sim: deterministic simulation. Owns the pure Raft cluster harness (N RawNodes on a virtual
  * clock over a seeded faulty network, with crashes that lose unsynced state), the named Raft
  * invariant checkers, the seed runner, and the whole-cluster simulator: the real raft, apply and
- * front actor shells of 1, 3 or 5 members on the SimHost, over a simulated disk (writes complete
+ * front actor shells, with the watch hub and lease wheel actors, of 1, 3 or 5 members on the SimHost, over a simulated disk (writes complete
  * from scheduled fsync events; a crash loses or tears what was not synced) and a simulated
  * network (loss, duplication, delay, partitions), driven by planned clients and a nemesis, judged
  * by named checkers (Linearizability, Replica Agreement, Serializable Reads See Committed State,
- * HashKV Equal, the Raft invariants, Liveness). Invariant: a seed (or a plan) fixes every choice,
+ * HashKV Equal, the watch guarantees, Lease Keys Go Together, No Early Expiry, the Raft
+ * invariants, Liveness). Invariant: a seed (or a plan) fixes every choice,
  * so a run replays exactly; nothing here reads ambient time or randomness.
  */
 export { RaftCluster, SimMember, decodeStateMachine, encodeStateMachine, entryDigest } from './raft-cluster.js';
@@ -40,5 +41,8 @@ export { runPlan } from './sim-run.js';
 export type { RunResult, Violation } from './sim-run.js';
 export { SHRINK_RUNS_MAX, shrink } from './shrink.js';
 export type { ShrinkResult } from './shrink.js';
-export { CLIENTS_ADDRESS, ClientsActor, Workload } from './workload.js';
+export { CLIENTS_ADDRESS, CLIENT_WARMUP_MS, ClientsActor, Workload } from './workload.js';
+export { WATCHERS_MAX, WatchClients } from './sim-watch.js';
+export { LEASE_CLIENTS_ADDRESS, LeaseClients, LeaseClientsActor, checkLeases } from './sim-lease.js';
+export type { LeaseRecord, LeaseScript } from './sim-lease.js';
 export type { SerializableRead } from './workload.js';

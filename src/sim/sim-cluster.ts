@@ -11,7 +11,9 @@
  * Each member also runs the real watch hub actor; the change sets apply hands it are tapped for
  * the replica agreement checker (every member derives the same change set for each revision). The State Machine Safety digest of each applied entry is taken on the way into apply.
  */
-import { assert, type MemberId, type Rng } from '../base/index.js';
+import { assert, type LeaseId, type MemberId, type Rng } from '../base/index.js';
+import { Lessor, minLeaseTtlSeconds } from '../lease/index.js';
+import { LeaseActor } from '../../actors/lease/lease-actor.js';
 import { Applier } from '../apply/index.js';
 import { MVCC_TABLES, MvccStore, type ChangeSet } from '../mvcc/index.js';
 import type { ConfState, Entry } from '../raft/index.js';
@@ -38,6 +40,8 @@ export interface ClusterOptions {
   readonly snapshotCount: number;
   readonly logKeepEntries: number;
   readonly requestTimeoutMs: number;
+  /** Mutation: the lease actors' clocks run this much faster still (1 = as their member's). */
+  readonly leaseClockRate?: number;
 }
 
 /** Observers the checkers plug in. */
@@ -57,9 +61,11 @@ export class SimMember {
   readonly disk: SimDisk;
   readonly raftStorage: SimRaftStorage;
   readonly backend: SimBackend;
-  readonly addresses: { readonly raft: Address; readonly apply: Address; readonly front: Address; readonly disk: Address; readonly watch: Address };
+  readonly addresses: { readonly raft: Address; readonly apply: Address; readonly front: Address; readonly disk: Address; readonly watch: Address; readonly lease: Address };
   /** Current incarnation (replaced at every restart). */
   store!: MvccStore;
+  /** The replicated lease table apply keeps (never leads). */
+  lessor!: Lessor;
   front!: FrontActor;
   incarnation = 0;
   up = true;
@@ -72,7 +78,7 @@ export class SimMember {
     this.backend = new SimBackend(this.disk, MVCC_TABLES);
     this.addresses = {
       raft: `${name}/raft`, apply: `${name}/apply`, front: `${name}/front`, disk: `${name}/disk`,
-      watch: `${name}/watch`,
+      watch: `${name}/watch`, lease: `${name}/lease`,
     };
   }
 }
@@ -127,10 +133,14 @@ export class SimCluster {
     const drift = <A extends AnyActor>(a: A): AnyActor => (rate === 1 ? a : new DriftingActor(a, rate));
     // Spawn order is restart order, and an actor restarted early may send to one restarted
     // later: the disk first (its factory opens the member's store; the others write at start),
-    // then the receivers (watch, front, apply), raft last (it reports to front and apply at start).
+    // then the receivers (watch, front, lease, apply), raft last (it reports to front, lease and
+    // apply at start; apply reports the stored leases to the lease actor at start).
+    const minTtlSeconds = minLeaseTtlSeconds(o.electionTicks, o.tickMs);
     this.host.spawn(m.addresses.disk, () => {
       m.incarnation++;
-      m.store = new MvccStore(m.backend);
+      const lessor = new Lessor({ clock: NEVER_READ, minTtlSeconds });
+      m.lessor = lessor;
+      m.store = new MvccStore(m.backend, { leases: { exists: (id) => lessor.lookup(id as LeaseId) !== undefined } });
       return new DiskActor(m.disk);
     });
     this.host.spawn(m.addresses.watch, () => drift(new TappedWatch(watchActorOf(m), (changes) => observer.changes(m.name, changes))));
@@ -143,22 +153,36 @@ export class SimCluster {
         requestTimeoutMs: o.requestTimeoutMs, pendingProposalsMax: 1_024, pendingReadsMax: 1_024,
         applied: meta.appliedIndex, revision: meta.current, alarms: [],
         autoCompaction: { mode: 'revision', retention: 0 }, watchStreamsMax: 64,
-        watchAddress: m.addresses.watch,
+        watchAddress: m.addresses.watch, leaseAddress: m.addresses.lease,
       });
       return drift(new TappedFront(m.front, (s) => observer.raftState(m.id, s)));
     });
+    const leaseRate = rate * (o.leaseClockRate ?? 1);
+    this.host.spawn(m.addresses.lease, () => new DriftingActor(new LeaseActor({
+      memberId: m.id, raftAddress: m.addresses.raft, frontAddress: m.addresses.front, minTtlSeconds,
+      extendMs: o.electionTicks * o.tickMs, waitingRequestsMax: 1_024,
+    }), leaseRate));
     this.host.spawn(m.addresses.apply, () => drift(new TappedApply(new ApplyActor({
-      memberId: m.id, applier: new Applier(m.store), frontAddress: m.addresses.front,
-      raftAddress: m.addresses.raft, watchAddress: m.addresses.watch, batchesInFlightMax: 64,
+      memberId: m.id, applier: new Applier(m.store, [], m.lessor), frontAddress: m.addresses.front,
+      raftAddress: m.addresses.raft, watchAddress: m.addresses.watch, leaseAddress: m.addresses.lease,
+      batchesInFlightMax: 64,
     }), (e) => observer.applied(m.id, e))));
     this.host.spawn(m.addresses.raft, () => drift(new RaftActor({
       id: m.id, storage: m.raftStorage, peers, frontAddress: m.addresses.front,
-      applyAddress: m.addresses.apply, tickMs: o.tickMs, electionTicks: o.electionTicks,
+      applyAddress: m.addresses.apply, leaseAddress: m.addresses.lease, tickMs: o.tickMs,
+      electionTicks: o.electionTicks,
       applied: m.store.state().appliedIndex, logKeepEntries: o.logKeepEntries,
       snapshotCount: o.snapshotCount,
     })));
   }
 }
+
+/** The apply side's lessor never leads, so it never reads a clock. */
+const NEVER_READ = {
+  now(): number {
+    assert(false, 'the replicated lessor read a clock');
+  },
+};
 
 /** Records what the apply actor is handed, then lets it apply. */
 class TappedApply implements Actor<ApplyInbox> {

@@ -7,6 +7,7 @@
  */
 import { SeededRng, assert, type Rng } from '../base/index.js';
 import type { NetworkFaultRates } from './sim-network.js';
+import type { LeaseScript } from './sim-lease.js';
 
 /** Fault kinds, each switched on by a weight > 0 (its share of fault events, or its rate). */
 export interface FaultWeights {
@@ -43,9 +44,11 @@ export interface Mutations {
   readonly staleReads: boolean;
   /** The disk acknowledges writes before they are durable. */
   readonly ackBeforeFsync: boolean;
+  /** The lease actors' clocks run 1.6x fast, so leases expire early. */
+  readonly fastLeaseClock: boolean;
 }
 
-export const NO_MUTATIONS: Mutations = { staleReads: false, ackBeforeFsync: false };
+export const NO_MUTATIONS: Mutations = { staleReads: false, ackBeforeFsync: false, fastLeaseClock: false };
 
 /** Shares of the operation mix. */
 export interface OpMix {
@@ -67,6 +70,8 @@ export interface SimOptions {
   readonly opsPerClient: number;
   /** Watch streams, each with one watch over every key, resumed elsewhere when its member dies. */
   readonly watchers: number;
+  /** Lease clients, each granting, filling, keeping alive and revoking or abandoning leases. */
+  readonly leaseClients: number;
   /** Faults happen in [0, faultWindowMs); then everything heals. */
   readonly faultWindowMs: number;
   readonly faults: FaultWeights;
@@ -75,7 +80,7 @@ export interface SimOptions {
 }
 
 export const DEFAULT_OPTIONS: Omit<SimOptions, 'seed'> = {
-  members: 3, clients: 4, keys: 4, opsPerClient: 25, watchers: 2, faultWindowMs: 3_000, faults: ALL_FAULTS,
+  members: 3, clients: 4, keys: 4, opsPerClient: 25, watchers: 2, leaseClients: 1, faultWindowMs: 3_000, faults: ALL_FAULTS,
   mutations: NO_MUTATIONS, mix: DEFAULT_MIX,
 };
 
@@ -108,6 +113,7 @@ export interface Plan {
   readonly network: NetworkFaultRates;
   /** Per watcher: whether its watch asks for prev_kv. */
   readonly watchPrevKv: readonly boolean[];
+  readonly leases: readonly LeaseScript[];
   readonly ops: readonly PlannedOp[];
   readonly faults: readonly PlanFault[];
 }
@@ -138,8 +144,17 @@ export function planOf(options: SimOptions, workload: WorkloadModule = BUILTIN_W
     delay: round3(rng.float() * f.delay), delayMaxMs: f.delay > 0 ? rng.int(5, 100) : 0,
   };
   const watchPrevKv = Array.from({ length: options.watchers }, () => rng.chance(0.5));
+  const leases: LeaseScript[] = [];
+  for (let client = 0; client < options.leaseClients; client++) {
+    for (let n = rng.int(1, 3); n > 0; n--) {
+      leases.push({
+        client, ttlSeconds: rng.int(1, 3), keys: rng.int(1, 3), keepalives: rng.int(0, 4),
+        end: rng.chance(0.5) ? 'revoke' : 'expire',
+      });
+    }
+  }
   return {
-    options, clockRates, fsyncMs, network, watchPrevKv,
+    options, clockRates, fsyncMs, network, watchPrevKv, leases,
     ops: checkOps(options, workload.planOps(options, root.fork())), faults: planFaults(options, root.fork()),
   };
 }
@@ -241,6 +256,7 @@ export function validateOptions(o: SimOptions): void {
   assert(Number.isSafeInteger(o.opsPerClient) && o.opsPerClient >= 0 && o.opsPerClient <= 10_000,
     `opsPerClient must be 0..10000: ${o.opsPerClient}`);
   assert(Number.isSafeInteger(o.watchers) && o.watchers >= 0 && o.watchers <= 16, `watchers must be 0..16: ${o.watchers}`);
+  assert(Number.isSafeInteger(o.leaseClients) && o.leaseClients >= 0 && o.leaseClients <= 8, `leaseClients must be 0..8: ${o.leaseClients}`);
   assert(o.faultWindowMs >= 0 && o.faultWindowMs <= 600_000, `faultWindowMs must be 0..600000: ${o.faultWindowMs}`);
   const f = o.faults;
   for (const k of ['loss', 'duplicate', 'delay', 'slowDisk'] as const) {
@@ -262,6 +278,7 @@ export function describePlan(p: Plan): string[] {
   }
   const lines = [
     `seed ${o.seed}: ${o.members} member(s), ${o.clients} clients, ${o.watchers} watchers (prev_kv: ${p.watchPrevKv.join(', ') || '-'}), ${o.keys} keys, ${p.ops.length} operations (${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')})`,
+    `leases: ${p.leases.map((l) => `client ${l.client}: TTL ${l.ttlSeconds} s, ${l.keys} keys, ${l.keepalives} keepalives, ${l.end}`).join('; ') || 'none'}`,
     `clock rates: ${p.clockRates.join(', ')}`,
     `disk: fsync ${p.fsyncMs.min}..${p.fsyncMs.max} ms, torn writes ${o.faults.tornWrites ? 'on' : 'off'}`,
     `network: loss ${p.network.loss}, duplicate ${p.network.duplicate}, delay ${p.network.delay} (up to ${p.network.delayMaxMs} ms)`,
@@ -269,8 +286,9 @@ export function describePlan(p: Plan): string[] {
   ];
   for (const f of p.faults) lines.push(`  ${describeFault(f)}`);
   const m = o.mutations;
-  if (m.staleReads || m.ackBeforeFsync) {
-    lines.push(`MUTATIONS: ${[m.staleReads ? 'stale-reads' : '', m.ackBeforeFsync ? 'ack-before-fsync' : ''].filter(Boolean).join(', ')}`);
+  if (m.staleReads || m.ackBeforeFsync || m.fastLeaseClock) {
+    lines.push(`MUTATIONS: ${[m.staleReads ? 'stale-reads' : '', m.ackBeforeFsync ? 'ack-before-fsync' : '',
+      m.fastLeaseClock ? 'fast-lease-clock' : ''].filter(Boolean).join(', ')}`);
   }
   return lines;
 }

@@ -2,7 +2,8 @@
  * Mutation checks: deliberately broken builds must be caught by the sweep. With linearizable
  * reads skipping the ReadIndex barrier (stale-reads), the linearizability checker must find a
  * stale read; with the disk acknowledging writes before they are durable (ack-before-fsync), the
- * Raft invariants (or another checker) must fail once crashes lose acknowledged log entries. Each
+ * Raft invariants (or another checker) must fail once crashes lose acknowledged log entries; with
+ * the lease actors' clocks running 1.6x fast, "No Early Expiry" must catch a lease expiring. Each
  * search stops at the first failing seed and must find one within 200 seeds (the issue asks for
  * 1,000); it also checks the failure shrinks to a smaller plan that still fails the same way.
  */
@@ -35,6 +36,13 @@ t.test('a disk that acknowledges before fsync is caught', async (t) => {
   const found = await firstFailure({ ...NO_MUTATIONS, ackBeforeFsync: true }, 200);
   t.ok(found !== null, 'a seed fails');
   if (found !== null) t.comment(`seed ${found.seed}: ${found.r.violations[0]!.checker}`);
+});
+
+t.test('lease actors on a fast clock are caught expiring leases early', async (t) => {
+  const found = await firstFailure({ ...NO_MUTATIONS, fastLeaseClock: true }, 200);
+  t.ok(found !== null, 'a seed fails');
+  if (found === null) return;
+  t.equal(found.r.violations[0]!.checker, 'No Early Expiry', `seed ${found.seed}`);
 });
 
 t.test('the unbroken build passes the same seeds', async (t) => {

@@ -53,10 +53,11 @@ async function runOne(c: Extract<SimCommand, { kind: 'seed' }>, io: SimIo): Prom
   io.stdout.write(`operations: ${r.counts.ok} ok, ${r.counts.failed} failed, ${r.counts.unknown} outcome unknown; `
     + `${r.deliveries} deliveries over ${r.virtualMs.toFixed(0)} virtual ms; network ${JSON.stringify(r.network)}\n`);
   io.stdout.write(`watches: ${r.watch.watches} created (resumptions included), ${r.watch.events} events delivered\n`);
+  io.stdout.write(`leases: ${r.leases.leases} tried, ${r.leases.granted} granted, ${r.leases.keepalives} keepalives acknowledged, ${r.leases.revoked} revoked\n`);
   io.stdout.write(`throughput: ${Math.round(ops / wallS)} simulated operations/s of wall time\n`);
   io.stdout.write(`trace hash: ${r.traceHash}\n`);
   if (r.ok) {
-    io.stdout.write('verdict: ok (Linearizability, Serializable Reads See Committed State, Replica Agreement, HashKV Equal, Watch Guarantees, Raft invariants, Liveness)\n');
+    io.stdout.write('verdict: ok (Linearizability, Serializable Reads See Committed State, Replica Agreement, HashKV Equal, Watch Guarantees, Lease Keys Go Together, No Early Expiry, Raft invariants, Liveness)\n');
     return 0;
   }
   const v = r.violations[0]!;

@@ -23,6 +23,7 @@ options:
   --keys N               key set size, k0..k(N-1) (default ${DEFAULT_OPTIONS.keys})
   --ops N                operations per client (default ${DEFAULT_OPTIONS.opsPerClient})
   --watchers N           watch streams over every key, 0..16 (default ${DEFAULT_OPTIONS.watchers})
+  --lease-clients N      clients granting, filling, renewing, revoking leases, 0..8 (default ${DEFAULT_OPTIONS.leaseClients})
   --window MS            faults happen in the first MS virtual ms (default ${DEFAULT_OPTIONS.faultWindowMs})
   --faults all|none      start from every fault on (default) or none
   --fault NAME=W         set one fault's weight or rate; 0 turns it off. Names: loss, duplicate,
@@ -30,7 +31,7 @@ options:
                          torn (0|1), drift (0..0.5), slow-disk (chance 0..1)
   --mix K=W,...          operation mix: put, get, serializable-get, delete, txn, compact
   --workload FILE        a module exporting planOps(options, rng) (your own workload)
-  --mutate NAME          a deliberately broken build: stale-reads, ack-before-fsync
+  --mutate NAME          a deliberately broken build: stale-reads, ack-before-fsync, fast-lease-clock
   --verbose              print every fault event of a single run`;
 
 export type SimCommand =
@@ -65,6 +66,7 @@ export function parseSimArgs(argv: readonly string[]): { ok: true; command: SimC
   let keys = DEFAULT_OPTIONS.keys;
   let ops = DEFAULT_OPTIONS.opsPerClient;
   let watchers = DEFAULT_OPTIONS.watchers;
+  let leaseClients = DEFAULT_OPTIONS.leaseClients;
   let windowMs = DEFAULT_OPTIONS.faultWindowMs;
   let faults: Record<string, number | boolean> = { ...ALL_FAULTS };
   const faultOverrides: [keyof FaultWeights, number][] = [];
@@ -97,6 +99,7 @@ export function parseSimArgs(argv: readonly string[]): { ok: true; command: SimC
       case '--keys': v = int(1, 64); if (typeof v === 'number') keys = v; break;
       case '--ops': v = int(0, 10_000); if (typeof v === 'number') ops = v; break;
       case '--watchers': v = int(0, 16); if (typeof v === 'number') watchers = v; break;
+      case '--lease-clients': v = int(0, 8); if (typeof v === 'number') leaseClients = v; break;
       case '--window': v = int(0, 600_000); if (typeof v === 'number') windowMs = v; break;
       case '--replay': replay = value; break;
       case '--out': outDir = value; break;
@@ -130,7 +133,8 @@ export function parseSimArgs(argv: readonly string[]): { ok: true; command: SimC
       case '--mutate':
         if (value === 'stale-reads') mutations.staleReads = true;
         else if (value === 'ack-before-fsync') mutations.ackBeforeFsync = true;
-        else return { ok: false, error: `--mutate must be stale-reads or ack-before-fsync: ${value}` };
+        else if (value === 'fast-lease-clock') mutations.fastLeaseClock = true;
+        else return { ok: false, error: `--mutate must be stale-reads, ack-before-fsync or fast-lease-clock: ${value}` };
         break;
       default:
         return { ok: false, error: `unknown flag ${name}` };
@@ -140,7 +144,7 @@ export function parseSimArgs(argv: readonly string[]): { ok: true; command: SimC
   for (const [key, weight] of faultOverrides) faults[key] = key === 'tornWrites' ? weight > 0 : weight;
   if (![1, 3, 5].includes(members)) return { ok: false, error: `--members must be 1, 3 or 5: ${members}` };
   const options = (s: number): SimOptions => ({
-    seed: s, members: members as 1 | 3 | 5, clients, keys, opsPerClient: ops, watchers, faultWindowMs: windowMs,
+    seed: s, members: members as 1 | 3 | 5, clients, keys, opsPerClient: ops, watchers, leaseClients, faultWindowMs: windowMs,
     faults: faults as unknown as FaultWeights, mutations, mix,
   });
   const modes = [seed !== null, seeds !== null, replay !== null].filter(Boolean).length;
