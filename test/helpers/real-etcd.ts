@@ -117,3 +117,23 @@ export async function etcdctl(endpoint: string, args: readonly string[], input?:
     child.stdin.end(input ?? '');
   });
 }
+
+/** Runs `etcdctl watch ...` until it printed `lines` non-empty lines (or 10 s), then kills it. */
+export function etcdctlWatch(endpoint: string, args: readonly string[], lines: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    const child = spawn('etcdctl', [`--endpoints=${endpoint}`, 'watch', ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    const done = (): void => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      resolve(out.split('\n').filter((l) => l !== ''));
+    };
+    const timer = setTimeout(done, 10_000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.split('\n').filter((l) => l !== '').length >= lines) done();
+    });
+  });
+}

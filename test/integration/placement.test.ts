@@ -5,28 +5,9 @@
  * compaction) runs against both placements and must print the same.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { etcdMissing, etcdctl } from '../helpers/real-etcd.js';
+import { etcdMissing, etcdctl, etcdctlWatch } from '../helpers/real-etcd.js';
 import { startStrata } from '../helpers/strata-server.js';
 
-function watchLines(endpoint: string, args: readonly string[], lines: number): Promise<string[]> {
-  return new Promise((resolve) => {
-    const child = spawn('etcdctl', [`--endpoints=${endpoint}`, 'watch', ...args], {
-      env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    const done = (): void => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      resolve(out.split('\n').filter((l) => l !== ''));
-    };
-    const timer = setTimeout(done, 10_000);
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.split('\n').filter((l) => l !== '').length >= lines) done();
-    });
-  });
-}
 
 async function session(endpoint: string): Promise<string[]> {
   const out: string[] = [];
@@ -37,7 +18,7 @@ async function session(endpoint: string): Promise<string[]> {
   await run(['put', 'p/a', '1']);
   await run(['put', 'p/b', '2', '-w', 'json']);
   await run(['txn', '-w', 'json'], 'value("p/a") = "1"\n\nput p/c 3\n\nput p/c 4\n\n');
-  out.push((await watchLines(endpoint, ['p/', '--prefix', '--rev=2'], 9)).join(' '));
+  out.push((await etcdctlWatch(endpoint, ['p/', '--prefix', '--rev=2'], 9)).join(' '));
   await run(['lease', 'grant', '100', '--hex']);
   await run(['get', 'p/', '--prefix', '-w', 'json']);
   await run(['compaction', '3']);

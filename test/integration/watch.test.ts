@@ -8,9 +8,8 @@
  */
 import t from 'tap';
 import type * as grpc from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
 import { Etcd3 } from 'etcd3';
-import { etcdMissing, etcdctl, startRealEtcd } from '../helpers/real-etcd.js';
+import { etcdMissing, etcdctl, etcdctlWatch, startRealEtcd } from '../helpers/real-etcd.js';
 import { startStrata } from '../helpers/strata-server.js';
 import { call, etcdClient } from '../grpc/fixture.js';
 
@@ -121,25 +120,6 @@ t.test('a watch stream sees the same responses from strata as from etcd', { skip
   for (let i = 0; i < STEPS.length; i++) t.equal(got[i], want[i], `step ${i}`);
 });
 
-/** Runs `etcdctl watch ...` until it printed `lines` lines (or 10 s), then stops it. */
-function etcdctlWatch(endpoint: string, args: readonly string[], lines: number): Promise<string[]> {
-  return new Promise((resolve) => {
-    const child = spawn('etcdctl', [`--endpoints=${endpoint}`, 'watch', ...args], {
-      env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    const done = (): void => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      resolve(out.split('\n').filter((l) => l !== ''));
-    };
-    const timer = setTimeout(done, 10_000);
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.split('\n').filter((l) => l !== '').length >= lines) done();
-    });
-  });
-}
 
 t.test('etcdctl watch with --rev, --prefix and --prev-kv prints what it prints for etcd', { skip }, async (t) => {
   const run = async (endpoint: string): Promise<string[]> => {
