@@ -23,6 +23,7 @@ import {
 } from './grpc-frames.js';
 import type { GrpcStatus } from './grpc-frames.js';
 import { drainedOrClosed } from './drained.js';
+import { RequestQueue } from './request-queue.js';
 
 export { GrpcStatusError, Status, isGrpcStatus } from './grpc-frames.js';
 export type { GrpcStatus } from './grpc-frames.js';
@@ -315,9 +316,7 @@ class Call implements BidiCall<unknown, unknown> {
   #deadline: NodeJS.Timeout | undefined = undefined;
   #received = 0;
   // bidi request queue
-  #queue: unknown[] = [];
-  #halfClosed = false;
-  #waiter: (() => void) | undefined = undefined;
+  #requests: RequestQueue | undefined = undefined;
 
   constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders,
     options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>, logger: Logger,
@@ -386,7 +385,7 @@ class Call implements BidiCall<unknown, unknown> {
     }
     if (method.kind === 'bidi') {
       if (this.#received === 1) this.#runBidi(method.handler);
-      this.#enqueue(request);
+      this.#requestQueue().push(request);
     } else if (this.#received === 1) {
       if (method.kind === 'unary') this.#runUnary(method.handler, request);
       else this.#runServerStream(method.handler, request);
@@ -407,8 +406,7 @@ class Call implements BidiCall<unknown, unknown> {
     assert(method !== undefined, 'end arrives only after start');
     if (method.kind === 'bidi') {
       if (this.#received === 0) this.#runBidi(method.handler);
-      this.#halfClosed = true;
-      this.#wake();
+      this.#requestQueue().end();
     } else if (this.#received === 0) {
       this.finish(new GrpcStatusError(Status.INTERNAL,
         'grpc: error while receiving request: no request message'));
@@ -498,35 +496,14 @@ class Call implements BidiCall<unknown, unknown> {
   }
 
   get requests(): AsyncIterable<unknown> {
-    return { [Symbol.asyncIterator]: () => this.#iterate() };
+    return this.#requestQueue().requests;
   }
 
-  async *#iterate(): AsyncGenerator<unknown> {
-    for (;;) {
-      if (this.#queue.length > 0) {
-        const next = this.#queue.shift();
-        if (this.#queue.length < this.#options.streamRequestsQueuedMax / 2 && this.#stream.isPaused()) {
-          this.#stream.resume();
-        }
-        yield next;
-        continue;
-      }
-      if (this.#halfClosed || this.#done) return;
-      await new Promise<void>((resolve) => { this.#waiter = resolve; });
-    }
-  }
-
-  #enqueue(request: unknown): void {
-    this.#queue.push(request);
-    // Request-side back-pressure: stop reading (HTTP/2 flow control then stops the client).
-    if (this.#queue.length >= this.#options.streamRequestsQueuedMax) this.#stream.pause();
-    this.#wake();
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
+  #requestQueue(): RequestQueue {
+    // Request-side back-pressure: at the maximum the stream stops reading, and HTTP/2 flow
+    // control then stops the client.
+    this.#requests ??= new RequestQueue(this.#stream, this.#options.streamRequestsQueuedMax);
+    return this.#requests;
   }
 
   #encode(message: unknown): Uint8Array {
@@ -574,7 +551,7 @@ class Call implements BidiCall<unknown, unknown> {
     this.#done = true;
     this.#clearDeadline();
     if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort();
-    this.#wake();
+    this.#requests?.end();
   }
 
   #clearDeadline(): void {

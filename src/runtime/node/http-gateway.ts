@@ -23,6 +23,7 @@ import { GrpcStatusError, Status, isGrpcStatus } from './grpc-frames.js';
 import type { GrpcStatus } from './grpc-frames.js';
 import type { BidiCall, MethodDefinition } from './grpc-server.js';
 import { drainedOrClosed } from './drained.js';
+import { RequestQueue } from './request-queue.js';
 
 /** A message's JSON mapping, as src/api's JsonCodec provides it. */
 export interface GatewayJson {
@@ -360,9 +361,7 @@ class HttpCall implements BidiCall<unknown, unknown> {
   readonly #abort = new AbortController();
   #done = false;
   #headersSent = false;
-  #queue: unknown[] = [];
-  #halfClosed = false;
-  #waiter: (() => void) | undefined = undefined;
+  #requests: RequestQueue | undefined = undefined;
 
   constructor(req: http.IncomingMessage, res: http.ServerResponse, route: HttpGatewayRoute,
     metadata: IncomingHttpHeaders, limits: CallLimits) {
@@ -406,7 +405,7 @@ class HttpCall implements BidiCall<unknown, unknown> {
     const splitter = new JsonObjectSplitter(objectBytesMax);
     const onObject = (text: string): void => {
       try {
-        this.#enqueue(this.#route.request.fromJson(parseJsonExact(text)));
+        this.#requestQueue().push(this.#route.request.fromJson(parseJsonExact(text)));
       } catch (err) {
         this.finish(isGrpcStatus(err) ? err : jsonSyntaxError(err));
       }
@@ -423,8 +422,7 @@ class HttpCall implements BidiCall<unknown, unknown> {
         return;
       }
       if (this.#route.holdOpen === true) return;
-      this.#halfClosed = true;
-      this.#wake();
+      this.#requestQueue().end();
     });
     this.#settle(() => method.handler(this));
   }
@@ -463,32 +461,12 @@ class HttpCall implements BidiCall<unknown, unknown> {
   }
 
   get requests(): AsyncIterable<unknown> {
-    return { [Symbol.asyncIterator]: () => this.#iterate() };
+    return this.#requestQueue().requests;
   }
 
-  async *#iterate(): AsyncGenerator<unknown> {
-    for (;;) {
-      if (this.#queue.length > 0) {
-        const next = this.#queue.shift();
-        if (this.#queue.length < this.#limits.queuedMax / 2 && this.#req.isPaused()) this.#req.resume();
-        yield next;
-        continue;
-      }
-      if (this.#halfClosed || this.#done) return;
-      await new Promise<void>((resolve) => { this.#waiter = resolve; });
-    }
-  }
-
-  #enqueue(request: unknown): void {
-    this.#queue.push(request);
-    if (this.#queue.length >= this.#limits.queuedMax) this.#req.pause();
-    this.#wake();
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
+  #requestQueue(): RequestQueue {
+    this.#requests ??= new RequestQueue(this.#req, this.#limits.queuedMax);
+    return this.#requests;
   }
 
   #statusOf(err: unknown): GrpcStatus {
@@ -521,6 +499,6 @@ class HttpCall implements BidiCall<unknown, unknown> {
   #end(): void {
     this.#done = true;
     if (!this.#abort.signal.aborted) this.#abort.abort();
-    this.#wake();
+    this.#requests?.end();
   }
 }
