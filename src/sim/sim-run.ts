@@ -67,18 +67,42 @@ type NemesisInbox =
   | { readonly type: 'nemesis.healAll' }
   | { readonly type: 'nemesis.watchers' };
 
+/** Everything one run builds: the host, the cluster, the clients, the observers. */
+interface Run {
+  readonly plan: Plan;
+  readonly host: SimHost;
+  readonly cluster: SimCluster;
+  readonly violations: Violation[];
+  readonly invariants: RaftInvariants;
+  readonly raftStates: Map<MemberId, { term: number; role: string; commit: number }>;
+  readonly agreement: ReplicaAgreement;
+  readonly workload: Workload;
+  readonly leases: LeaseClients;
+  readonly watchers: WatchClients;
+  readonly nemesis: Nemesis;
+  readonly events: string[];
+}
+
 export async function runPlan(plan: Plan): Promise<RunResult> {
+  const run = build(plan);
+  const settled = await drive(run);
+  judge(run, settled);
+  const { host, cluster, violations, workload, watchers, leases, events } = run;
+  return {
+    seed: plan.options.seed, traceHash: host.traceHash(), ok: violations.length === 0, violations,
+    history: workload.history, counts: { ...workload.counts }, virtualMs: host.clock.now(),
+    deliveries: host.deliveries, events, network: { ...cluster.net.stats }, watch: watchers.stats(),
+    leases: leases.stats(),
+  };
+}
+
+function build(plan: Plan): Run {
   const o = plan.options;
   const host = new SimHost({ seed: o.seed });
   const violations: Violation[] = [];
   const invariants = new RaftInvariants();
   const raftStates = new Map<MemberId, { term: number; role: string; commit: number }>();
   const agreement = new ReplicaAgreement(violations, () => host.clock.now());
-  const observer = {
-    applied: (id: MemberId, e: Entry) => guard(violations, () => invariants.recordApplied(id, e.index, entryDigestOf(e))),
-    changes: (member: string, changes: readonly ChangeSet[]) => agreement.record(member, changes),
-    raftState: (id: MemberId, s: { term: number; role: string; commit: number }) => raftStates.set(id, s),
-  };
   const cluster = new SimCluster(host, {
     members: o.members, tickMs: TICK_MS, electionTicks: ELECTION_TICKS, clockRates: plan.clockRates,
     disk: {
@@ -88,7 +112,11 @@ export async function runPlan(plan: Plan): Promise<RunResult> {
     // Log compaction would need snapshot transfer of the mvcc env, which the simulator lacks.
     snapshotCount: 1_000_000, logKeepEntries: 5_000, requestTimeoutMs: REQUEST_TIMEOUT_MS,
     leaseClockRate: o.mutations.fastLeaseClock ? 1.6 : 1,
-  }, observer);
+  }, {
+    applied: (id, e) => guard(violations, () => invariants.recordApplied(id, e.index, entryDigestOf(e))),
+    changes: (member, changes) => agreement.record(member, changes),
+    raftState: (id, s) => raftStates.set(id, s),
+  });
   cluster.net.rates = plan.network;
   const workload = new Workload(cluster, plan.ops, o.clients, o.mutations, REQUEST_TIMEOUT_MS + 500);
   host.spawn(CLIENTS_ADDRESS, () => new ClientsActor(workload));
@@ -101,12 +129,21 @@ export async function runPlan(plan: Plan): Promise<RunResult> {
     invariants.forget(id);
   };
   const watchers = new WatchClients(cluster, o.watchers, plan.watchPrevKv);
-  const nemesis = new Nemesis(cluster, watchers, plan.faults, raftStates, forget, new SeededRng((Math.imul(o.seed, 0x9e3779b1) + 0x6e656d) >>> 0), events, o.faultWindowMs);
+  const nemesisRng = new SeededRng((Math.imul(o.seed, 0x9e3779b1) + 0x6e656d) >>> 0);
+  const nemesis = new Nemesis(cluster, watchers, plan.faults, raftStates, forget, nemesisRng, events, o.faultWindowMs);
   host.spawn('load/nemesis', () => nemesis);
+  return {
+    plan, host, cluster, violations, invariants, raftStates, agreement, workload, leases, watchers,
+    nemesis, events,
+  };
+}
 
-  const views = () => cluster.members.filter((m) => m.up && !m.disk.busy).map((m) => viewOf(m, raftStates.get(m.id)));
+/** Delivers events until the cluster settled after the heal (true) or a violation or a limit. */
+async function drive(run: Run): Promise<boolean> {
+  const { host, cluster, violations, invariants, raftStates, agreement, workload, leases, watchers, nemesis } = run;
+  const views = (): RaftMemberView[] => cluster.members.filter((m) => m.up && !m.disk.busy)
+    .map((m) => viewOf(m, raftStates.get(m.id)));
   let quietAt = -1;
-  let settled = false;
   let steps = 0;
   while (violations.length === 0) {
     let stepped: boolean;
@@ -127,46 +164,47 @@ export async function runPlan(plan: Plan): Promise<RunResult> {
     if (quietAt < 0 && nemesis.healed && workload.done && leases.done) quietAt = now;
     if (quietAt >= 0 && steps % OBSERVE_EVERY === 0 && converged(cluster)
       && watchers.caughtUp(new HistoryModel(agreement.batches()), agreement.finalRevision())) {
-      settled = true;
-      break;
+      guard(violations, () => invariants.fullCheck(views()));
+      return true;
     }
     if (quietAt >= 0 && now - quietAt > SETTLE_MAX_MS) break;
     if (now > RUN_MAX_MS) break;
   }
   guard(violations, () => invariants.fullCheck(views()));
-  if (violations.length === 0 && !settled) {
-    violations.push({
+  return false;
+}
+
+/** Runs the checkers, in order, until the first violation. */
+function judge(run: Run, settled: boolean): void {
+  const { plan, cluster, violations, agreement, workload, leases, watchers } = run;
+  const checks: (() => Violation | null)[] = [
+    () => (settled ? null : {
       checker: 'Liveness', detail: `within ${SETTLE_MAX_MS} ms of the heal and the clients' end, the members did not converge `
         + `(${cluster.members.map((m) => `${m.name} rev ${m.up ? m.store.state().current : 'down'}`).join(', ')}) `
         + `or the watchers did not receive every event up to revision ${agreement.finalRevision()}`,
-    });
-  }
-  if (violations.length === 0) checkHashKV(cluster, violations);
-  if (violations.length === 0) {
-    const lines = watchers.check(agreement.batches(), agreement.finalRevision());
-    if (lines.length > 0) {
-      violations.push({
+    }),
+    () => checkHashKV(cluster),
+    () => {
+      const lines = watchers.check(agreement.batches(), agreement.finalRevision());
+      return lines.length === 0 ? null : {
         checker: 'Watch Guarantees (ordered, unique, atomic, reliable, resumable, prev_kv, bookmarkable)',
         detail: lines.slice(0, 10).join('\n'),
-      });
-    }
-  }
-  if (violations.length === 0) {
-    const v = checkLeases(leases.records, agreement.batches(), (rev) => agreement.firstSeenMs(rev), o.faults.drift);
+      };
+    },
+    () => checkLeases(leases.records, agreement.batches(), (rev) => agreement.firstSeenMs(rev), plan.options.faults.drift),
+    () => checkSerializable(workload.serializableReads, agreement),
+    () => {
+      const v: LinearizabilityVerdict = checkLinearizable(workload.history);
+      if (v.ok === false) return { checker: 'Linearizability', detail: `key ${v.key}: ${v.explanation}` };
+      if (v.ok === 'unknown') return { checker: 'Linearizability', detail: `search gave up on key ${v.key} after ${v.explored} steps` };
+      return null;
+    },
+  ];
+  for (const check of checks) {
+    if (violations.length > 0) return;
+    const v = check();
     if (v !== null) violations.push(v);
   }
-  if (violations.length === 0) checkSerializable(workload.serializableReads, agreement, violations);
-  if (violations.length === 0) {
-    const v: LinearizabilityVerdict = checkLinearizable(workload.history);
-    if (v.ok === false) violations.push({ checker: 'Linearizability', detail: `key ${v.key}: ${v.explanation}` });
-    else if (v.ok === 'unknown') violations.push({ checker: 'Linearizability', detail: `search gave up on key ${v.key} after ${v.explored} steps` });
-  }
-  return {
-    seed: o.seed, traceHash: host.traceHash(), ok: violations.length === 0, violations,
-    history: workload.history, counts: { ...workload.counts }, virtualMs: host.clock.now(),
-    deliveries: host.deliveries, events, network: { ...cluster.net.stats }, watch: watchers.stats(),
-    leases: leases.stats(),
-  };
 }
 
 function guard(violations: Violation[], fn: () => void): void {
@@ -272,30 +310,29 @@ function digestOf(cs: ChangeSet): string {
   return cs.events.map((e) => `${e.type} ${fromUtf8(e.kv.key)}=${fromUtf8(e.kv.value)} c${e.kv.createRevision} m${e.kv.modRevision} v${e.kv.version}`).join('; ');
 }
 
-function checkSerializable(reads: readonly SerializableRead[], agreement: ReplicaAgreement, violations: Violation[]): void {
+function checkSerializable(reads: readonly SerializableRead[], agreement: ReplicaAgreement): Violation | null {
   for (const r of reads) {
     const want = agreement.valueAt(r.key, r.revision);
     if (want === undefined || want === r.value) continue;
-    violations.push({
+    return {
       checker: 'Serializable Reads See Committed State',
       detail: `client ${r.client} read ${r.key}=${r.value ?? '<absent>'} at revision ${r.revision} on ${r.member}; the replicas agree it was ${want ?? '<absent>'}`,
-    });
-    return;
+    };
   }
+  return null;
 }
 
-function checkHashKV(cluster: SimCluster, violations: Violation[]): void {
+function checkHashKV(cluster: SimCluster): Violation | null {
   const up = cluster.members.filter((m) => m.up);
   const states = up.map((m) => m.store.state());
   const rev = Math.min(...states.map((s) => s.current));
-  if (rev < 1 || states.some((s) => s.compacted > rev)) return;
+  if (rev < 1 || states.some((s) => s.compacted > rev)) return null;
   const hashes = up.map((m) => {
     const h = m.store.read((v) => v.hashKV(rev));
     return h.ok ? `${h.hash}` : `error ${h.code}`;
   });
-  if (hashes.some((h) => h !== hashes[0])) {
-    violations.push({ checker: 'HashKV Equal', detail: `at revision ${rev}: ${up.map((m, i) => `${m.name} ${hashes[i]}`).join(', ')}` });
-  }
+  if (hashes.every((h) => h === hashes[0])) return null;
+  return { checker: 'HashKV Equal', detail: `at revision ${rev}: ${up.map((m, i) => `${m.name} ${hashes[i]}`).join(', ')}` };
 }
 
 /** Applies the plan's faults at their times, and heals everything when the window ends. */

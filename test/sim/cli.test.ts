@@ -2,7 +2,8 @@
  * `strata sim` end to end through runSim (src/cli/sim): --seed prints the seed's choices, a trace
  * hash and the verdict, and the same seed prints the same hash twice; a small sweep of a broken
  * build (stale-reads) on a two-thread piscina pool exits 1 and writes a shrunk failure file;
- * --replay of that file reproduces its trace hash and verdict; bad flags exit 2 naming the flag.
+ * --replay of that file reproduces its trace hash and verdict; a user's workload module (the
+ * example in scripts/) drives the clients; bad flags exit 2 naming the flag.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,14 @@ t.test('a sweep of a broken build writes a shrunk failure that replays exactly',
   const replay = await sim(['--replay', join(dir, files[0]!)]);
   t.match(replay.out, /, identical\)/);
   t.match(replay.out, /verdict: VIOLATION of Linearizability/);
+});
+
+t.test('a user workload module drives the clients', async (t) => {
+  const module = new URL('../../scripts/sim-workload-example.js', import.meta.url).pathname;
+  const r = await sim(['--seed', '4', '--ops', '10', '--workload', module]);
+  t.equal(r.code, 0, r.out);
+  t.match(r.out, /40 operations \(20 linearizable get, \d+ txn/);
+  t.match(r.out, /verdict: ok/);
 });
 
 t.test('bad flags exit 2 and name the flag', async (t) => {
