@@ -395,6 +395,7 @@ class Nemesis implements Actor<NemesisInbox> {
       return;
     }
     if (this.healed) return;
+    if (this.#watchersOn) this.#watchers.requestProgress();
     const leader = this.#leader();
     switch (f.kind) {
       case 'partition': {

@@ -1,7 +1,8 @@
 /**
  * Simulated watch clients and the watch guarantees. Each watcher opens a Watch stream on one
  * member's front (FrontActor.openWatchStream, as the gRPC Watch service does), creates one watch
- * over the whole key set (with prev_kv or not, from the next revision), records every response
+ * over the whole key set (with prev_kv or not, from the next revision), asks for progress
+ * notifications whenever the nemesis acts (bookmarks), records every response
  * through src/watch's WatchRecorder and acknowledges it at once (the transport wrote it). When its
  * member crashes, the stream is gone: the watcher is recorded as closed and resumes on another
  * member from the revision after the last it received, as etcd clients do.
@@ -82,6 +83,14 @@ export class WatchClients {
     w.record = this.recorder.created(recorderStream, request);
     if (previous !== null && previous.watchId >= 0) this.#pairs.push([previous, w.record]);
     front.watchRequest(w.streamId, { kind: 'create', request });
+  }
+
+  /** Every attached watcher asks for a progress notification (a bookmark the checkers verify). */
+  requestProgress(): void {
+    for (const w of this.#watchers) {
+      if (w.member === null || !w.member.up) continue;
+      w.member.front.watchRequest(w.streamId, { kind: 'progress' });
+    }
   }
 
   /** Whether every open watcher has received everything up to the replicas' final revision. */
