@@ -185,7 +185,8 @@ function judge(run: Run, settled: boolean): void {
     }),
     () => checkHashKV(cluster),
     () => {
-      const lines = watchers.check(agreement.batches(), agreement.finalRevision());
+      const compacted = Math.max(...cluster.members.map((m) => m.store.state().compacted));
+      const lines = watchers.check(agreement.batches(), agreement.finalRevision(), compacted);
       return lines.length === 0 ? null : {
         checker: 'Watch Guarantees (ordered, unique, atomic, reliable, resumable, prev_kv, bookmarkable)',
         detail: lines.slice(0, 10).join('\n'),

@@ -11,10 +11,11 @@
  * reliable, prev_kv correct, bookmarkable) against the history the replicas agreed on, and every
  * resumed watcher against the one it resumed (resumable).
  */
-import { utf8 } from '../base/index.js';
+import { bytesEqual, utf8 } from '../base/index.js';
 import {
-  HistoryModel, WatchRecorder, checkResumable, checkWatch, deliveredEvents, firstWanted,
-  type CommittedBatch, type RecordedWatch, type WatchCreateRequest, type WatchResponse,
+  HistoryModel, WatchRecorder, checkAtomic, checkBookmarkable, checkOrdered, checkReliable,
+  checkResumable, checkUnique, deliveredEvents, eventId, firstWanted,
+  type CommittedBatch, type RecordedWatch, type WatchCreateRequest, type WatchKeyValue, type WatchResponse,
 } from '../watch/index.js';
 import type { SimCluster, SimMember } from './sim-cluster.js';
 
@@ -114,11 +115,18 @@ export class WatchClients {
     return { watches: this.recorder.watches.length, events };
   }
 
-  /** Every watch guarantee over every recorded watcher; violations as lines. */
-  check(batches: readonly CommittedBatch[], final: number): string[] {
+  /**
+   * Every watch guarantee over every recorded watcher; violations as lines. `compacted`: the
+   * highest compaction revision of the run (see checkPrevKvUpToCompaction).
+   */
+  check(batches: readonly CommittedBatch[], final: number, compacted: number): string[] {
     const model = new HistoryModel(batches);
     const out = [...this.recorder.violations];
-    for (const w of this.recorder.watches) out.push(...checkWatch(w, model, final));
+    for (const w of this.recorder.watches) {
+      out.push(...checkOrdered(w, model), ...checkUnique(w), ...checkAtomic(w, model),
+        ...checkReliable(w, model, final), ...checkPrevKvUpToCompaction(w, model, compacted),
+        ...checkBookmarkable(w));
+    }
     for (const [a, b] of this.#pairs) out.push(...checkResumable(a, b));
     return out;
   }
@@ -128,4 +136,27 @@ function resumeFrom(w: RecordedWatch): number {
   const last = deliveredEvents(w).at(-1)?.kv.modRevision;
   if (last !== undefined) return last + 1;
   return w.watchId >= 0 ? firstWanted(w) : Math.max(1, firstWanted(w));
+}
+
+/**
+ * prev_kv correct: an event carries the key's previous version iff the watch asked for it, except
+ * that an event at or below a compaction revision may lack it (its previous version is compacted
+ * away and can no longer be read, so etcd omits prev_kv as well: its watch server reads prev_kv
+ * at modRevision - 1 and drops it on ErrCompacted). Seed 3790 found a watcher resumed at the
+ * compaction revision receiving exactly that.
+ */
+export function checkPrevKvUpToCompaction(w: RecordedWatch, model: HistoryModel, compacted: number): string[] {
+  const out: string[] = [];
+  for (const e of deliveredEvents(w)) {
+    const want = w.request.prevKv === true ? model.previous(e) : undefined;
+    if (e.prevKv === undefined && want !== undefined && e.kv.modRevision <= compacted) continue;
+    if (!sameKv(e.prevKv, want)) out.push(`stream ${w.streamId} watch ${w.watchId}: wrong prev_kv on ${eventId(e)}`);
+  }
+  return out;
+}
+
+function sameKv(a: WatchKeyValue | undefined, b: WatchKeyValue | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return bytesEqual(a.key, b.key) && bytesEqual(a.value, b.value) && a.lease === b.lease
+    && a.createRevision === b.createRevision && a.modRevision === b.modRevision && a.version === b.version;
 }

@@ -3,10 +3,12 @@
  * src/sim/sim-watch.ts), on hand-made histories: a faithful watcher passes; a reordered delivery
  * fails "ordered", a repeated event fails "unique", a missing event fails "reliable", a wrong
  * prev_kv fails "prev_kv correct", an event below a bookmark fails "bookmarkable", and a resumed
- * watcher that disagrees with the original fails "resumable". Each failure is a readable line.
+ * watcher that disagrees with the original fails "resumable". Each failure is a readable line. The
+ * simulator's prev_kv check accepts a missing prev_kv only at or below the compaction revision.
  */
 import t from 'tap';
 import { utf8 } from '../../src/base/index.js';
+import { checkPrevKvUpToCompaction } from '../../src/sim/sim-watch.js';
 import {
   HistoryModel, WatchRecorder, checkResumable, checkWatch,
   type CommittedBatch, type WatchEvent, type WatchResponse,
@@ -56,4 +58,16 @@ t.test('a resumed watcher that disagrees with the original fails resumable', asy
   const resumed = rec.created(2, { key: utf8('k'), rangeEnd: utf8('l'), startRevision: 2 });
   rec.received(2, [created, resp(3, [put('k1', 'b', 3)])]);
   t.match(checkResumable(original, resumed).join('\n'), /resumed from 2 differs/);
+});
+
+t.test('prev_kv may be missing at or below the compaction revision, and nowhere else', async (t) => {
+  const noPrev = record([resp(4, [put('k0', 'a', 2), put('k1', 'b', 3), put('k2', 'c', 4)])], true);
+  const redo: CommittedBatch[] = [...batches, { revision: 5, events: [{ type: 'PUT', kv: kv('k0', 'd', 5, 2) }] }];
+  const m = new HistoryModel(redo);
+  const rec = new WatchRecorder();
+  const w = rec.created(3, { key: utf8('k'), rangeEnd: utf8('l'), prevKv: true, startRevision: 5 });
+  rec.received(3, [created, resp(5, [{ type: 'PUT', kv: kv('k0', 'd', 5, 2) }])]);
+  t.same(checkPrevKvUpToCompaction(w, m, 5), [], 'compacted at 5: the version at 2 is gone');
+  t.match(checkPrevKvUpToCompaction(w, m, 4).join('\n'), /wrong prev_kv on 5:/, 'compacted at 4: it must be there');
+  t.same(checkPrevKvUpToCompaction(noPrev, model, 0), [], 'first versions have no prev_kv');
 });
