@@ -274,7 +274,10 @@ export class SimHost {
     assert(!m.up, `member ${member} is not crashed`);
     m.up = true;
     this.#logger.info('member restarted', { member });
-    for (const record of m.actors) this.#start(record);
+    // Every actor gets its new epoch before any of them starts, so what one sends from its
+    // start() to another of the same member is not taken for mail of the crashed incarnation.
+    for (const record of m.actors) this.#reset(record);
+    for (const record of m.actors) this.#launch(record);
   }
 
   /** Stops `member` cleanly: calls each actor's `stop`, then drops them as a crash does. */
@@ -391,9 +394,17 @@ export class SimHost {
   }
 
   #start(record: SimActor): void {
+    this.#reset(record);
+    this.#launch(record);
+  }
+
+  #reset(record: SimActor): void {
     record.epoch++;
     record.depth = 0;
     record.links.clear();
+  }
+
+  #launch(record: SimActor): void {
     const rng = this.#actorRngs.fork();
     record.ctx = new SimContext(this, record, this.#logger.child({ actor: record.address }), rng);
     try {

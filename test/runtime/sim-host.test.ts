@@ -221,3 +221,20 @@ t.test('the ring outcome is the same on every seed', async (t) => {
     t.same(outcome, expectedOutcome(4, 20, 7), `seed ${seed}`);
   }
 });
+
+t.test('after a restart, what an actor sends from start() reaches a sibling started after it', async (t) => {
+  const sim = new SimHost({ seed: 3 });
+  const got: string[] = [];
+  let starts = 0;
+  // a is spawned (so restarted) before b; only its second start, after the restart, sends.
+  sim.spawn('m1/a', () => ({
+    start(ctx: ActorContext<Message>) { if (++starts === 2) ctx.send('m1/b', { type: 'hello' }); },
+    receive() {},
+  }));
+  sim.spawn('m1/b', () => ({ receive(m: Message) { got.push(m.type); } }));
+  sim.runFor(5);
+  sim.crash('m1');
+  sim.restart('m1');
+  sim.runFor(5);
+  t.same(got, ['hello'], 'b, started after a, still gets what a sent from start()');
+});
