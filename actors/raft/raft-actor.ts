@@ -39,13 +39,14 @@ export interface RaftActorOptions {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function readCtx(readId: number): Uint8Array {
   return encoder.encode(String(readId));
 }
 
 function readIdOf(ctx: Uint8Array): number {
-  return Number(new TextDecoder().decode(ctx));
+  return Number(decoder.decode(ctx));
 }
 
 export class RaftActor implements Actor<RaftInbox> {

@@ -105,6 +105,8 @@ export class Applier {
   #leaseOps: LeaseOp[] = [];
   /** Physical compactions waiting for their slices: answered when the slicing ends. */
   #physicalWaiting: ApplyResult[] = [];
+  /** Ids of physical compactions applied in the current batch, until the batch is answered. */
+  #physicalIds = new Set<number>();
 
   constructor(store: MvccStore, alarms: readonly AlarmMember[] = [], lessor?: Lessor) {
     this.#store = store;
@@ -203,8 +205,6 @@ export class Applier {
     if (!slicing) out.push(...this.#releasePhysical());
     return out;
   }
-
-  #physicalIds = new Set<number>();
 
   #releasePhysical(): ApplyResult[] {
     const done = this.#physicalWaiting;

@@ -5,7 +5,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -22,19 +21,10 @@ export function etcdMissing(): string | false {
   return false;
 }
 
-/** A port that was free a moment ago (bound to 0 and released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
+/** A port that was free a moment ago (bound to 0 and released); the bench's own helper. */
+import { freePort } from '../../src/cli/bench/server-process.js';
+
+export { freePort };
 
 export interface RealEtcd {
   readonly clientUrl: string;
