@@ -66,15 +66,18 @@ export interface BootConfig {
 
 /**
  * Where the actors run. `threads`: raft, apply, watch and lease each on a worker thread (the
- * front on main), so fsync waits and event fan-out overlap with request handling. `single`: all
- * on the main thread, no thread hops: less CPU per request where there are few cores.
+ * front on main), so fsync waits and event fan-out overlap with request handling. `worker`: the
+ * four together on ONE worker thread: the front's request handling still runs beside them, with
+ * one thread hop each way instead of one per actor. `single`: all on the main thread, no thread
+ * hops: the least CPU per request where there are few cores.
  */
-export type PlacementName = 'threads' | 'single';
+export type PlacementName = 'threads' | 'single' | 'worker';
 
 function placementOf(name: PlacementName, a: {
   front: MainActorSpec; raft: ActorSpec; apply: ActorSpec; watch: ActorSpec; lease: ActorSpec;
 }): Placement {
   if (name === 'single') return { threads: [], main: [a.front, a.raft, a.apply, a.watch, a.lease] };
+  if (name === 'worker') return { threads: [{ actors: [a.raft, a.apply, a.watch, a.lease] }], main: [a.front] };
   return {
     threads: [{ actors: [a.raft] }, { actors: [a.apply] }, { actors: [a.watch] }, { actors: [a.lease] }],
     main: [a.front],

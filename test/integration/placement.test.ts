@@ -1,6 +1,7 @@
 /**
  * Actor placement is configuration: with every actor on the main thread
- * (`--actor-placement=single`) a member answers as it does with its worker threads. The same
+ * (`--actor-placement=single`), or all but the front on one worker (`worker`), a member answers
+ * as it does with one worker thread per actor. The same
  * etcdctl session (writes, a txn, a prefix watch with history, a lease with an attached key,
  * compaction) runs against both placements and must print the same.
  */
@@ -26,17 +27,19 @@ async function session(endpoint: string): Promise<string[]> {
   return out;
 }
 
-t.test('single-thread placement answers as the threaded one', { skip: etcdMissing() }, async (t) => {
+t.test('single and worker placements answer as the threaded one', { skip: etcdMissing() }, async (t) => {
   const threaded = await startStrata();
   t.teardown(() => threaded.stop());
-  const single = await startStrata({ extraArgs: ['--actor-placement=single'] });
-  t.teardown(() => single.stop());
   const want = await session(threaded.endpoint);
-  const got = await session(single.endpoint);
   t.equal(want[3]?.split(' ').length, 9, 'the prefix watch printed its history');
-  for (let i = 0; i < want.length; i++) {
-    // Lease ids are server-chosen from the member id and time; compare their shape only.
-    const norm = (s: string | undefined): string => (s ?? '').replace(/lease [0-9a-f]{16} granted/, 'lease <id> granted');
-    t.equal(norm(got[i]), norm(want[i]), want[i]?.split(' -> ')[0] ?? `step ${i}`);
+  for (const placement of ['single', 'worker']) {
+    const other = await startStrata({ extraArgs: [`--actor-placement=${placement}`] });
+    t.teardown(() => other.stop());
+    const got = await session(other.endpoint);
+    for (let i = 0; i < want.length; i++) {
+      // Lease ids are server-chosen from the member id and time; compare their shape only.
+      const norm = (s: string | undefined): string => (s ?? '').replace(/lease [0-9a-f]{16} granted/, 'lease <id> granted');
+      t.equal(norm(got[i]), norm(want[i]), `${placement}: ${want[i]?.split(' -> ')[0] ?? `step ${i}`}`);
+    }
   }
 });
