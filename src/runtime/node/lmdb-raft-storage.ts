@@ -3,16 +3,25 @@
  * behind the same RaftStorage interface and contract suite (test/raft/storage-contract.ts).
  *
  * Layout: database `log`, key = the entry index as 8 bytes big-endian (so keys sort
- * numerically), value = msgpack [term, index, typeCode, data]; database `meta` holding
+ * numerically), value = a fixed binary record (see encodeEntry; logs written before it hold
+ * msgpack [term, index, typeCode, data], which is still read); database `meta` holding
  * `hardState` [term, vote, commit], `snapshot` [index, term, voters, learners, data] and
  * `offset` [index, term], the last compacted entry, whose term stays answerable.
  *
- * Durability: every write method runs one asynchronous lmdb-js write transaction and resolves
- * after its commit is fsynced (lmdb-js's default durability, TOOLCHAIN §4). Writes issued while
- * a commit is being flushed are batched into the next transaction by lmdb-js, so concurrent
- * persists share one fsync (group commit). Reads are synchronous and see a write once its
- * promise has resolved: the in-memory bounds (first/last index, hard state, snapshot) are
- * updated only then, which is what the core needs (it reads an index only after advance()).
+ * Durability: every write method issues one lmdb-js write batch (instructions executed on
+ * lmdb-js's writer thread, atomically in one transaction, with no call back into JavaScript) and
+ * resolves after its commit is fsynced (lmdb-js's default durability, TOOLCHAIN §4). Writes
+ * issued while a commit is being flushed are batched into the next transaction by lmdb-js, so
+ * concurrent persists share one fsync (group commit). Reads are synchronous and see a write once
+ * its promise has resolved: the in-memory bounds (first/last index, hard state, snapshot) and the
+ * tail are updated only then, which is what the core needs (it reads an index only after
+ * advance()).
+ *
+ * The tail: the newest durable entries stay in memory (bounded by LOG_TAIL_ENTRIES_MAX and
+ * LOG_TAIL_BYTES_MAX), so the reads that follow an append (the term checks of the commit rule,
+ * committed entries for apply, entries for followers) cost no LMDB read and no decode, as etcd
+ * serves them from its MemoryStorage. The tail always ends at the last index and holds exactly
+ * what LMDB holds for its indexes; older entries are read from LMDB.
  */
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
@@ -22,7 +31,14 @@ import type { MemberId } from '../../base/index.js';
 import type {
   ConfState, Entry, HardState, InitialState, PersistBatch, RaftStorage, Snapshot, StorageError,
 } from '../../raft/index.js';
-import { EMPTY_HARD_STATE, assertContiguous, emptySnapshot, limitSize } from '../../raft/index.js';
+import {
+  EMPTY_HARD_STATE, assertContiguous, emptySnapshot, entrySize, limitSize,
+} from '../../raft/index.js';
+
+/** Entries the in-memory tail holds at most (etcd's default --snapshot-catchup-entries is 5,000). */
+export const LOG_TAIL_ENTRIES_MAX = 4_096;
+/** Bytes (entrySize) the in-memory tail holds at most. */
+export const LOG_TAIL_BYTES_MAX = 16 * 1024 * 1024;
 
 export interface LmdbRaftStorageOptions {
   /** Directory of the env (created if missing); one env per member. */
@@ -31,6 +47,9 @@ export interface LmdbRaftStorageOptions {
   readonly bootstrap?: ConfState;
   /** Never fsync: only for throwaway logs (tests, simulation on disk). */
   readonly noSync?: boolean;
+  /** Bounds of the in-memory tail (tests make them small); default LOG_TAIL_*_MAX. */
+  readonly tailEntriesMax?: number;
+  readonly tailBytesMax?: number;
 }
 
 type Db = Database<Uint8Array, Uint8Array>;
@@ -42,19 +61,80 @@ const SNAPSHOT = new TextEncoder().encode('snapshot');
 const OFFSET = new TextEncoder().encode('offset');
 
 export function indexKey(index: number): Uint8Array {
-  assertCount(index, 'log index');
   const key = new Uint8Array(8);
-  const view = new DataView(key.buffer);
-  view.setUint32(0, Math.floor(index / 0x1_0000_0000));
-  view.setUint32(4, index >>> 0);
+  writeU64(key, 0, index);
   return key;
 }
 
-function encodeEntry(e: Entry): Uint8Array {
-  return packr.pack([e.term, e.index, TYPE_CODES[e.type], e.data]);
+const scratchKey = new Uint8Array(8);
+
+/**
+ * The key of `index` in a buffer reused by the next call: only for lmdb-js calls that copy the
+ * key before returning (put, remove and get with binary keys do).
+ */
+function tempKey(index: number): Uint8Array {
+  writeU64(scratchKey, 0, index);
+  return scratchKey;
+}
+
+/** A non-negative safe integer as 8 bytes big-endian at `at`. */
+function writeU64(bytes: Uint8Array, at: number, n: number): void {
+  assertCount(n, 'log u64');
+  const hi = Math.floor(n / 0x1_0000_0000), lo = n >>> 0;
+  bytes[at] = hi >>> 24; bytes[at + 1] = hi >>> 16; bytes[at + 2] = hi >>> 8; bytes[at + 3] = hi;
+  bytes[at + 4] = lo >>> 24; bytes[at + 5] = lo >>> 16; bytes[at + 6] = lo >>> 8; bytes[at + 7] = lo;
+}
+
+function readU64(bytes: Uint8Array, at: number): number {
+  const hi = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+  const lo = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
+  assert(hi < 0x20_0000, 'log u64 beyond a safe integer');
+  return hi * 0x1_0000_0000 + lo;
+}
+
+/**
+ * The binary entry record: [ENTRY_RECORD, typeCode, term u64 BE, index u64 BE, data...]. The first
+ * byte tells it from the msgpack records of older logs (a msgpack 4-array starts with 0x94).
+ */
+const ENTRY_RECORD = 0xe1;
+const ENTRY_HEADER_BYTES = 18;
+const MSGPACK_ENTRY = 0x94;
+
+/** Encodes `entries` into one fresh buffer (one allocation, one address for lmdb-js). */
+function encodeEntries(entries: readonly Entry[]): Uint8Array[] {
+  let total = 0;
+  for (const e of entries) total += ENTRY_HEADER_BYTES + e.data.length;
+  const buf = new Uint8Array(total);
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const e of entries) {
+    const end = at + ENTRY_HEADER_BYTES + e.data.length;
+    buf[at] = ENTRY_RECORD;
+    buf[at + 1] = TYPE_CODES[e.type];
+    writeU64(buf, at + 2, e.term);
+    writeU64(buf, at + 10, e.index);
+    buf.set(e.data, at + ENTRY_HEADER_BYTES);
+    out.push(buf.subarray(at, end));
+    at = end;
+  }
+  return out;
 }
 
 function decodeEntry(bytes: Uint8Array, expectIndex: number): Entry {
+  if (bytes[0] === MSGPACK_ENTRY) return decodeMsgpackEntry(bytes, expectIndex);
+  assert(bytes.length >= ENTRY_HEADER_BYTES, `log entry ${expectIndex}: record of ${bytes.length} bytes`);
+  assert(bytes[0] === ENTRY_RECORD, `log entry ${expectIndex}: unknown record format ${bytes[0]}`);
+  const code = bytes[1];
+  assert(code === 0 || code === 1, `log entry ${expectIndex}: unknown type ${code}`);
+  const index = readU64(bytes, 10);
+  assert(index === expectIndex, `log entry at key ${expectIndex} says index ${index}`);
+  // lmdb-js may reuse the buffer it read into: the entry gets its own copy of the data.
+  const data = new Uint8Array(bytes.length - ENTRY_HEADER_BYTES);
+  data.set(bytes.subarray(ENTRY_HEADER_BYTES));
+  return { term: readU64(bytes, 2), index, type: code === 1 ? 'confChange' : 'normal', data };
+}
+
+function decodeMsgpackEntry(bytes: Uint8Array, expectIndex: number): Entry {
   const v = packr.unpack(bytes) as [number, number, number, Uint8Array];
   assert(Array.isArray(v) && v.length === 4, 'log entry record malformed');
   assert(v[1] === expectIndex, `log entry at key ${expectIndex} says index ${v[1]}`);
@@ -81,6 +161,83 @@ function decodeSnapshot(bytes: Uint8Array): Snapshot {
   };
 }
 
+/**
+ * The newest durable entries, first..last, in a ring indexed by entry index. It is emptied by a
+ * snapshot, cut by a conflicting append and by compaction, and drops its oldest entries beyond
+ * its bounds. Entries are the very objects persisted: immutable by the Entry contract.
+ */
+class EntryTail {
+  readonly #ring: (Entry | undefined)[];
+  readonly #bytesMax: number;
+  /** Holds first..last; empty when first === last + 1. */
+  #first = 1;
+  #last = 0;
+  #bytes = 0;
+
+  constructor(entriesMax: number, bytesMax: number) {
+    assert(Number.isSafeInteger(entriesMax) && entriesMax >= 1, 'tail holds at least one entry');
+    assert(bytesMax >= 0, 'tail bytes max is not negative');
+    this.#ring = new Array<Entry | undefined>(entriesMax).fill(undefined);
+    this.#bytesMax = bytesMax;
+  }
+
+  get first(): number {
+    return this.#first;
+  }
+
+  get(i: number): Entry | undefined {
+    if (i < this.#first || i > this.#last) return undefined;
+    const e = this.#ring[i % this.#ring.length];
+    assert(e !== undefined && e.index === i, `log tail slot of ${i} holds ${e?.index}`);
+    return e;
+  }
+
+  /** Empties the tail; the next append starts it at `next`. */
+  reset(next: number): void {
+    while (this.#first <= this.#last) this.#dropFirst();
+    this.#first = next;
+    this.#last = next - 1;
+  }
+
+  /** Takes a durable append: entries from the first new index on replace what the tail held. */
+  append(entries: readonly Entry[]): void {
+    const from = entries[0]?.index;
+    if (from === undefined) return;
+    if (from < this.#first || from > this.#last + 1) {
+      this.reset(from);
+    } else {
+      while (this.#last >= from) this.#dropLast();
+    }
+    const n = this.#ring.length;
+    for (const e of entries) {
+      if (this.#last - this.#first + 1 === n) this.#dropFirst();
+      this.#ring[e.index % n] = e;
+      this.#last = e.index;
+      this.#bytes += entrySize(e);
+    }
+    while (this.#bytes > this.#bytesMax && this.#first <= this.#last) this.#dropFirst();
+  }
+
+  /** Drops the entries at or below `index` (compacted away). */
+  dropThrough(index: number): void {
+    while (this.#first <= this.#last && this.#first <= index) this.#dropFirst();
+  }
+
+  #dropFirst(): void {
+    const slot = this.#first % this.#ring.length;
+    this.#bytes -= entrySize(this.#ring[slot]!);
+    this.#ring[slot] = undefined;
+    this.#first++;
+  }
+
+  #dropLast(): void {
+    const slot = this.#last % this.#ring.length;
+    this.#bytes -= entrySize(this.#ring[slot]!);
+    this.#ring[slot] = undefined;
+    this.#last--;
+  }
+}
+
 export class LmdbRaftStorage implements RaftStorage {
   readonly #env: RootDatabase;
   readonly #log: Db;
@@ -90,6 +247,7 @@ export class LmdbRaftStorage implements RaftStorage {
   /** The last compacted entry (or the snapshot's): first index is offset.index + 1. */
   #offset: { index: number; term: number };
   #last: number;
+  readonly #tail: EntryTail;
   /**
    * The log as it will be once every issued write commits: validation and the keys a write
    * removes are computed from it, so writes may be issued while earlier ones are still flushing.
@@ -97,7 +255,7 @@ export class LmdbRaftStorage implements RaftStorage {
   #pending: { offset: number; last: number; snapshotIndex: number; term: number };
   #closed = false;
 
-  private constructor(env: RootDatabase, bootstrap: ConfState) {
+  private constructor(env: RootDatabase, bootstrap: ConfState, tailEntriesMax: number, tailBytesMax: number) {
     this.#env = env;
     this.#log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', keyEncoding: 'binary', encoding: 'binary' });
     this.#meta = env.openDB<Uint8Array, Uint8Array>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
@@ -114,6 +272,8 @@ export class LmdbRaftStorage implements RaftStorage {
     let last = this.#offset.index;
     for (const key of this.#log.getKeys({ reverse: true, limit: 1 })) last = keyIndex(key as Uint8Array);
     this.#last = last;
+    this.#tail = new EntryTail(tailEntriesMax, tailBytesMax);
+    this.#tail.reset(last + 1);
     this.#pending = {
       offset: this.#offset.index, last, snapshotIndex: this.#snapshot.metadata.index, term: this.#hardState.term,
     };
@@ -124,7 +284,8 @@ export class LmdbRaftStorage implements RaftStorage {
 
   static open(options: LmdbRaftStorageOptions): LmdbRaftStorage {
     const env = open({ path: options.path, ...(options.noSync === true ? { noSync: true } : {}) });
-    return new LmdbRaftStorage(env, options.bootstrap ?? { voters: [], learners: [] });
+    return new LmdbRaftStorage(env, options.bootstrap ?? { voters: [], learners: [] },
+      options.tailEntriesMax ?? LOG_TAIL_ENTRIES_MAX, options.tailBytesMax ?? LOG_TAIL_BYTES_MAX);
   }
 
   async close(): Promise<void> {
@@ -151,7 +312,9 @@ export class LmdbRaftStorage implements RaftStorage {
     if (i < this.#offset.index) return 'ErrCompacted';
     if (i === this.#offset.index) return this.#offset.term;
     if (i > this.#last) return 'ErrUnavailable';
-    const bytes = this.#log.getBinary(indexKey(i));
+    const held = this.#tail.get(i);
+    if (held !== undefined) return held.term;
+    const bytes = this.#log.getBinary(tempKey(i));
     assert(bytes !== undefined, `log entry ${i} missing within ${this.firstIndex()}..${this.#last}`);
     return decodeEntry(bytes, i).term;
   }
@@ -162,17 +325,35 @@ export class LmdbRaftStorage implements RaftStorage {
     if (lo <= this.#offset.index) return 'ErrCompacted';
     const out: Entry[] = [];
     let size = 0;
+    const tailFirst = this.#tail.first;
+    if (lo < tailFirst) {
+      size = this.#read(lo, Math.min(hi, tailFirst), maxBytes, out);
+      if (size > maxBytes) return limitSize(out, maxBytes);
+    }
+    for (let i = Math.max(lo, tailFirst); i < hi; i++) {
+      const e = this.#tail.get(i)!;
+      size += entrySize(e);
+      if (size > maxBytes && out.length > 0) break;
+      out.push(e);
+    }
+    assert(out.length === hi - lo || out.length > 0, `log entries ${lo}..${hi} missing`);
+    return out;
+  }
+
+  /** Reads lo..hi-1 from LMDB into `out` until past maxBytes; returns the size read. */
+  #read(lo: number, hi: number, maxBytes: number, out: Entry[]): number {
+    let size = 0;
     let expect = lo;
     for (const { key, value } of this.#log.getRange({ start: indexKey(lo), end: indexKey(hi) })) {
-      const e = decodeEntry(value, expect);
       assert(keyIndex(key as Uint8Array) === expect, `log gap before ${expect}`);
-      size += e.data.length;
+      const e = decodeEntry(value, expect);
+      size += entrySize(e);
       out.push(e);
       expect++;
       if (size > maxBytes) break;
     }
-    assert(out.length === hi - lo || out.length > 0, `log entries ${lo}..${hi} missing`);
-    return limitSize(out, maxBytes);
+    assert(expect === hi || size > maxBytes, `log entries ${expect}..${hi} missing`);
+    return size;
   }
 
   snapshot(): Snapshot {
@@ -205,27 +386,31 @@ export class LmdbRaftStorage implements RaftStorage {
     const lastBefore = p.last;
     const newLast = entries.length > 0 ? entries[entries.length - 1]!.index : p.last;
     p.last = newLast;
-    await this.#env.transaction(() => {
+    const records = encodeEntries(entries);
+    // One batch: lmdb-js writes it atomically in one transaction on its writer thread.
+    await this.#log.batch(() => {
       if (snapshot !== null) {
-        for (let i = oldFirst; i <= oldLast; i++) this.#log.removeSync(indexKey(i));
-        this.#meta.putSync(SNAPSHOT, encodeSnapshot(snapshot));
-        this.#meta.putSync(OFFSET, packr.pack([offset.index, offset.term]));
+        for (let i = oldFirst; i <= oldLast; i++) void this.#log.remove(tempKey(i));
+        void this.#meta.put(SNAPSHOT, encodeSnapshot(snapshot));
+        void this.#meta.put(OFFSET, packr.pack([offset.index, offset.term]));
       }
       if (first !== undefined) {
         // The conflicting suffix: stored entries past the new last index are dropped, the rest
         // from the first new index on are overwritten.
-        for (let i = newLast + 1; i <= lastBefore; i++) this.#log.removeSync(indexKey(i));
-        for (const e of entries) this.#log.putSync(indexKey(e.index), encodeEntry(e));
+        for (let i = newLast + 1; i <= lastBefore; i++) void this.#log.remove(tempKey(i));
+        for (let k = 0; k < entries.length; k++) void this.#log.put(tempKey(entries[k]!.index), records[k]!);
       }
       if (hardState !== null) {
-        this.#meta.putSync(HARD_STATE, packr.pack([hardState.term, BigInt(hardState.vote), hardState.commit]));
+        void this.#meta.put(HARD_STATE, packr.pack([hardState.term, BigInt(hardState.vote), hardState.commit]));
       }
     });
     if (snapshot !== null) {
       this.#snapshot = snapshot;
       this.#offset = offset;
+      this.#tail.reset(offset.index + 1);
     }
     if (snapshot !== null || first !== undefined) this.#last = newLast;
+    this.#tail.append(entries);
     if (hardState !== null) this.#hardState = hardState;
   }
 
@@ -237,9 +422,7 @@ export class LmdbRaftStorage implements RaftStorage {
     const snap: Snapshot = { metadata: { index, term: t, confState }, data };
     assert(index > this.#pending.snapshotIndex, `snapshot ${index} is not newer`);
     this.#pending.snapshotIndex = index;
-    await this.#env.transaction(() => {
-      this.#meta.putSync(SNAPSHOT, encodeSnapshot(snap));
-    });
+    await this.#meta.put(SNAPSHOT, encodeSnapshot(snap));
     this.#snapshot = snap;
   }
 
@@ -250,16 +433,16 @@ export class LmdbRaftStorage implements RaftStorage {
     const t = this.term(index);
     assert(typeof t === 'number', `compact ${index}: term ${String(t)}`);
     this.#pending.offset = Math.max(this.#pending.offset, index);
-    await this.#env.transaction(() => {
-      for (let i = offset + 1; i <= index; i++) this.#log.removeSync(indexKey(i));
-      this.#meta.putSync(OFFSET, packr.pack([index, t]));
+    await this.#log.batch(() => {
+      for (let i = offset + 1; i <= index; i++) void this.#log.remove(tempKey(i));
+      void this.#meta.put(OFFSET, packr.pack([index, t]));
     });
     this.#offset = { index, term: t };
+    this.#tail.dropThrough(index);
   }
 }
 
 function keyIndex(key: Uint8Array): number {
   assert(key.length === 8, `log key of ${key.length} bytes`);
-  const view = new DataView(key.buffer, key.byteOffset, 8);
-  return view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
+  return readU64(key, 0);
 }
