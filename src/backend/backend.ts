@@ -54,6 +54,12 @@ export interface BackendEntry {
 export interface ReadTxn {
   get(table: string, key: Uint8Array): Uint8Array | undefined;
   /**
+   * `get` without the copy, for the hottest reads: the bytes are valid only until the next call
+   * on any backend of this thread, so the caller decodes (and copies what it keeps) at once.
+   * Optional: without it, callers use `get`.
+   */
+  peek?(table: string, key: Uint8Array): Uint8Array | undefined;
+  /**
    * Entries with start <= key < end, ascending (or descending with `reverse`). The iterable is
    * lazy; do not write to the same table while iterating it (collect first).
    */

@@ -2,9 +2,9 @@
  * How the MVCC store lays its data out in backend tables, and the codecs for it.
  *
  * - `rev`:   16-byte revision key (8-byte big-endian main, 8-byte big-endian sub, so keys sort
- *            numerically) -> msgpackr positional array [key, value, create, mod, version, lease]
- *            for a put, or [key] for a tombstone.
- * - `index`: index key -> [fullKey | null, main, sub, revisions, latest]: the key's CURRENT state
+ *            numerically) -> the put's key, value, create, mod, version and lease, or a
+ *            tombstone's key (fixed binary layouts, below).
+ * - `index`: index key -> (fullKey if long, main, sub, revisions, latest): the key's CURRENT state
  *            only, so a put reads and writes a record of constant size however long the key's
  *            history is. (main, sub) is the key's newest revision; `revisions` counts its
  *            `keyrev` entries (so compaction skips a key with one, reading nothing more);
@@ -31,9 +31,9 @@
  * - `meta`:  'state' -> current, compacted, appliedIndex, compactTarget (float64 each), a flag
  *            and the compaction cursor (fixed binary layout: it is read by every request).
  *
- * msgpackr returns byte fields as views into the input buffer. Backend bytes are stable (see
- * Backend), so decoded records keep views into them; a short key's index record has no key field
- * and uses the index key it was looked up with, which may be the request's own key bytes.
+ * Decoded records keep views into the bytes they were decoded from. Backend bytes are stable (see
+ * Backend), so that is safe; a short key's index record has no key field and uses the index key
+ * it was looked up with, which may be the request's own key bytes.
  */
 import { Packr } from 'msgpackr';
 import { assert, utf8 } from '../base/index.js';
@@ -123,36 +123,126 @@ export function revKeyMain(key: Uint8Array): number {
   return readU64(key, 0);
 }
 
-// ---- kv records ----
+// ---- kv and index records: fixed binary layouts ----
+//
+// Both records are read on every request and written on every put, so they have fixed layouts
+// read with plain byte arithmetic (no DataView, no msgpack): numbers are unsigned 64-bit
+// big-endian (revisions and versions are safe integers; a lease is its int64 as two's
+// complement). They replaced msgpack arrays, whose encode and decode were the store's largest
+// own cost per put and per single-key read (bench:mvcc).
+//
+// rev record, put:       [1] create mod version lease (u64 each) keyLength (u32) key value
+// rev record, tombstone: [0] key
+// index record:          flags main sub revisions (u64 each)
+//                        [latest: create version lease (u64 each)]  if flags & HAS_LATEST
+//                        [keyLength (u32) key]                      if flags & LONG_KEY
+//                        [value: the rest]                          if flags & HAS_LATEST
 
 export type StoredKv = KeyValue;
 
+const KV_PUT = 1;
+const KV_TOMBSTONE = 0;
+const KV_HEADER_BYTES = 1 + 4 * 8 + 4;
+const HAS_LATEST = 1;
+const LONG_KEY = 2;
+const INDEX_HEADER_BYTES = 1 + 3 * 8;
+const LATEST_BYTES = 3 * 8;
+
+/**
+ * Encoders write into one growing scratch buffer per record kind and return a view of it: the
+ * bytes are valid until the next encode of the same kind, which is all `WriteTxn.put` needs (it
+ * copies before returning). Records above SCRATCH_KEEP_BYTES get a buffer of their own.
+ */
+const SCRATCH_KEEP_BYTES = 64 * 1024;
+let kvScratch = new Uint8Array(4096);
+let indexScratch = new Uint8Array(4096);
+
+function scratchKv(n: number): Uint8Array {
+  if (n > SCRATCH_KEEP_BYTES) return new Uint8Array(n);
+  if (kvScratch.length < n) kvScratch = new Uint8Array(Math.max(n, 2 * kvScratch.length));
+  return kvScratch;
+}
+
+function scratchIndex(n: number): Uint8Array {
+  if (n > SCRATCH_KEEP_BYTES) return new Uint8Array(n);
+  if (indexScratch.length < n) indexScratch = new Uint8Array(Math.max(n, 2 * indexScratch.length));
+  return indexScratch;
+}
+
+function writeU32(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
+}
+
+function u32At(b: Uint8Array, at: number): number {
+  return b[at]! * 0x100_0000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
+}
+
+/** A stored revision, version or count: a safe integer in 8 bytes. */
+function u53At(b: Uint8Array, at: number): number {
+  const hi = u32At(b, at);
+  assert(hi < 0x20_0000, 'a stored number is a safe integer');
+  return hi * 0x1_0000_0000 + u32At(b, at + 4);
+}
+
+function writeLease(out: Uint8Array, at: number, lease: bigint): void {
+  if (lease === 0n) {
+    out.fill(0, at, at + 8);
+    return;
+  }
+  const u = BigInt.asUintN(64, lease);
+  writeU32(out, at, Number(u >> 32n));
+  writeU32(out, at + 4, Number(u & 0xffff_ffffn));
+}
+
+function leaseAt(b: Uint8Array, at: number): bigint {
+  const hi = u32At(b, at);
+  const lo = u32At(b, at + 4);
+  if (hi === 0 && lo === 0) return 0n;
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+}
+
+/** The rev record of a put; a view of scratch bytes, valid until the next encodeKv. */
 export function encodeKv(kv: KeyValue): Uint8Array {
-  return pack([kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease]);
+  const n = KV_HEADER_BYTES + kv.key.length + kv.value.length;
+  const out = scratchKv(n);
+  out[0] = KV_PUT;
+  writeU64(out, 1, kv.createRevision);
+  writeU64(out, 9, kv.modRevision);
+  writeU64(out, 17, kv.version);
+  writeLease(out, 25, kv.lease);
+  writeU32(out, 33, kv.key.length);
+  out.set(kv.key, KV_HEADER_BYTES);
+  out.set(kv.value, KV_HEADER_BYTES + kv.key.length);
+  return out.subarray(0, n);
 }
 
+/** The rev record of a deletion; a view of scratch bytes, valid until the next encodeKv. */
 export function encodeTombstone(key: Uint8Array): Uint8Array {
-  return pack([key]);
+  const out = scratchKv(1 + key.length);
+  out[0] = KV_TOMBSTONE;
+  out.set(key, 1);
+  return out.subarray(0, 1 + key.length);
 }
 
-/** Decodes a rev record: a KeyValue, or `{ key }` alone for a tombstone. */
+/** Decodes a rev record: a KeyValue, or `{ key }` alone for a tombstone. Bytes are views. */
 export function decodeKv(bytes: Uint8Array): KeyValue | { key: Uint8Array; tombstone: true } {
-  const a = unpack(bytes) as unknown[];
-  assert(Array.isArray(a), 'rev record is an array');
-  const key = a[0];
-  assert(key instanceof Uint8Array, 'rev record key is bytes');
-  if (a.length === 1) return { key, tombstone: true };
-  assert(a.length === 6, 'rev record has six fields');
-  const [, value, createRevision, modRevision, version, lease] = a;
-  assert(value instanceof Uint8Array, 'rev record value is bytes');
-  assert(typeof createRevision === 'number', 'create revision is a number');
-  assert(typeof modRevision === 'number', 'mod revision is a number');
-  assert(typeof version === 'number', 'version is a number');
-  assert(typeof lease === 'bigint', 'lease is a bigint');
-  return { key, value, createRevision, modRevision, version, lease };
+  assert(bytes.length >= 1, 'a rev record is not empty');
+  if (bytes[0] === KV_TOMBSTONE) return { key: bytes.subarray(1), tombstone: true };
+  assert(bytes[0] === KV_PUT && bytes.length >= KV_HEADER_BYTES, 'a rev record is a put or a tombstone');
+  const keyLength = u32At(bytes, 33);
+  assert(KV_HEADER_BYTES + keyLength <= bytes.length, 'a rev record holds its key');
+  return {
+    key: bytes.subarray(KV_HEADER_BYTES, KV_HEADER_BYTES + keyLength),
+    value: bytes.subarray(KV_HEADER_BYTES + keyLength),
+    createRevision: u53At(bytes, 1),
+    modRevision: u53At(bytes, 9),
+    version: u53At(bytes, 17),
+    lease: leaseAt(bytes, 25),
+  };
 }
-
-// ---- index records ----
 
 export interface IndexRecord {
   /** The whole user key (also when the index key is the key itself). */
@@ -166,31 +256,78 @@ export interface IndexRecord {
   readonly latest: KeyValue | undefined;
 }
 
+/** The index record; a view of scratch bytes, valid until the next encodeIndex. */
 export function encodeIndex(record: IndexRecord, long: boolean): Uint8Array {
   const l = record.latest;
   if (l !== undefined) assert(l.modRevision === record.main, 'latest is the newest revision');
   assert(Number.isSafeInteger(record.revisions) && record.revisions >= 1, 'a key has a revision');
-  const latest = l === undefined ? null : [l.value, l.createRevision, l.version, l.lease];
-  return pack([long ? record.key : null, record.main, record.sub, record.revisions, latest]);
+  const n = INDEX_HEADER_BYTES + (l === undefined ? 0 : LATEST_BYTES + l.value.length)
+    + (long ? 4 + record.key.length : 0);
+  const out = scratchIndex(n);
+  out[0] = (l === undefined ? 0 : HAS_LATEST) | (long ? LONG_KEY : 0);
+  writeU64(out, 1, record.main);
+  writeU64(out, 9, record.sub);
+  writeU64(out, 17, record.revisions);
+  let at = INDEX_HEADER_BYTES;
+  if (l !== undefined) {
+    writeU64(out, at, l.createRevision);
+    writeU64(out, at + 8, l.version);
+    writeLease(out, at + 16, l.lease);
+    at += LATEST_BYTES;
+  }
+  if (long) {
+    writeU32(out, at, record.key.length);
+    out.set(record.key, at + 4);
+    at += 4 + record.key.length;
+  }
+  if (l !== undefined) out.set(l.value, at);
+  return out.subarray(0, n);
 }
 
-export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array): IndexRecord {
-  const a = unpack(bytes) as unknown[];
-  assert(Array.isArray(a) && a.length === 5, 'index record has five fields');
-  const [full, main, sub, revisions] = a;
-  assert(typeof main === 'number' && typeof sub === 'number', 'index revision is numbers');
-  assert(typeof revisions === 'number' && revisions >= 1, 'index revision count');
-  const key = full === null ? indexKey : full;
-  assert(key instanceof Uint8Array, 'index full key is bytes');
-  const l = a[4] as unknown[] | null;
-  if (l === null) return { key, main, sub, revisions, latest: undefined };
-  const [value, createRevision, version, lease] = l;
-  assert(value instanceof Uint8Array, 'latest value is bytes');
-  assert(typeof createRevision === 'number' && createRevision <= main, 'create revision');
-  assert(typeof version === 'number' && typeof lease === 'bigint', 'version and lease');
+/**
+ * Decodes an index record. A short key's record has no key field: the record's key is
+ * `indexKey`, the bytes it was looked up with. Byte fields are views into `bytes`, or with `own`
+ * private copies (ownBytes), for bytes that are only borrowed (ReadTxn.peek).
+ */
+export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array, own = false): IndexRecord {
+  assert(bytes.length >= INDEX_HEADER_BYTES, 'an index record has its fixed part');
+  const flags = bytes[0]!;
+  assert((flags & ~(HAS_LATEST | LONG_KEY)) === 0, 'index record flags');
+  const main = u53At(bytes, 1);
+  const sub = u53At(bytes, 9);
+  const revisions = u53At(bytes, 17);
+  assert(revisions >= 1, 'index revision count');
+  let at = INDEX_HEADER_BYTES;
+  let createRevision = 0;
+  let version = 0;
+  let lease = 0n;
+  if ((flags & HAS_LATEST) !== 0) {
+    assert(bytes.length >= at + LATEST_BYTES, 'an index record holds its latest fields');
+    createRevision = u53At(bytes, at);
+    version = u53At(bytes, at + 8);
+    lease = leaseAt(bytes, at + 16);
+    assert(createRevision <= main, 'create revision');
+    at += LATEST_BYTES;
+  }
+  let key = indexKey;
+  if ((flags & LONG_KEY) !== 0) {
+    assert(bytes.length >= at + 4, 'a long-key index record holds its key length');
+    const keyLength = u32At(bytes, at);
+    assert(bytes.length >= at + 4 + keyLength, 'a long-key index record holds its key');
+    key = bytes.subarray(at + 4, at + 4 + keyLength);
+    if (own) key = ownBytes(key);
+    at += 4 + keyLength;
+  }
+  if ((flags & HAS_LATEST) === 0) {
+    assert(at === bytes.length, 'a deleted key\'s index record ends after its key');
+    return { key, main, sub, revisions, latest: undefined };
+  }
   return {
     key, main, sub, revisions,
-    latest: { key, value, createRevision, modRevision: main, version, lease },
+    latest: {
+      key, value: own ? ownBytes(bytes.subarray(at)) : bytes.subarray(at),
+      createRevision, modRevision: main, version, lease,
+    },
   };
 }
 

@@ -18,11 +18,11 @@
  *
  * Expected failures are values ({ ok: false, code }); assertions are programmer errors.
  */
-import { assert, compareBytes, prefixEnd, toHex, utf8 } from '../base/index.js';
+import { assert, bytesEqual, compareBytes, copyBytes, prefixEnd, toHex, utf8 } from '../base/index.js';
 import type { Backend, ReadTxn, WriteTxn } from '../backend/index.js';
 import { backendLimits } from '../backend/index.js';
 import {
-  decodeIndex, decodeKv, decodeMeta, encodeIndex, encodeKeyRev, encodeKv, encodeMeta,
+  decodeIndex, decodeKv, decodeMeta, encodeIndex, INITIAL_META, encodeKeyRev, encodeKv, encodeMeta,
   encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, LEASE_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey,
 } from './codec.js';
@@ -83,6 +83,7 @@ export class MvccStore {
   readonly limits: MvccLimits;
   private readonly backend: Backend;
   private readonly leases: LeaseChecker;
+  private readonly metaCache = new MetaCache();
 
   constructor(backend: Backend, options: MvccOptions = {}) {
     this.limits = { ...mvccLimits, ...options.limits };
@@ -103,7 +104,7 @@ export class MvccStore {
   }
 
   read<T>(fn: (view: MvccReader) => T): T {
-    return this.backend.read((txn) => fn(new Reader(txn, this.limits)));
+    return this.backend.read((txn) => fn(new Reader(txn, this.limits, this.metaCache)));
   }
 
   range(req: RangeRequest): Result<RangeResponse> {
@@ -132,7 +133,7 @@ export class MvccStore {
     fn: (writer: MvccWriter) => T, options: { appliedIndex?: number | ((w: MvccWriter) => number) } = {},
   ): { readonly visible: PromiseLike<WriteResult<T>>; readonly durable: PromiseLike<void> } {
     const staged = this.backend.writeStaged((txn) => {
-      const w = new Writer(txn, this.limits, this.leases);
+      const w = new Writer(txn, this.limits, this.metaCache, this.leases);
       const applied = typeof options.appliedIndex === 'function' ? options.appliedIndex(w) : options.appliedIndex;
       const result = fn(w);
       w.finish(applied);
@@ -208,11 +209,31 @@ function selected(rec: IndexRecord, found: Found): Selected {
   return { key: rec.key, found, kv: isLatest ? l : undefined };
 }
 
+/**
+ * The meta record is read by every request but changes only with writes: a read view compares
+ * its bytes with the last ones decoded and reuses that MetaState (immutable) when they match.
+ */
+class MetaCache {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private meta: MetaState = INITIAL_META;
+
+  of(txn: ReadTxn): MetaState {
+    const bytes = txn.peek?.(TABLES.meta, META_KEY) ?? txn.get(TABLES.meta, META_KEY);
+    if (bytes === undefined) return INITIAL_META;
+    if (bytesEqual(bytes, this.bytes)) return this.meta;
+    this.meta = decodeMeta(bytes);
+    this.bytes = copyBytes(bytes);
+    return this.meta;
+  }
+}
+
 class Reader implements MvccReader {
   meta: MetaState;
 
-  constructor(protected readonly btxn: ReadTxn, protected readonly limits: MvccLimits) {
-    this.meta = decodeMeta(btxn.get(TABLES.meta, META_KEY));
+  constructor(
+    protected readonly btxn: ReadTxn, protected readonly limits: MvccLimits, metaCache: MetaCache,
+  ) {
+    this.meta = metaCache.of(btxn);
   }
 
   /** The revision a "latest" read sees; inside a write it includes the write's own changes. */
@@ -227,8 +248,13 @@ class Reader implements MvccReader {
   }
 
   protected index(indexKey: Uint8Array): IndexRecord | undefined {
-    const bytes = this.btxn.get(TABLES.index, indexKey);
-    return bytes === undefined ? undefined : decodeIndex(indexKey, bytes);
+    const txn = this.btxn;
+    if (txn.peek === undefined) {
+      const bytes = txn.get(TABLES.index, indexKey);
+      return bytes === undefined ? undefined : decodeIndex(indexKey, bytes);
+    }
+    const borrowed = txn.peek(TABLES.index, indexKey);
+    return borrowed === undefined ? undefined : decodeIndex(indexKey, borrowed, true);
   }
 
   protected loadKv(found: Found): KeyValue {
@@ -327,7 +353,7 @@ class Reader implements MvccReader {
     if (req.countOnly === true) {
       return { ok: true, header, kvs: [], more: false, count: selected.length };
     }
-    let rows = selected.filter((s) => keep(req, s.found));
+    let rows = filtersRevisions(req) ? selected.filter((s) => keep(req, s.found)) : selected;
     const order = req.sortOrder === 'NONE' || req.sortOrder === undefined
       ? (req.sortTarget === undefined || req.sortTarget === 'KEY' ? 'NONE' : 'ASCEND')
       : req.sortOrder;
@@ -345,8 +371,9 @@ class Reader implements MvccReader {
     const total = kvs?.length ?? rows.length;
     const more = limit > 0 && total > limit;
     if (kvs === undefined) {
-      if (more) rows = rows.slice(0, limit);
-      kvs = rows.map((s) => this.kvOf(s));
+      const n = more ? limit : rows.length;
+      kvs = new Array<KeyValue>(n);
+      for (let i = 0; i < n; i++) kvs[i] = this.kvOf(rows[i]!);
     } else if (more) {
       kvs = kvs.slice(0, limit);
     }
@@ -427,6 +454,11 @@ class Reader implements MvccReader {
 
 const TOMBSTONE_MARK = utf8('t');
 
+function filtersRevisions(req: RangeRequest): boolean {
+  return (req.minModRevision ?? 0) > 0 || (req.maxModRevision ?? 0) > 0
+    || (req.minCreateRevision ?? 0) > 0 || (req.maxCreateRevision ?? 0) > 0;
+}
+
 function keep(req: RangeRequest, f: Found): boolean {
   if ((req.minModRevision ?? 0) > 0 && f.main < req.minModRevision!) return false;
   if ((req.maxModRevision ?? 0) > 0 && f.main > req.maxModRevision!) return false;
@@ -467,8 +499,10 @@ class Writer extends Reader implements MvccWriter {
   private events: MvccEvent[] = [];
   private inWrite = false;
 
-  constructor(txn: WriteTxn, limits: MvccLimits, private readonly leases: LeaseChecker) {
-    super(txn, limits);
+  constructor(
+    txn: WriteTxn, limits: MvccLimits, metaCache: MetaCache, private readonly leases: LeaseChecker,
+  ) {
+    super(txn, limits, metaCache);
     this.wtxn = txn;
   }
 

@@ -115,6 +115,26 @@ export function backendContract(
     await done();
   });
 
+  t.test(`${name}: peek, where offered, sees what get sees, in reads and in writes`, async (t) => {
+    const { backend, done } = await make();
+    await backend.write((w) => {
+      w.put('a', b(1), b(1, 2, 3));
+      w.put('a', b(2), b(4));
+    });
+    backend.read((r) => {
+      if (r.peek === undefined) return;
+      t.same(r.peek('a', b(1)), b(1, 2, 3), 'peek returns exactly the value');
+      t.same(r.peek('a', b(2)), b(4), 'a shorter value after a longer one has its own length');
+      t.equal(r.peek('a', b(3)), undefined, 'a missing key');
+    });
+    await backend.write((w) => {
+      w.put('a', b(3), b(5, 5));
+      if (w.peek === undefined) return;
+      t.same(w.peek('a', b(3)), b(5, 5), 'peek inside a write sees the write');
+    });
+    await done();
+  });
+
   t.test(`${name}: random operations match a sorted-map model`, async (t) => {
     const key = fc.uint8Array({ minLength: 1, maxLength: 3, max: 4 });
     const op = fc.oneof(

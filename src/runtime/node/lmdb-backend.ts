@@ -122,6 +122,7 @@ export class LmdbBackend implements Backend {
   private readTxn(transaction: Transaction): ReadTxn {
     return {
       get: (name, key) => stable(getFast(this.db(name), key, transaction)),
+      peek: (name, key) => view(getFast(this.db(name), key, transaction)),
       range: (name, options) => rangeOf(this.db(name), options, transaction),
     };
   }
@@ -129,6 +130,7 @@ export class LmdbBackend implements Backend {
   /** Inside a write batch lmdb-js routes reads to the write transaction by itself. */
   private readonly writeTxn: WriteTxn = {
     get: (name, key) => stable(this.db(name).getBinaryFast(key)),
+    peek: (name, key) => view(this.db(name).getBinaryFast(key)),
     range: (name, options) => rangeOf(this.db(name), options, undefined),
     put: (name, key, value) => {
       checkKey(key);
@@ -148,6 +150,11 @@ export class LmdbBackend implements Backend {
  */
 function stable(bytes: Buffer | undefined): Uint8Array | undefined {
   return bytes === undefined ? undefined : Buffer.from(bytes.subarray(0, bytes.length));
+}
+
+/** The value's bytes in lmdb-js's reused buffer, as a view of exactly the value's size. */
+function view(bytes: Buffer | undefined): Uint8Array | undefined {
+  return bytes === undefined ? undefined : bytes.subarray(0, bytes.length);
 }
 
 /** lmdb-js accepts read options on getBinaryFast, but its typings omit them. */
