@@ -503,6 +503,8 @@ class Writer extends Reader implements MvccWriter {
     txn: WriteTxn, limits: MvccLimits, metaCache: MetaCache, private readonly leases: LeaseChecker,
   ) {
     super(txn, limits, metaCache);
+    // A private copy: the cached MetaState is shared with readers and never mutated.
+    this.meta = { ...this.meta };
     this.wtxn = txn;
   }
 
@@ -539,7 +541,8 @@ class Writer extends Reader implements MvccWriter {
   private endRevision(): void {
     if (this.events.length === 0) return;
     assert(this.events.length === this.sub, 'one event per sub-revision');
-    this.meta = { ...this.meta, current: this.main };
+    // The batch's own copy (see the constructor): no new object per revision.
+    (this.meta as { current: number }).current = this.main;
     this.changes.push({ revision: this.main, events: this.events });
     this.events = [];
   }
