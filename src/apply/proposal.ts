@@ -132,51 +132,44 @@ function writeBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
   return at + 4 + n;
 }
 
-/** Reads fields of a binary proposal in order, asserting each fits in the record. */
-class Reader {
-  at = HEAD_BYTES;
-  constructor(readonly data: Uint8Array) {}
+/** Copies the 8 bytes at `at` into the scratch, asserting they are inside the record. */
+function toScratch(data: Uint8Array, at: number): void {
+  assert(at + 8 <= data.length, 'proposal truncated');
+  for (let i = 0; i < 8; i++) scratchBytes[i] = data[at + i]!;
+}
 
-  u64Scratch(): void {
-    assert(this.at + 8 <= this.data.length, 'proposal truncated');
-    scratchBytes.set(this.data.subarray(this.at, this.at + 8));
-    this.at += 8;
-  }
-
-  /** The next length-prefixed bytes, as a view into the record. */
-  bytes(): Uint8Array {
-    const d = this.data, at = this.at;
-    assert(at + 4 <= d.length, 'proposal truncated');
-    const n = ((d[at]! << 24) | (d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!) >>> 0;
-    assert(at + 4 + n <= d.length, 'proposal field beyond its record');
-    this.at = at + 4 + n;
-    return d.subarray(at + 4, at + 4 + n);
-  }
-
-  end(): void {
-    assert(this.at === this.data.length, `proposal has ${this.data.length - this.at} bytes after its fields`);
-  }
+/** The length prefix at `at`, asserting that the bytes it announces are inside the record. */
+function lengthAt(data: Uint8Array, at: number): number {
+  assert(at + 4 <= data.length, 'proposal truncated');
+  const n = ((data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!) >>> 0;
+  assert(at + 4 + n <= data.length, 'proposal field beyond its record');
+  return n;
 }
 
 function decodeBinary(data: Uint8Array): Proposal {
   assert(data.length >= HEAD_BYTES, `proposal of ${data.length} bytes`);
-  const r = new Reader(data);
-  scratchBytes.set(data.subarray(1, 9));
+  toScratch(data, 1);
   const id = scratch.getFloat64(0);
   assert(Number.isSafeInteger(id), 'proposal id is a safe integer');
-  scratchBytes.set(data.subarray(9, 17));
+  toScratch(data, 9);
   const origin = scratch.getBigUint64(0);
   const flags = data[17]!;
+  let at = HEAD_BYTES;
   if (data[0] === PUT) {
     assert((flags & ~PUT_FLAGS) === 0, `put flags ${flags}`);
     let lease: bigint | undefined;
     if ((flags & PUT_LEASE) !== 0) {
-      r.u64Scratch();
+      toScratch(data, at);
       lease = scratch.getBigInt64(0);
+      at += 8;
     }
-    const key = r.bytes();
-    const value = r.bytes();
-    r.end();
+    const keyLength = lengthAt(data, at);
+    const key = data.subarray(at + 4, at + 4 + keyLength);
+    at += 4 + keyLength;
+    const valueLength = lengthAt(data, at);
+    const value = data.subarray(at + 4, at + 4 + valueLength);
+    at += 4 + valueLength;
+    assert(at === data.length, `proposal has ${data.length - at} bytes after its fields`);
     const req: PutRequest = flags === 0 ? { key, value } : {
       key, value,
       ...(lease !== undefined && { lease }),
@@ -188,9 +181,16 @@ function decodeBinary(data: Uint8Array): Proposal {
   }
   assert(data[0] === DELETE_RANGE, `unknown proposal format ${data[0]}`);
   assert((flags & ~DEL_FLAGS) === 0, `deleteRange flags ${flags}`);
-  const key = r.bytes();
-  const rangeEnd = (flags & DEL_RANGE_END) !== 0 ? r.bytes() : undefined;
-  r.end();
+  const keyLength = lengthAt(data, at);
+  const key = data.subarray(at + 4, at + 4 + keyLength);
+  at += 4 + keyLength;
+  let rangeEnd: Uint8Array | undefined;
+  if ((flags & DEL_RANGE_END) !== 0) {
+    const n = lengthAt(data, at);
+    rangeEnd = data.subarray(at + 4, at + 4 + n);
+    at += 4 + n;
+  }
+  assert(at === data.length, `proposal has ${data.length - at} bytes after its fields`);
   const req: DeleteRangeRequest = flags === 0 ? { key } : {
     key,
     ...(rangeEnd !== undefined && { rangeEnd }),
