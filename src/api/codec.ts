@@ -30,6 +30,11 @@ export interface Codec<T> {
   /** Encodes canonically; throws AssertionError on a non-integer or out-of-range 64-bit value. */
   encode(message: Init<T>): Uint8Array;
   /**
+   * `encode`, behind gRPC's 5-byte message prefix (flag 0 = uncompressed, big-endian length),
+   * in one buffer: what a gRPC server writes, without a second allocation and copy.
+   */
+  encodeFramed(message: Init<T>): Uint8Array;
+  /**
    * Decodes; throws (a plain Error or RangeError, never AssertionError) on malformed input.
    * Bytes fields are views into `bytes`: they may be kept as long as `bytes` is never reused,
    * which holds for every buffer the gRPC server hands over.
@@ -174,15 +179,64 @@ function toWire(plan: TypePlan, m: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
+// ---- one writer for every encode --------------------------------------------------------------
+
+/** gRPC's message prefix: a compression flag byte and a 4-byte big-endian length. */
+export const GRPC_PREFIX_BYTES = 5;
+
+/** A shared writer whose buffer grew past this is dropped after use rather than kept. */
+const WRITER_KEEP_BYTES_MAX = 64 * 1024;
+
+/**
+ * Every encode writes into one reused Writer and copies the result out once (finish), instead
+ * of a new Writer and its first buffer per message. Encoding is synchronous and never re-enters
+ * itself, so one writer is enough; an encode that threw leaves `writerBusy` set and the next
+ * takes a fresh writer.
+ */
+let writer: protobuf.Writer = protobuf.Writer.create();
+let writerBusy = false;
+
+/** The shared writer, empty; with `framed` its first 5 bytes are the gRPC prefix's place. */
+export function takeWriter(framed: boolean): protobuf.Writer {
+  if (writerBusy || writer.buf.length > WRITER_KEEP_BYTES_MAX) writer = protobuf.Writer.create();
+  assert(writer.states === null || writer.states.length === 0, 'a finished writer has no forks');
+  writer.pos = 0;
+  writerBusy = true;
+  // Placeholder for the prefix: a zero flag byte (uint32 0) and four length bytes (fixed32).
+  if (framed) writer.uint32(0).fixed32(0);
+  return writer;
+}
+
+/** A copy of what was written since `takeWriter`, with the gRPC prefix filled in if framed. */
+export function finishWriter(w: protobuf.Writer, framed: boolean): Uint8Array {
+  assert(w === writer && writerBusy, 'finishing the writer taken');
+  const out = w.finish();
+  writerBusy = false;
+  if (framed) {
+    const length = out.length - GRPC_PREFIX_BYTES;
+    out[0] = 0;
+    out[1] = length >>> 24;
+    out[2] = (length >>> 16) & 0xff;
+    out[3] = (length >>> 8) & 0xff;
+    out[4] = length & 0xff;
+  }
+  return out;
+}
+
 /** A codec by reflection for any message of the vendored protos. */
 export function reflectCodec<N extends MessageName>(typeName: N): Codec<MessageTypes[N]> {
   const type = protoRoot.lookupType(typeName);
   const plan = planFor(type);
+  const encodeAs = (message: unknown, framed: boolean): Uint8Array => {
+    const wire = toWire(plan, message as Record<string, unknown>);
+    const w = takeWriter(framed);
+    type.encode(wire, w);
+    return finishWriter(w, framed);
+  };
   return {
     typeName,
-    encode(message) {
-      return type.encode(toWire(plan, message as Record<string, unknown>)).finish();
-    },
+    encode: (message) => encodeAs(message, false),
+    encodeFramed: (message) => encodeAs(message, true),
     decode(bytes) {
       const m = type.decode(bytes) as unknown as Record<string, unknown>;
       return toPlain(plan, m) as unknown as MessageTypes[N];

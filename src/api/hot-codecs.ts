@@ -9,14 +9,14 @@
 import protobuf from 'protobufjs/light.js';
 import { assert } from '../base/index.js';
 import type { Codec, Init } from './codec.js';
-import { reflectCodec } from './codec.js';
+import { finishWriter, reflectCodec, takeWriter } from './codec.js';
 import { assertWireInteger, bigintToBits, int64BitsToBigint, int64BitsToNumber } from './int64.js';
 import type {
   Event, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader,
   WatchResponse,
 } from './types.generated.js';
 
-const { Reader, Writer } = protobuf;
+const { Reader } = protobuf;
 const EMPTY = new Uint8Array(0);
 
 // Wire types.
@@ -107,14 +107,25 @@ function writeInt64(w: protobuf.Writer, n: number, field: string): void {
  */
 const BITS_CACHE_MAX = 64;
 const bitsCache = new Map<bigint, ReturnType<typeof bigintToBits>>();
+/** The last two ids split, checked before the map: a bigint compare is cheaper than its hash. */
+let lastA = 0n;
+let lastABits = bigintToBits(0n);
+let lastB = 0n;
+let lastBBits = lastABits;
 
 function bitsOf(v: bigint): ReturnType<typeof bigintToBits> {
+  if (v === lastA) return lastABits;
+  if (v === lastB) return lastBBits;
   let bits = bitsCache.get(v);
   if (bits === undefined) {
     bits = bigintToBits(v);
     if (bitsCache.size >= BITS_CACHE_MAX) bitsCache.clear();
     bitsCache.set(v, bits);
   }
+  lastB = lastA;
+  lastBBits = lastABits;
+  lastA = v;
+  lastABits = bits;
   return bits;
 }
 
@@ -223,18 +234,15 @@ function setRangeScalar(m: RangeRequest, field: number): void {
   }
 }
 
-function encodePutResponse(m: Init<PutResponse>): Uint8Array {
-  const w = Writer.create();
+function writePutResponse(w: protobuf.Writer, m: Init<PutResponse>): void {
   header(w, m.header);
   if (m.prev_kv !== undefined) {
     encodeKeyValue(w.uint32(18).fork(), m.prev_kv);
     w.ldelim();
   }
-  return w.finish();
 }
 
-function encodeRangeResponse(m: Init<RangeResponse>): Uint8Array {
-  const w = Writer.create();
+function writeRangeResponse(w: protobuf.Writer, m: Init<RangeResponse>): void {
   header(w, m.header);
   if (m.kvs !== undefined) {
     for (const kv of m.kvs) {
@@ -244,11 +252,9 @@ function encodeRangeResponse(m: Init<RangeResponse>): Uint8Array {
   }
   if (m.more === true) w.uint32(24).bool(true);
   if (m.count) writeInt64(w.uint32(32), m.count, 'count');
-  return w.finish();
 }
 
-function encodeWatchResponse(m: Init<WatchResponse>): Uint8Array {
-  const w = Writer.create();
+function writeWatchResponse(w: protobuf.Writer, m: Init<WatchResponse>): void {
   header(w, m.header);
   if (m.watch_id) writeInt64(w.uint32(16), m.watch_id, 'watch_id');
   if (m.created === true) w.uint32(24).bool(true);
@@ -264,16 +270,28 @@ function encodeWatchResponse(m: Init<WatchResponse>): Uint8Array {
       w.ldelim();
     }
   }
-  return w.finish();
 }
 
 /** Reflection codec with the hot direction replaced by the hand-written one. */
 function withDecode<T>(base: Codec<T>, decode: (bytes: Uint8Array) => T): Codec<T> {
-  return { typeName: base.typeName, encode: base.encode, decode };
+  return { typeName: base.typeName, encode: base.encode, encodeFramed: base.encodeFramed, decode };
 }
 
-function withEncode<T>(base: Codec<T>, encode: (m: Init<T>) => Uint8Array): Codec<T> {
-  return { typeName: base.typeName, encode, decode: base.decode };
+function withEncode<T>(base: Codec<T>, write: (w: protobuf.Writer, m: Init<T>) => void): Codec<T> {
+  return {
+    typeName: base.typeName,
+    encode(m) {
+      const w = takeWriter(false);
+      write(w, m);
+      return finishWriter(w, false);
+    },
+    encodeFramed(m) {
+      const w = takeWriter(true);
+      write(w, m);
+      return finishWriter(w, true);
+    },
+    decode: base.decode,
+  };
 }
 
 export const hotCodecs = {
@@ -281,9 +299,9 @@ export const hotCodecs = {
   'etcdserverpb.RangeRequest':
     withDecode(reflectCodec('etcdserverpb.RangeRequest'), decodeRangeRequest),
   'etcdserverpb.PutResponse':
-    withEncode(reflectCodec('etcdserverpb.PutResponse'), encodePutResponse),
+    withEncode(reflectCodec('etcdserverpb.PutResponse'), writePutResponse),
   'etcdserverpb.RangeResponse':
-    withEncode(reflectCodec('etcdserverpb.RangeResponse'), encodeRangeResponse),
+    withEncode(reflectCodec('etcdserverpb.RangeResponse'), writeRangeResponse),
   'etcdserverpb.WatchResponse':
-    withEncode(reflectCodec('etcdserverpb.WatchResponse'), encodeWatchResponse),
+    withEncode(reflectCodec('etcdserverpb.WatchResponse'), writeWatchResponse),
 } as const;

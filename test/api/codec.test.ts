@@ -135,18 +135,46 @@ t.test('hot encoders are byte-identical to reflection and decode back exactly', 
   ];
   for (const [name, arb] of cases) {
     const hot = hotCodecs[name as keyof typeof hotCodecs] as unknown as {
-      encode(m: unknown): Uint8Array; decode(b: Uint8Array): unknown };
+      encode(m: unknown): Uint8Array; encodeFramed(m: unknown): Uint8Array;
+      decode(b: Uint8Array): unknown };
     const slow = reflectCodec(name as 'etcdserverpb.RangeResponse') as unknown as {
-      encode(m: unknown): Uint8Array; decode(b: Uint8Array): unknown };
+      encode(m: unknown): Uint8Array; encodeFramed(m: unknown): Uint8Array;
+      decode(b: Uint8Array): unknown };
     fc.assert(fc.property(arb, (m) => {
       const a = hot.encode(m);
       const b = slow.encode(m);
       if (Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0) return false;
+      if (!isFrameOf(hot.encodeFramed(m), a) || !isFrameOf(slow.encodeFramed(m), a)) return false;
       t.strictSame(plain(slow.decode(a)), plain(withDefaults(name, m)));
       return true;
     }), runs);
     t.pass(`${name}: ${runs.numRuns} cases`);
   }
+});
+
+/** Whether `frame` is `message` behind gRPC's prefix (flag 0, big-endian length). */
+function isFrameOf(frame: Uint8Array, message: Uint8Array): boolean {
+  const f = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  return f.length === message.length + 5 && f[0] === 0 && f.readUInt32BE(1) === message.length
+    && Buffer.compare(f.subarray(5), Buffer.from(message)) === 0;
+}
+
+t.test('an encode that throws does not disturb the next one (the writer is shared)', async (t) => {
+  const put = hotCodecs['etcdserverpb.PutResponse'];
+  const range = codecFor('etcdserverpb.RangeResponse');
+  const good = { header: { revision: 7, raft_term: 2 }, kvs: [{ key: Buffer.from('k'), version: 1 }] };
+  const expected = reflectCodec('etcdserverpb.RangeResponse').encode(good);
+  // Thrown mid-message, inside a fork (the prev_kv), and by a reflection encoder.
+  t.throws(() => put.encode({ header: { revision: 1 }, prev_kv: { key: Buffer.from('k'), version: 1.5 } }), AssertionError);
+  t.strictSame([...range.encode(good)], [...expected]);
+  t.throws(() => range.encodeFramed({ header: { revision: 1 }, count: 0.5 }), AssertionError);
+  t.ok(isFrameOf(range.encodeFramed(good), expected));
+  t.throws(() => codecFor('etcdserverpb.TxnResponse').encode({ header: { revision: 0.5 } }), AssertionError);
+  t.strictSame([...range.encode(good)], [...expected]);
+  // A message larger than the writer keeps is encoded whole, and the next small one too.
+  const big = { header: { revision: 1 }, kvs: [{ key: Buffer.from('k'), value: Buffer.alloc(100_000, 7) }] };
+  t.equal(range.decode(range.encode(big)).kvs[0]?.value.length, 100_000);
+  t.strictSame([...range.encode(good)], [...expected]);
 });
 
 t.test('hot decoders agree with reflection decoders', async (t) => {

@@ -64,12 +64,16 @@ export class Deframer {
     return this.#headerFill === 0 && this.#body === undefined;
   }
 
-  /** Feeds a chunk; calls `onMessage` per complete message; returns a status on a bad frame. */
-  push(chunk: Buffer, onMessage: (message: Buffer) => void): GrpcStatus | undefined {
+  /**
+   * Feeds a chunk; calls `onMessage` (with `this` = `target`, so a caller needs no closure per
+   * call) per complete message; returns a status on a bad frame.
+   */
+  push<T>(chunk: Buffer, onMessage: (this: T, message: Buffer) => void, target?: T):
+    GrpcStatus | undefined {
     let i = 0;
     while (i < chunk.length) {
       if (this.#body !== undefined) {
-        i = this.#fillBody(chunk, i, onMessage);
+        i = this.#fillBody(chunk, i, onMessage, target);
         continue;
       }
       let flag: number;
@@ -92,7 +96,7 @@ export class Deframer {
       const bad = this.#checkHeader(flag, length);
       if (bad !== undefined) return bad;
       if (chunk.length - i >= length) {
-        onMessage(chunk.subarray(i, i + length));
+        onMessage.call(target as T, chunk.subarray(i, i + length));
         i += length;
       } else {
         this.#body = Buffer.allocUnsafe(length);
@@ -102,14 +106,15 @@ export class Deframer {
     return undefined;
   }
 
-  #fillBody(chunk: Buffer, i: number, onMessage: (message: Buffer) => void): number {
+  #fillBody<T>(chunk: Buffer, i: number, onMessage: (this: T, message: Buffer) => void,
+    target: T | undefined): number {
     const body = this.#body as Buffer;
     const n = Math.min(body.length - this.#bodyFill, chunk.length - i);
     chunk.copy(body, this.#bodyFill, i, i + n);
     this.#bodyFill += n;
     if (this.#bodyFill === body.length) {
       this.#body = undefined;
-      onMessage(body);
+      onMessage.call(target as T, body);
     }
     return i + n;
   }

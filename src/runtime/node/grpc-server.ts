@@ -31,6 +31,11 @@ export type { GrpcStatus } from './grpc-frames.js';
 /** What a handler needs from a message codec; src/api's `Codec` satisfies it. */
 export interface WireCodec<T, In = T> {
   encode(message: In): Uint8Array;
+  /**
+   * Optional: the message already behind gRPC's 5-byte prefix (uncompressed, big-endian length),
+   * in one buffer; saves the copy `frameMessage(encode(m))` makes.
+   */
+  encodeFramed?(message: In): Uint8Array;
   decode(bytes: Uint8Array): T;
 }
 
@@ -62,7 +67,8 @@ export type BidiHandler<Req, Res> = (call: BidiCall<Req, Res>) => void | Promise
 
 interface MethodBase {
   readonly decode: (bytes: Uint8Array) => unknown;
-  readonly encode: (message: unknown) => Uint8Array;
+  /** A response message as one gRPC frame (prefix and message). */
+  readonly frame: (message: unknown) => Uint8Array;
 }
 type Method =
   | (MethodBase & { readonly kind: 'unary'; readonly handler: UnaryHandler<unknown, unknown> })
@@ -77,8 +83,8 @@ export function unary<Req, Res, ResIn>(
   handler: UnaryHandler<Req, ResIn>,
 ): MethodDefinition {
   return {
-    kind: 'unary', decode: (b) => request.decode(b),
-    encode: (m) => response.encode(m as ResIn), handler: handler as UnaryHandler<unknown, unknown>,
+    kind: 'unary', decode: (b) => request.decode(b), frame: framer(response),
+    handler: handler as UnaryHandler<unknown, unknown>,
   };
 }
 
@@ -87,8 +93,7 @@ export function serverStream<Req, ResIn>(
   handler: ServerStreamHandler<Req, ResIn>,
 ): MethodDefinition {
   return {
-    kind: 'serverStream', decode: (b) => request.decode(b),
-    encode: (m) => response.encode(m as ResIn),
+    kind: 'serverStream', decode: (b) => request.decode(b), frame: framer(response),
     handler: handler as ServerStreamHandler<unknown, unknown>,
   };
 }
@@ -98,9 +103,16 @@ export function bidi<Req, ResIn>(
   handler: BidiHandler<Req, ResIn>,
 ): MethodDefinition {
   return {
-    kind: 'bidi', decode: (b) => request.decode(b), encode: (m) => response.encode(m as ResIn),
+    kind: 'bidi', decode: (b) => request.decode(b), frame: framer(response),
     handler: handler as BidiHandler<unknown, unknown>,
   };
+}
+
+function framer<ResIn>(response: WireCodec<unknown, ResIn>): (message: unknown) => Uint8Array {
+  if (response.encodeFramed !== undefined) {
+    return (m) => (response.encodeFramed as (message: ResIn) => Uint8Array)(m as ResIn);
+  }
+  return (m) => frameMessage(response.encode(m as ResIn));
 }
 
 /** Hooks for metrics, called on every call: implementations only bump integers. */
@@ -140,14 +152,35 @@ const RESPONSE_HEADERS = Object.freeze({
   ':status': 200, 'content-type': 'application/grpc',
 }) as http2.OutgoingHttpHeaders;
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' }) as http2.OutgoingHttpHeaders;
+const RESPOND_THEN_TRAILERS: http2.ServerStreamResponseOptions =
+  Object.freeze({ waitForTrailers: true });
+
+/** What every call of one server shares. */
+interface CallEnv {
+  readonly options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>;
+  readonly logger: Logger;
+  readonly observer: GrpcObserver | undefined;
+}
+
+/** Per connection: calls started, which the keepalive timer compares between its ticks. */
+interface SessionState {
+  activity: number;
+}
 
 export class GrpcServer {
   readonly #services = new Map<string, ReadonlyMap<string, Method>>();
-  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** Every registered method by its path, `/<service>/<Method>`: one lookup per call. */
+  readonly #methods = new Map<string, Method>();
+  readonly #sessions = new Map<http2.ServerHttp2Session, SessionState>();
   readonly #http: http2.Http2Server;
   readonly #logger: Logger;
   readonly #observer: GrpcObserver | undefined;
   readonly #options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>;
+  readonly #env: CallEnv;
+  /** One listener for every stream's 'error' (no closure per call). */
+  readonly #onStreamError = (err: Error): void => {
+    this.#logger.debug('grpc stream error', { err: String(err) });
+  };
 
   constructor(options: GrpcServerOptions = {}) {
     this.#logger = options.logger ?? nullLogger;
@@ -163,6 +196,7 @@ export class GrpcServer {
     for (const [name, value] of Object.entries(this.#options)) {
       assert(Number.isSafeInteger(value) && value > 0, `GrpcServer option ${name}: ${value}`);
     }
+    this.#env = { options: this.#options, logger: this.#logger, observer: this.#observer };
     this.#http = http2.createServer({
       // etcd allows 2^32-1 concurrent streams; memory is what bounds a connection here.
       settings: { maxConcurrentStreams: 0xffffffff, initialWindowSize: 1 << 20 },
@@ -180,6 +214,7 @@ export class GrpcServer {
     assert(!this.#services.has(service), `service ${service} registered twice`);
     assert(/^[\w.]+$/.test(service), `bad service name ${service}`);
     this.#services.set(service, new Map(Object.entries(methods)));
+    for (const [name, method] of Object.entries(methods)) this.#methods.set(`/${service}/${name}`, method);
   }
 
   /** The registered method at `/<service>/<method>`, if any (the JSON gateway calls it too). */
@@ -210,23 +245,22 @@ export class GrpcServer {
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.#http.close(() => resolve());
-      for (const session of this.#sessions) session.destroy();
+      for (const session of this.#sessions.keys()) session.destroy();
     });
   }
 
   #onSession(session: http2.ServerHttp2Session): void {
-    this.#sessions.add(session);
+    const state: SessionState = { activity: 0 };
+    this.#sessions.set(session, state);
     session.on('error', (err) => this.#logger.debug('grpc session error', { err: String(err) }));
-    let activity = 0;
     let seen = -1;
-    session.on('stream', () => { activity++; });
     // etcd's keepalive: ping a connection that has been idle for keepaliveTimeMs and close it if
     // the ping goes unanswered; pings from clients are answered by node and never refused.
     const timer = setInterval(() => {
       // A destroyed session may not have emitted 'close' yet; ping() would throw.
       if (session.destroyed || session.closed) return;
-      if (activity !== seen) {
-        seen = activity;
+      if (state.activity !== seen) {
+        seen = state.activity;
         return;
       }
       const deadline = setTimeout(() => session.destroy(), this.#options.keepaliveTimeoutMs);
@@ -248,7 +282,9 @@ export class GrpcServer {
   }
 
   #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', (err) => this.#logger.debug('grpc stream error', { err: String(err) }));
+    stream.on('error', this.#onStreamError);
+    const session = this.#sessions.get(stream.session as http2.ServerHttp2Session);
+    if (session !== undefined) session.activity++;
     const contentType = headers['content-type'];
     if (typeof contentType !== 'string' || !isGrpcContentType(contentType)) {
       // grpc-go answers HTTP 415 with an InvalidArgument status.
@@ -260,7 +296,7 @@ export class GrpcServer {
       stream.resume();
       return;
     }
-    const call = new Call(stream, headers, this.#options, this.#logger, this.#observer);
+    const call = new Call(stream, headers, this.#env);
     const early = this.#precheck(headers);
     if (isGrpcStatus(early)) {
       call.finish(early);
@@ -276,6 +312,10 @@ export class GrpcServer {
         `grpc: Decompressor is not installed for grpc-encoding ${JSON.stringify(encoding)}`);
     }
     const path = headers[':path'] ?? '';
+    if (headers[':method'] === 'POST') {
+      const known = this.#methods.get(path);
+      if (known !== undefined) return known;
+    }
     const slash = path.lastIndexOf('/');
     if (headers[':method'] !== 'POST' || !path.startsWith('/') || slash <= 0) {
       return new GrpcStatusError(Status.UNIMPLEMENTED,
@@ -302,13 +342,29 @@ function isGrpcContentType(contentType: string): boolean {
   return rest === '' || rest === '+proto' || rest[0] === ';' || rest.startsWith('+proto;');
 }
 
+const kCall = Symbol('grpc call');
+/** A stream carries its call, so the stream's listeners can be shared functions, not closures. */
+type CallStream = http2.ServerHttp2Stream & { [kCall]?: Call };
+
+function callOf(stream: CallStream): Call {
+  const call = stream[kCall];
+  assert(call !== undefined, 'a call listens only on its own stream');
+  return call;
+}
+
+/** 'wantTrailers' of a unary call answered OK: `this` is the stream. */
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  sendTrailers(this, OK_TRAILERS);
+}
+
 /** One call on one HTTP/2 stream, from headers to the status trailer. */
 class Call implements BidiCall<unknown, unknown> {
   readonly metadata: http2.IncomingHttpHeaders;
-  readonly #stream: http2.ServerHttp2Stream;
+  readonly #stream: CallStream;
   readonly #options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>;
   readonly #logger: Logger;
   readonly #observer: GrpcObserver | undefined;
+  #deframer: Deframer | undefined = undefined;
   #method: Method | undefined = undefined;
   #abort: AbortController | undefined = undefined;
   #headersSent = false;
@@ -318,15 +374,36 @@ class Call implements BidiCall<unknown, unknown> {
   // bidi request queue
   #requests: RequestQueue | undefined = undefined;
 
-  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders,
-    options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>, logger: Logger,
-    observer: GrpcObserver | undefined) {
+  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, env: CallEnv) {
     this.#stream = stream;
     this.metadata = headers;
-    this.#options = options;
-    this.#logger = logger;
-    this.#observer = observer;
+    this.#options = env.options;
+    this.#logger = env.logger;
+    this.#observer = env.observer;
   }
+
+  // The stream's listeners, shared by every call (`this` is the stream).
+  static readonly #onData = function onData(this: CallStream, chunk: Buffer): void {
+    const call = callOf(this);
+    call.#observer?.received(chunk.length);
+    if (call.#done) return;
+    const bad = (call.#deframer as Deframer).push(chunk, call.#onMessage, call);
+    if (bad !== undefined) call.finish(bad);
+  };
+
+  static readonly #onEndOfRequests = function onEnd(this: CallStream): void {
+    const call = callOf(this);
+    call.#onEnd((call.#deframer as Deframer).idle);
+  };
+
+  static readonly #onClose = function onClose(this: CallStream): void {
+    const call = callOf(this);
+    // The client reset the stream or the connection went away before the call ended.
+    if (!call.#done) {
+      call.#handled(Status.CANCELLED);
+      call.#end();
+    }
+  };
 
   get signal(): AbortSignal {
     this.#abort ??= new AbortController();
@@ -352,25 +429,14 @@ class Call implements BidiCall<unknown, unknown> {
       Math.max(0, Math.ceil(timeout)));
     }
     const stream = this.#stream;
-    const deframer = new Deframer(this.#options.receiveBytesMax);
-    const onMessage = (bytes: Buffer): void => this.#onMessage(bytes);
-    stream.on('data', (chunk: Buffer) => {
-      this.#observer?.received(chunk.length);
-      if (this.#done) return;
-      const bad = deframer.push(chunk, onMessage);
-      if (bad !== undefined) this.finish(bad);
-    });
-    stream.on('end', () => this.#onEnd(deframer.idle));
-    stream.on('close', () => {
-      // The client reset the stream or the connection went away before the call ended.
-      if (!this.#done) {
-        this.#handled(Status.CANCELLED);
-        this.#end();
-      }
-    });
+    this.#deframer = new Deframer(this.#options.receiveBytesMax);
+    stream[kCall] = this;
+    stream.on('data', Call.#onData);
+    stream.on('end', Call.#onEndOfRequests);
+    stream.on('close', Call.#onClose);
   }
 
-  #onMessage(bytes: Buffer): void {
+  #onMessage(this: Call, bytes: Buffer): void {
     if (this.#done) return;
     const method = this.#method;
     assert(method !== undefined, 'messages arrive only after start');
@@ -430,9 +496,9 @@ class Call implements BidiCall<unknown, unknown> {
 
   #reply(response: unknown): void {
     if (this.#done) return;
-    let frame: Buffer;
+    let frame: Uint8Array;
     try {
-      frame = frameMessage(this.#encode(response));
+      frame = this.#frame(response);
     } catch (err) {
       this.finish(this.#statusOf(err));
       return;
@@ -443,8 +509,8 @@ class Call implements BidiCall<unknown, unknown> {
     this.#handled(0);
     if (stream.destroyed || stream.closed) return;
     this.#observer?.sent(frame.length);
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => sendTrailers(stream, OK_TRAILERS));
+    stream.respond(RESPONSE_HEADERS, RESPOND_THEN_TRAILERS);
+    stream.on('wantTrailers', sendOkTrailers);
     stream.end(frame);
   }
 
@@ -476,10 +542,10 @@ class Call implements BidiCall<unknown, unknown> {
     if (this.#done) return false;
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) return false;
-    const frame = frameMessage(this.#encode(message));
+    const frame = this.#frame(message);
     if (!this.#headersSent) {
       this.#headersSent = true;
-      stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+      stream.respond(RESPONSE_HEADERS, RESPOND_THEN_TRAILERS);
     }
     this.#observer?.sent(frame.length);
     const more = stream.write(frame);
@@ -506,10 +572,10 @@ class Call implements BidiCall<unknown, unknown> {
     return this.#requests;
   }
 
-  #encode(message: unknown): Uint8Array {
+  #frame(message: unknown): Uint8Array {
     const method = this.#method;
     assert(method !== undefined, 'encoding only after start');
-    return method.encode(message);
+    return method.frame(message);
   }
 
   #statusOf(err: unknown): GrpcStatus {
