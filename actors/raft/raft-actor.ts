@@ -8,7 +8,7 @@
  */
 import { assert, assertNever, type MemberId } from '../../src/base/index.js';
 import {
-  RawNode, decodeConfChange, mustSync, type ConfState, type HardState, type RaftStorage, type Ready, type RaftConfig,
+  RawNode, decodeConfChange, mustSync, type ConfState, type HardState, type RaftStorage, type Ready, type RaftConfig, type RoleName,
 } from '../../src/raft/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
 import type { RaftInbox } from './messages.js';
@@ -38,6 +38,19 @@ export interface RaftActorOptions {
   readonly raftConfig?: Partial<Pick<RaftConfig, 'maxInflightMessages' | 'maxEntriesPerMessage'>>;
 }
 
+/** Raft state as last told to an actor; role null before the first report. */
+interface StateTold {
+  readonly term: number;
+  readonly lead: bigint;
+  readonly role: RoleName | null;
+  readonly commit: number;
+  readonly lastIndex: number;
+}
+
+function sameLeadership(a: StateTold, b: StateTold): boolean {
+  return a.term === b.term && a.lead === b.lead && a.role === b.role;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -56,13 +69,13 @@ export class RaftActor implements Actor<RaftInbox> {
   /** The Ready being persisted, with its sequence number; null when none is in flight. */
   #inFlight: { readonly ready: Ready; readonly seq: number } | null = null;
   #seq = 0;
-  #lastState = '';
+  /** The Raft state last sent to the front, and when. */
+  #told: StateTold = { term: -1, lead: -1n, role: null, commit: -1, lastIndex: -1 };
   #lastStateAt = Number.NEGATIVE_INFINITY;
-  #lastFrontLeadership = '';
   /** A state change was held back by the rate limit; the next tick sends it. */
   #stateDue = false;
   /** term/leader/role last told to the lease actor (it needs leadership changes only). */
-  #lastLeadership = '';
+  #toldLease: StateTold = { term: -1, lead: -1n, role: null, commit: -1, lastIndex: -1 };
   #confState: ConfState;
   #compactedTo = 0;
   #durableApplied = 0;
@@ -207,25 +220,23 @@ export class RaftActor implements Actor<RaftInbox> {
    */
   #reportState(ctx: ActorContext<RaftInbox>): void {
     const s = this.#node!.status();
-    const key = `${s.term}/${s.lead}/${s.role}/${s.commit}/${s.lastIndex}`;
-    if (key === this.#lastState) return;
-    const leadershipChanged = `${s.term}/${s.lead}/${s.role}` !== this.#lastFrontLeadership;
+    const told = this.#told;
+    const leadershipChanged = !sameLeadership(s, told);
+    if (!leadershipChanged && s.commit === told.commit && s.lastIndex === told.lastIndex) return;
     const now = ctx.now();
     if (!leadershipChanged && now - this.#lastStateAt < STATE_REPORT_MS) {
       this.#stateDue = true;
       return;
     }
-    this.#lastState = key;
+    this.#told = { term: s.term, lead: s.lead, role: s.role, commit: s.commit, lastIndex: s.lastIndex };
     this.#lastStateAt = now;
     this.#stateDue = false;
-    this.#lastFrontLeadership = `${s.term}/${s.lead}/${s.role}`;
     ctx.send(this.#options.frontAddress, {
       type: 'front.raftState', term: s.term, leader: s.lead, role: s.role, commit: s.commit,
       lastIndex: s.lastIndex,
     });
-    const leadership = `${s.term}/${s.lead}/${s.role}`;
-    if (this.#options.leaseAddress !== undefined && leadership !== this.#lastLeadership) {
-      this.#lastLeadership = leadership;
+    if (this.#options.leaseAddress !== undefined && !sameLeadership(s, this.#toldLease)) {
+      this.#toldLease = this.#told;
       ctx.send(this.#options.leaseAddress, {
         type: 'lease.raftState', term: s.term, leader: s.lead, role: s.role, commit: s.commit,
         lastIndex: s.lastIndex,
