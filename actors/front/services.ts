@@ -12,7 +12,7 @@ import { EtcdError, type EtcdErrorCode } from '../../src/api/index.js';
 import type * as api from '../../src/api/index.js';
 import {
   deleteRangeFromWire, deleteRangeToWire, header, putFromWire, putToWire, rangeFromWire,
-  rangeToWire, txnFromWire, txnToWire, type AlarmKind,
+  rangeToWire, txnFromWire, txnToWire, type AlarmKind, type Command, type CommandResponse,
 } from '../../src/apply/index.js';
 import {
   MVCC_TABLES, estimateRequestBytes, validateDeleteRange, validatePut, validateRange, validateTxn,
@@ -65,6 +65,18 @@ function unwrap<T>(r: Result<T>): T {
 }
 
 
+function hasNoSpaceAlarm(alarms: readonly { readonly alarm: AlarmKind }[]): boolean {
+  for (const a of alarms) if (a.alarm === 'NOSPACE') return true;
+  return false;
+}
+
+/** Apply's answer to a proposal, asserted to be of the kind proposed (as proposeAs does). */
+function answerOf<K extends CommandResponse['kind']>(r: CommandResponse, kind: K):
+  Extract<CommandResponse, { kind: K }> {
+  if (r.kind !== kind) throw new Error(`apply answered ${r.kind} to a ${kind}`);
+  return r as Extract<CommandResponse, { kind: K }>;
+}
+
 function txnHasPuts(t: TxnRequest): boolean {
   return [...(t.success ?? []), ...(t.failure ?? [])].some((op) => op.requestPut !== undefined
     || (op.requestTxn !== undefined && txnHasPuts(op.requestTxn)));
@@ -74,7 +86,9 @@ export function services(d: ServiceDeps) {
   const { front, store } = d;
   const hdr = (revision: number): api.ResponseHeader => header(front, revision);
 
-  const proposed = front.proposeAs.bind(front);
+  /** Proposes and awaits apply's answer of the same kind (one promise fewer than proposeAs). */
+  const proposed = async <K extends CommandResponse['kind']>(command: Command, kind: K):
+    Promise<Extract<CommandResponse, { kind: K }>> => answerOf(await front.propose(command), kind);
 
   // The size in use costs a stat of every table; writes read it at most every QUOTA_CHECK_MS.
   let inUseBytes = 0;
@@ -88,14 +102,17 @@ export function services(d: ServiceDeps) {
     return inUseBytes;
   };
 
-  /** etcd's quota check: refuse writes that would grow the db past the quota, raising NOSPACE. */
-  const checkSpace = async (requestBytes: number): Promise<void> => {
-    if (front.alarms.some((a) => a.alarm === 'NOSPACE')) throw new EtcdError('ErrNoSpace');
+  /**
+   * etcd's quota check: refuse writes that would grow the db past the quota, raising NOSPACE.
+   * Undefined when there is room (the common case costs no promise), else the refusal to await.
+   */
+  const checkSpace = (requestBytes: number): Promise<never> | undefined => {
+    if (hasNoSpaceAlarm(front.alarms)) return Promise.reject(new EtcdError('ErrNoSpace'));
     // The size in use, not the file size: LMDB never shrinks its file but reuses freed pages,
     // which is what etcd's defragment achieves, so compaction really makes room again.
-    if (inUse() + requestBytes <= d.limits.quotaBytes) return;
-    await front.propose({ kind: 'alarm', action: 'activate', memberId: front.memberId, alarm: 'NOSPACE' });
-    throw new EtcdError('ErrNoSpace');
+    if (inUse() + requestBytes <= d.limits.quotaBytes) return undefined;
+    return front.propose({ kind: 'alarm', action: 'activate', memberId: front.memberId, alarm: 'NOSPACE' })
+      .then(() => { throw new EtcdError('ErrNoSpace'); });
   };
 
   const kv = {
@@ -113,8 +130,9 @@ export function services(d: ServiceDeps) {
       if (bad !== undefined) fail(bad);
       const bytes = estimateRequestBytes({ requestPut: req });
       if (bytes > d.limits.requestBytesMax) throw new EtcdError('ErrRequestTooLarge');
-      await checkSpace(bytes);
-      const r = await proposed({ kind: 'put', req }, 'put');
+      const full = checkSpace(bytes);
+      if (full !== undefined) await full;
+      const r = answerOf(await front.propose({ kind: 'put', req }), 'put');
       return putToWire(r.response, hdr(r.response.header.revision));
     },
     async deleteRange(w: api.DeleteRangeRequest): Promise<api.DeleteRangeResponse> {
@@ -130,7 +148,8 @@ export function services(d: ServiceDeps) {
       if (bad !== undefined) fail(bad);
       const bytes = estimateRequestBytes({ requestTxn: req });
       if (bytes > d.limits.requestBytesMax) throw new EtcdError('ErrRequestTooLarge');
-      if (txnHasPuts(req)) await checkSpace(bytes);
+      const full = txnHasPuts(req) ? checkSpace(bytes) : undefined;
+      if (full !== undefined) await full;
       const r = await proposed({ kind: 'txn', req }, 'txn');
       return txnToWire(r.response, hdr(r.response.header.revision));
     },
