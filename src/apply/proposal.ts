@@ -81,7 +81,9 @@ export function encodeProposal(p: Proposal): Uint8Array {
     return encodePut(p, c.req);
   }
   if (c.kind === 'deleteRange' && flagOk(c.req.prevKv)) return encodeDeleteRange(p, c.req);
-  return packr.pack([p.id, p.origin, p.command]);
+  // msgpackr returns a view into its shared output buffer; a proposal crosses threads, where a
+  // view is cloned with its whole buffer, so it gets exact-size bytes of its own.
+  return Uint8Array.prototype.slice.call(packr.pack([p.id, p.origin, p.command]));
 }
 
 function encodePut(p: Proposal, req: PutRequest): Uint8Array {

@@ -71,6 +71,7 @@ t.test('other commands, and booleans present but false, go as msgpack and come b
     const p: Proposal = { id: 3, origin: 2n, command };
     const data = encodeProposal(p);
     t.equal(data[0], 0x93, `${command.kind} is msgpack`);
+    t.equal(data.buffer.byteLength, data.length, `${command.kind}: exact-size bytes, as it crosses threads`);
     t.same(plain(decodeProposal(data)), plain(p));
   }
 });
