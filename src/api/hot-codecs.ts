@@ -16,7 +16,7 @@ import type {
   WatchResponse,
 } from './types.generated.js';
 
-const { Reader } = protobuf;
+const { Reader, Writer } = protobuf;
 const EMPTY = new Uint8Array(0);
 
 // Wire types.
@@ -107,25 +107,14 @@ function writeInt64(w: protobuf.Writer, n: number, field: string): void {
  */
 const BITS_CACHE_MAX = 64;
 const bitsCache = new Map<bigint, ReturnType<typeof bigintToBits>>();
-/** The last two ids split, checked before the map: a bigint compare is cheaper than its hash. */
-let lastA = 0n;
-let lastABits = bigintToBits(0n);
-let lastB = 0n;
-let lastBBits = lastABits;
 
 function bitsOf(v: bigint): ReturnType<typeof bigintToBits> {
-  if (v === lastA) return lastABits;
-  if (v === lastB) return lastBBits;
   let bits = bitsCache.get(v);
   if (bits === undefined) {
     bits = bigintToBits(v);
     if (bitsCache.size >= BITS_CACHE_MAX) bitsCache.clear();
     bitsCache.set(v, bits);
   }
-  lastB = lastA;
-  lastBBits = lastABits;
-  lastA = v;
-  lastABits = bits;
   return bits;
 }
 
@@ -134,9 +123,42 @@ function writeBigint64(w: protobuf.Writer, v: bigint): void {
   else w.int64(bitsOf(v) as unknown as protobuf.Long);
 }
 
+/**
+ * The encoded cluster_id and member_id fields of the last header written: a member writes the
+ * same two ids in every response header, so they are encoded once and copied after that (a
+ * bigint compare is cheaper than splitting or hashing one).
+ */
+let idsCluster: bigint | undefined = undefined;
+let idsMember: bigint | undefined = undefined;
+let idsBytes: Uint8Array = EMPTY;
+
+function headerIds(cluster: bigint | undefined, member: bigint | undefined): Uint8Array {
+  if (cluster === idsCluster && member === idsMember) return idsBytes;
+  const w = Writer.create();
+  if (cluster !== undefined && cluster !== 0n) writeBigint64(w.uint32(8), cluster);
+  if (member !== undefined && member !== 0n) writeBigint64(w.uint32(16), member);
+  idsBytes = w.finish();
+  idsCluster = cluster;
+  idsMember = member;
+  return idsBytes;
+}
+
+type ReservingWriter = protobuf.Writer & { _reserve(n: number): void };
+assert(typeof (Writer.prototype as ReservingWriter)._reserve === 'function',
+  'protobufjs Writer grows its buffer in place (protobufjs 8)');
+
+/** Appends bytes already encoded. */
+function writeRaw(w: protobuf.Writer, bytes: Uint8Array): void {
+  // protobufjs 8's Writer grows its buffer in place; _reserve is how its own bytes() makes room.
+  (w as ReservingWriter)._reserve(bytes.length);
+  const buf = w.buf;
+  let pos = w.pos;
+  for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i] as number;
+  w.pos = pos;
+}
+
 function encodeHeader(w: protobuf.Writer, h: Init<ResponseHeader>): void {
-  if (h.cluster_id !== undefined && h.cluster_id !== 0n) writeBigint64(w.uint32(8), h.cluster_id);
-  if (h.member_id !== undefined && h.member_id !== 0n) writeBigint64(w.uint32(16), h.member_id);
+  writeRaw(w, headerIds(h.cluster_id, h.member_id));
   if (h.revision !== undefined && h.revision !== 0) writeInt64(w.uint32(24), h.revision, 'revision');
   if (h.raft_term !== undefined && h.raft_term !== 0) {
     assert(h.raft_term > 0, `raft_term is uint64, got ${h.raft_term}`);

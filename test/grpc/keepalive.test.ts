@@ -8,7 +8,7 @@
  */
 import http2 from 'node:http2';
 import t from 'tap';
-import { Deframer } from '../../src/runtime/node/grpc-frames.js';
+import { Deframer, isOneFrame } from '../../src/runtime/node/grpc-frames.js';
 import { GrpcServer } from '../../src/runtime/node/grpc-server.js';
 
 async function started(keepaliveTimeMs: number, keepaliveTimeoutMs: number): Promise<{
@@ -93,6 +93,22 @@ t.test('the deframer assembles messages split anywhere', async (t) => {
   t.match(small.push(Buffer.from([0, 0, 0, 0, 11]), () => {}),
     { grpcCode: 8, message: 'grpc: received message larger than max (11 vs. 10)' });
   t.match(new Deframer(10).push(Buffer.from([2, 0, 0, 0, 0]), () => {}), { grpcCode: 13 });
+});
+
+t.test('a chunk is one frame only if it is exactly one whole, uncompressed, allowed frame', async (t) => {
+  const frame = (flag: number, length: number, body: number): Buffer => {
+    const b = Buffer.alloc(5 + body);
+    b[0] = flag;
+    b.writeUInt32BE(length, 1);
+    return b;
+  };
+  t.ok(isOneFrame(frame(0, 3, 3), 10));
+  t.ok(isOneFrame(frame(0, 0, 0), 10), 'an empty message');
+  t.notOk(isOneFrame(frame(0, 3, 2), 10), 'a partial frame');
+  t.notOk(isOneFrame(frame(0, 3, 4), 10), 'a frame and more');
+  t.notOk(isOneFrame(frame(1, 3, 3), 10), 'compressed: the deframer refuses it');
+  t.notOk(isOneFrame(frame(0, 11, 11), 10), 'too large: the deframer refuses it');
+  t.notOk(isOneFrame(Buffer.from([0, 0, 0]), 10), 'a partial prefix');
 });
 
 function chunks(b: Buffer, size: number): Buffer[] {

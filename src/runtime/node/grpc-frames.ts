@@ -42,6 +42,16 @@ export function frameMessage(payload: Uint8Array): Buffer {
 }
 
 /**
+ * Whether `chunk` is exactly one whole uncompressed frame within the size limit: a message the
+ * Deframer would hand over as it is, with nothing left buffered (anything else goes through it).
+ */
+export function isOneFrame(chunk: Buffer, receiveBytesMax: number): boolean {
+  if (chunk.length < FRAME_HEADER_BYTES || chunk[0] !== 0) return false;
+  const length = chunk.readUInt32BE(1);
+  return length === chunk.length - FRAME_HEADER_BYTES && length <= receiveBytesMax;
+}
+
+/**
  * Splits the request body into messages as chunks arrive. A message inside one chunk is handed
  * over as a view of that chunk (node never reuses chunk buffers); one spread over chunks is
  * assembled into a buffer allocated once at its announced length, after that length has been

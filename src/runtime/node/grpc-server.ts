@@ -18,8 +18,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { assert, limits, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
 import {
-  Deframer, GrpcStatusError, Status, encodeGrpcMessage, frameMessage, isGrpcStatus,
-  parseGrpcTimeout,
+  Deframer, FRAME_HEADER_BYTES, GrpcStatusError, Status, encodeGrpcMessage, frameMessage,
+  isGrpcStatus, isOneFrame, parseGrpcTimeout,
 } from './grpc-frames.js';
 import type { GrpcStatus } from './grpc-frames.js';
 import { drainedOrClosed } from './drained.js';
@@ -387,13 +387,23 @@ class Call implements BidiCall<unknown, unknown> {
     const call = callOf(this);
     call.#observer?.received(chunk.length);
     if (call.#done) return;
-    const bad = (call.#deframer as Deframer).push(chunk, call.#onMessage, call);
+    let deframer = call.#deframer;
+    if (deframer === undefined) {
+      // A unary request usually arrives as one chunk holding exactly one frame: no deframer.
+      if (isOneFrame(chunk, call.#options.receiveBytesMax)) {
+        call.#onMessage(chunk.subarray(FRAME_HEADER_BYTES));
+        return;
+      }
+      deframer = new Deframer(call.#options.receiveBytesMax);
+      call.#deframer = deframer;
+    }
+    const bad = deframer.push(chunk, call.#onMessage, call);
     if (bad !== undefined) call.finish(bad);
   };
 
   static readonly #onEndOfRequests = function onEnd(this: CallStream): void {
     const call = callOf(this);
-    call.#onEnd((call.#deframer as Deframer).idle);
+    call.#onEnd(call.#deframer?.idle ?? true);
   };
 
   static readonly #onClose = function onClose(this: CallStream): void {
@@ -429,7 +439,6 @@ class Call implements BidiCall<unknown, unknown> {
       Math.max(0, Math.ceil(timeout)));
     }
     const stream = this.#stream;
-    this.#deframer = new Deframer(this.#options.receiveBytesMax);
     stream[kCall] = this;
     stream.on('data', Call.#onData);
     stream.on('end', Call.#onEndOfRequests);
