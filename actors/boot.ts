@@ -360,7 +360,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   const grpc = new GrpcServer({ logger, receiveBytesMax, observer: metrics });
   const c = codecFor;
   grpc.addService('etcdserverpb.KV', {
-    Range: unary(c('etcdserverpb.RangeRequest'), c('etcdserverpb.RangeResponse'), svc.kv.range),
+    Range: unary(c('etcdserverpb.RangeRequest'), c('etcdserverpb.RangeResponse'), svc.kv.rangeUnary),
     Put: unary(c('etcdserverpb.PutRequest'), c('etcdserverpb.PutResponse'), svc.kv.put),
     DeleteRange: unary(c('etcdserverpb.DeleteRangeRequest'), c('etcdserverpb.DeleteRangeResponse'), svc.kv.deleteRange),
     Txn: unary(c('etcdserverpb.TxnRequest'), c('etcdserverpb.TxnResponse'), svc.kv.txn),

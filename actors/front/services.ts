@@ -16,7 +16,7 @@ import {
 } from '../../src/apply/index.js';
 import {
   MVCC_TABLES, estimateRequestBytes, validateDeleteRange, validatePut, validateRange, validateTxn,
-  type MvccError, type MvccStore, type Result, type TxnRequest,
+  type MvccError, type MvccStore, type RangeRequest, type Result, type TxnRequest,
 } from '../../src/mvcc/index.js';
 import type { FrontActor } from './front-actor.js';
 
@@ -115,14 +115,25 @@ export function services(d: ServiceDeps) {
       .then(() => { throw new EtcdError('ErrNoSpace'); });
   };
 
+  const readRange = (req: RangeRequest): api.RangeResponse => {
+    const r = unwrap(store.range(req));
+    return rangeToWire(r, hdr(r.header.revision));
+  };
+
   const kv = {
     async range(w: api.RangeRequest): Promise<api.RangeResponse> {
+      return kv.rangeUnary(w);
+    },
+    /**
+     * `range` for the gRPC layer, which takes a plain value or a promise and a throw or a
+     * rejection alike: a serializable range answers at once, with no promise or microtask.
+     */
+    rangeUnary(w: api.RangeRequest): api.RangeResponse | Promise<api.RangeResponse> {
       const req = rangeFromWire(w);
       const bad = validateRange(req);
       if (bad !== undefined) fail(bad);
-      if (!w.serializable) await front.readBarrier();
-      const r = unwrap(store.range(req));
-      return rangeToWire(r, hdr(r.header.revision));
+      if (w.serializable) return readRange(req);
+      return front.readBarrier().then(() => readRange(req));
     },
     async put(w: api.PutRequest): Promise<api.PutResponse> {
       const req = putFromWire(w);
