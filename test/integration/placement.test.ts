@@ -1,7 +1,7 @@
 /**
  * Actor placement is configuration: with every actor on the main thread
- * (`--actor-placement=single`), or all but the front on one worker (`worker`), a member answers
- * as it does with one worker thread per actor. The same
+ * (`--actor-placement=single`), or one worker thread per actor (`threads`), a member answers as
+ * it does with its default placement (raft, apply, watch and lease on one worker). The same
  * etcdctl session (writes, a txn, a prefix watch with history, a lease with an attached key,
  * compaction) runs against both placements and must print the same.
  */
@@ -27,12 +27,12 @@ async function session(endpoint: string): Promise<string[]> {
   return out;
 }
 
-t.test('single and worker placements answer as the threaded one', { skip: etcdMissing() }, async (t) => {
-  const threaded = await startStrata();
-  t.teardown(() => threaded.stop());
-  const want = await session(threaded.endpoint);
+t.test('single and threads placements answer as the default one', { skip: etcdMissing() }, async (t) => {
+  const byDefault = await startStrata();
+  t.teardown(() => byDefault.stop());
+  const want = await session(byDefault.endpoint);
   t.equal(want[3]?.split(' ').length, 9, 'the prefix watch printed its history');
-  for (const placement of ['single', 'worker']) {
+  for (const placement of ['single', 'threads']) {
     const other = await startStrata({ extraArgs: [`--actor-placement=${placement}`] });
     t.teardown(() => other.stop());
     const got = await session(other.endpoint);
