@@ -6,9 +6,13 @@
  *   nothing is allocated per message). The queue is drained synchronously, at most
  *   `deliveriesPerTurnMax` messages per event-loop turn, then the drain yields with setImmediate.
  * - Cross-thread sends are appended to the target thread's outbox as flat `[slot, message, ...]`
- *   pairs and posted as one structured-clone array per event-loop turn (flushed from a
- *   microtask, or at once when the batch reaches its maximum). Each pair of threads has its own
- *   MessageChannel, so nothing is routed through the main thread.
+ *   pairs and posted as one structured-clone array, or at once when the batch reaches its
+ *   maximum. A worker flushes from a microtask: its messages arrive in batches, and what it sends
+ *   in answer leaves at once. The main thread flushes once its event-loop turn's I/O callbacks
+ *   are done (setImmediate): it sends from one callback per socket read, so a microtask flush
+ *   posted about one message per client request; measured with put at 64 clients, the later
+ *   flush cut server CPU per put by about 4%. Each pair of threads has its own MessageChannel,
+ *   so nothing is routed through the main thread.
  * - Mailbox depth lives in an Int32Array over a SharedArrayBuffer, one slot per actor: the sender
  *   adds 1 (Atomics) before the message leaves, the owner subtracts 1 as it hands the message to
  *   `receive`. A sender on any thread therefore sees in-flight plus queued messages.
@@ -55,6 +59,9 @@ class LocalActor {
   ctx!: ThreadContext;
   constructor(readonly address: Address, readonly slot: number, readonly actor: AnyActor) {}
 }
+
+/** The main thread's number in a thread host. */
+const MAIN_THREAD = 0;
 
 class Outbox {
   pairs: unknown[] = [];
@@ -265,7 +272,8 @@ export class ThreadRuntime {
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      if (this.#config.thread === MAIN_THREAD) setImmediate(this.#flush);
+      else queueMicrotask(this.#flush);
     }
   }
 
