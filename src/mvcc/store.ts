@@ -307,6 +307,17 @@ class Reader implements MvccReader {
     return out;
   }
 
+  /** The KeyValue of `key` at `rev`, if it exists then: `select` for one key, without its rows. */
+  private pointKv(key: Uint8Array, rev: number): KeyValue | undefined {
+    const indexKey = indexKeyOf(key, this.limits.indexKeyBytesMax);
+    const rec = this.index(indexKey);
+    if (rec === undefined) return undefined;
+    assert(compareBytes(rec.key, key) === 0, 'long-key hash collision');
+    if (rev >= rec.main) return rec.latest;
+    const found = findAt(this.btxn, indexKey, rec, rev);
+    return found === undefined ? undefined : this.loadKv(found);
+  }
+
   history(query: MvccHistoryQuery): MvccHistoryResult {
     if (query.fromRevision < this.meta.compacted) {
       return { compacted: true, compactRevision: this.meta.compacted };
@@ -348,8 +359,16 @@ class Reader implements MvccReader {
     const rev = (req.revision ?? 0) > 0 ? req.revision! : current;
     const bad = this.checkRevision(rev);
     if (bad !== undefined) return bad;
-    const selected = this.select(req.key, req.rangeEnd, rev);
     const header = { revision: current };
+    // One key, no revision filter: at most one row, which no sort or limit can change.
+    if ((req.rangeEnd === undefined || req.rangeEnd.length === 0) && !filtersRevisions(req)) {
+      const kv = this.pointKv(req.key, rev);
+      const count = kv === undefined ? 0 : 1;
+      const kvs = kv === undefined || req.countOnly === true ? []
+        : [req.keysOnly === true ? { ...kv, value: EMPTY } : kv];
+      return { ok: true, header, kvs, more: false, count };
+    }
+    const selected = this.select(req.key, req.rangeEnd, rev);
     if (req.countOnly === true) {
       return { ok: true, header, kvs: [], more: false, count: selected.length };
     }
