@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { assert, limits, type Logger, type MemberId } from '../src/base/index.js';
 import { codecFor } from '../src/api/index.js';
-import { Applier } from '../src/apply/index.js';
+import { Applier, storedAlarms } from '../src/apply/index.js';
 import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
 import { WatchHub, rangesContain, type HistoryReader } from '../src/watch/index.js';
 import {
@@ -179,7 +179,7 @@ export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
     leases: { exists: (id) => lessor.lookup(id as LeaseId) !== undefined },
   });
   return new ApplyActor({
-    memberId: o.memberId, applier: new Applier(store, [], lessor), frontAddress: o.frontAddress,
+    memberId: o.memberId, applier: new Applier(store, lessor), frontAddress: o.frontAddress,
     raftAddress: o.raftAddress, watchAddress: o.watchAddress, leaseAddress: o.leaseAddress,
     batchesInFlightMax: PIPELINE.applyBatchesInFlightMax,
   });
@@ -289,7 +289,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     proposalIdBase: Date.now() * 1000,
     requestTimeoutMs: 5_000 + 2 * config.electionTimeoutMs,
     pendingProposalsMax: PIPELINE.pendingProposalsMax, pendingReadsMax: PIPELINE.pendingReadsMax,
-    applied: meta.appliedIndex, revision: meta.current, alarms: [],
+    applied: meta.appliedIndex, revision: meta.current, alarms: storedAlarms(store),
     autoCompaction: config.autoCompaction,
     watchAddress: addr.watch, watchStreamsMax: PIPELINE.watchStreamsMax,
     leaseAddress,

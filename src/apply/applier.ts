@@ -69,6 +69,16 @@ export interface AppliedBatch {
   readonly leaseOps: readonly LeaseOp[];
 }
 
+const ALARM_KINDS: readonly AlarmKind[] = ['NOSPACE', 'CORRUPT'];
+
+/** The alarms raised and not disarmed, as `store` holds them (the front starts from these too). */
+export function storedAlarms(store: MvccStore): AlarmMember[] {
+  return store.read((view) => view.alarmRecords()).map(({ memberId, alarm }) => {
+    assert(ALARM_KINDS.includes(alarm as AlarmKind), `stored alarm ${alarm} is known`);
+    return { memberId, alarm: alarm as AlarmKind };
+  });
+}
+
 /** Writes that a NOSPACE alarm refuses (etcd refuses puts, txns with writes; deletes pass). */
 function needsSpace(command: Command): boolean {
   switch (command.kind) {
@@ -108,9 +118,9 @@ export class Applier {
   /** Ids of physical compactions applied in the current batch, until the batch is answered. */
   #physicalIds = new Set<number>();
 
-  constructor(store: MvccStore, alarms: readonly AlarmMember[] = [], lessor?: Lessor) {
+  constructor(store: MvccStore, lessor?: Lessor) {
     this.#store = store;
-    this.#alarms = [...alarms];
+    this.#alarms = storedAlarms(store);
     this.lessor = lessor ?? new Lessor({ clock: NO_CLOCK, minTtlSeconds: minLeaseTtlSeconds(10, 100) });
     assert(!this.lessor.isPrimary, 'the apply-side lessor never leads');
     const records = store.read((view) => view.leaseRecords());
@@ -226,7 +236,7 @@ export class Applier {
         if (command.req.physical === true) this.#physicalIds.add(p.id);
         return wrap('compact', w.compact(command.req));
       }
-      case 'alarm': return this.#alarm(command, w.meta.current);
+      case 'alarm': return this.#alarm(command, w);
       case 'leaseGrant': return this.#leaseGrant(command, w);
       case 'leaseRevoke': return this.#leaseRevoke(command.id as LeaseId, w);
       case 'leaseCheckpoint': {
@@ -262,11 +272,19 @@ export class Applier {
     return { kind: 'leaseRevoke', revision: w.meta.current };
   }
 
-  #alarm(c: Extract<Command, { kind: 'alarm' }>, revision: number): CommandResponse {
+  /** Alarms change in memory and in the batch's transaction alike, so a restart keeps them. */
+  #alarm(c: Extract<Command, { kind: 'alarm' }>, w: MvccWriter): CommandResponse {
     const has = this.#alarms.findIndex((a) => a.memberId === c.memberId && a.alarm === c.alarm);
-    if (c.action === 'activate' && has < 0) this.#alarms.push({ memberId: c.memberId, alarm: c.alarm });
-    if (c.action === 'deactivate' && has >= 0) this.#alarms.splice(has, 1);
-    return { kind: 'alarm', alarms: [...this.#alarms], revision };
+    const alarm = { memberId: c.memberId, alarm: c.alarm };
+    if (c.action === 'activate' && has < 0) {
+      this.#alarms.push(alarm);
+      w.putAlarmRecord(alarm);
+    }
+    if (c.action === 'deactivate' && has >= 0) {
+      this.#alarms.splice(has, 1);
+      w.deleteAlarmRecord(alarm);
+    }
+    return { kind: 'alarm', alarms: [...this.#alarms], revision: w.meta.current };
   }
 }
 

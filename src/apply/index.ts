@@ -5,7 +5,7 @@
  * alarms) and the wire <-> store mapping. Invariant: every member applies the same entries to the
  * same results; only the proposing member answers a client.
  */
-export { Applier } from './applier.js';
+export { Applier, storedAlarms } from './applier.js';
 export type {
   AlarmMember, AppliedBatch, ApplyResult, CommandResponse, CommittedEntry, LeaseOp,
 } from './applier.js';

@@ -28,6 +28,8 @@
  *            nothing relies on: key order comes from `index`. At most 2 + indexKeyBytesMax + 8 + 16
  *            bytes, under LMDB's 1978.
  * - `lease`: 8-byte lease id (uint64 big-endian) + index key -> [1]: the keys attached to a lease.
+ * - `alarms`: 8-byte member id (uint64 big-endian) + the alarm's name (utf8) -> [1]: the raised
+ *            alarms (etcd's alarm bucket), so a restart keeps them.
  * - `meta`:  'state' -> current, compacted, appliedIndex, compactTarget (float64 each), a flag
  *            and the compaction cursor (fixed binary layout: it is read by every request).
  *
@@ -45,6 +47,7 @@ export const TABLES = {
   keyRev: 'mvcc.keyrev',
   lease: 'mvcc.lease',
   leases: 'mvcc.leases',
+  alarms: 'mvcc.alarms',
   meta: 'mvcc.meta',
 } as const;
 
@@ -448,6 +451,19 @@ export function decodeLeaseRecord(key: Uint8Array, value: Uint8Array):
   assert(typeof ttlSeconds === 'number' && typeof remainingTtlSeconds === 'number',
     'lease record fields are numbers');
   return { id, ttlSeconds, remainingTtlSeconds };
+}
+
+// ---- alarm records (owned by apply; stored here so they commit with the batch) ----
+
+export function alarmKey(memberId: bigint, alarm: string): Uint8Array {
+  assert(alarm.length > 0, 'an alarm has a name');
+  return leaseKey(memberId, utf8(alarm));
+}
+
+export function decodeAlarmKey(key: Uint8Array): { memberId: bigint; alarm: string } {
+  assert(key.length > 8, 'an alarm key is a member id and a name');
+  const memberId = new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
+  return { memberId, alarm: new TextDecoder().decode(key.subarray(8)) };
 }
 
 // ---- meta ----

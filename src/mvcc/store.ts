@@ -24,7 +24,7 @@ import { backendLimits } from '../backend/index.js';
 import {
   decodeIndex, decodeKv, decodeMeta, encodeIndex, INITIAL_META, encodeKeyRev, encodeKv, encodeMeta,
   encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, LEASE_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
-  decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey,
+  decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey, alarmKey, decodeAlarmKey,
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
@@ -38,7 +38,7 @@ import type {
   ChangeSet, Compare, CompactionRequest, CompactionResponse, DeleteRangeRequest,
   DeleteRangeResponse, HashKVResponse, HashResponse, KeyValue, LeaseChecker, MvccError, MvccEvent,
   PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Result, TxnRequest,
-  TxnResponse, StoredLease,
+  TxnResponse, StoredAlarm, StoredLease,
 } from './types.js';
 
 export interface MvccLimits {
@@ -154,6 +154,8 @@ export interface MvccReader {
   keysOfLease(lease: bigint): Uint8Array[];
   /** Every lease record in the `leases` table (written by the lease subsystem through apply). */
   leaseRecords(): StoredLease[];
+  /** The raised alarms (written by apply), ordered by member id, then name. */
+  alarmRecords(): StoredAlarm[];
   /**
    * The events of revisions fromRevision.. (whole revisions, ascending, with prevKv where the
    * previous version is still kept) whose key `wanted` accepts, for watchers catching up.
@@ -194,6 +196,9 @@ export interface MvccWriter extends MvccReader {
   /** Stores or replaces a lease record in this batch's transaction. */
   putLeaseRecord(record: StoredLease): void;
   deleteLeaseRecord(id: bigint): void;
+  /** Records a raised alarm in this batch's transaction (idempotent). */
+  putAlarmRecord(alarm: StoredAlarm): void;
+  deleteAlarmRecord(alarm: StoredAlarm): void;
 }
 
 interface Selected {
@@ -398,6 +403,12 @@ class Reader implements MvccReader {
     }
     if (req.keysOnly === true) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY }));
     return { ok: true, header, kvs, more, count: selected.length };
+  }
+
+  alarmRecords(): StoredAlarm[] {
+    const out: StoredAlarm[] = [];
+    for (const e of this.btxn.range(TABLES.alarms, {})) out.push(decodeAlarmKey(e.key));
+    return out;
   }
 
   leaseRecords(): StoredLease[] {
@@ -752,6 +763,14 @@ class Writer extends Reader implements MvccWriter {
   putLeaseRecord(record: StoredLease): void {
     this.wtxn.put(TABLES.leases, leaseRecordKey(record.id),
       encodeLeaseRecord(record.ttlSeconds, record.remainingTtlSeconds));
+  }
+
+  putAlarmRecord(alarm: StoredAlarm): void {
+    this.wtxn.put(TABLES.alarms, alarmKey(alarm.memberId, alarm.alarm), LEASE_MARK);
+  }
+
+  deleteAlarmRecord(alarm: StoredAlarm): void {
+    this.wtxn.delete(TABLES.alarms, alarmKey(alarm.memberId, alarm.alarm));
   }
 
   deleteLeaseRecord(id: bigint): void {

@@ -175,3 +175,9 @@ export interface StoredLease {
   readonly ttlSeconds: number;
   readonly remainingTtlSeconds: number;
 }
+
+/** A raised alarm as persisted in the `alarms` table; apply decides what the names mean. */
+export interface StoredAlarm {
+  readonly memberId: bigint;
+  readonly alarm: string;
+}

@@ -14,7 +14,7 @@
 import { assert, type LeaseId, type MemberId, type Rng } from '../base/index.js';
 import { Lessor, minLeaseTtlSeconds } from '../lease/index.js';
 import { LeaseActor } from '../../actors/lease/lease-actor.js';
-import { Applier } from '../apply/index.js';
+import { Applier, storedAlarms } from '../apply/index.js';
 import { MVCC_TABLES, MvccStore, type ChangeSet } from '../mvcc/index.js';
 import type { ConfState, Entry } from '../raft/index.js';
 import type { Actor, ActorContext, Address, AnyActor, Message, SimHost, TimerId } from '../runtime/index.js';
@@ -151,7 +151,7 @@ export class SimCluster {
         // Proposal ids never repeat across incarnations of one member (a real member uses its clock).
         proposalIdBase: m.incarnation * 1_000_000_000,
         requestTimeoutMs: o.requestTimeoutMs, pendingProposalsMax: 1_024, pendingReadsMax: 1_024,
-        applied: meta.appliedIndex, revision: meta.current, alarms: [],
+        applied: meta.appliedIndex, revision: meta.current, alarms: storedAlarms(m.store),
         autoCompaction: { mode: 'revision', retention: 0 }, watchStreamsMax: 64,
         watchAddress: m.addresses.watch, leaseAddress: m.addresses.lease,
       });
@@ -163,7 +163,7 @@ export class SimCluster {
       extendMs: o.electionTicks * o.tickMs, waitingRequestsMax: 1_024,
     }), leaseRate));
     this.host.spawn(m.addresses.apply, () => drift(new TappedApply(new ApplyActor({
-      memberId: m.id, applier: new Applier(m.store, [], m.lessor), frontAddress: m.addresses.front,
+      memberId: m.id, applier: new Applier(m.store, m.lessor), frontAddress: m.addresses.front,
       raftAddress: m.addresses.raft, watchAddress: m.addresses.watch, leaseAddress: m.addresses.lease,
       batchesInFlightMax: 64,
     }), (e) => observer.applied(m.id, e))));

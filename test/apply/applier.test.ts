@@ -1,8 +1,9 @@
 /**
  * The applier, on a MemoryBackend: committed entries become MVCC writes with the applied index
  * stored alongside; a replay of entries at or below the applied index changes nothing; results
- * carry each proposal's id and origin; a NOSPACE alarm refuses puts but not deletes, and
- * deactivating it lets puts through again; a physical compaction is answered only once its
+ * carry each proposal's id and origin; a NOSPACE alarm refuses puts but not deletes, is stored
+ * with the batch (an applier opened later on the same store starts with it), and deactivating it
+ * lets puts through again; a physical compaction is answered only once its
  * slices are done; proposals round-trip through their encoding.
  */
 import t from 'tap';
@@ -10,7 +11,7 @@ import { utf8 } from '../../src/base/index.js';
 import { MemoryBackend } from '../../src/backend/index.js';
 import { MVCC_TABLES, MvccStore } from '../../src/mvcc/index.js';
 import {
-  Applier, decodeProposal, encodeProposal, type Command, type CommittedEntry,
+  Applier, decodeProposal, encodeProposal, storedAlarms, type Command, type CommittedEntry,
 } from '../../src/apply/index.js';
 
 const ME = 7n;
@@ -69,11 +70,15 @@ t.test('NOSPACE refuses puts, lets deletes through, and lifts when deactivated',
   t.same(raised.alarms, [{ memberId: ME, alarm: 'NOSPACE' }]);
   t.same(raised.results[1]?.outcome, { ok: false, code: 'ErrNoSpace' });
   t.equal((raised.results[2]?.outcome as { kind: string }).kind, 'deleteRange');
-  const lifted = await applier.apply(entries(5, [
+  const restarted = new Applier(store);
+  t.same(restarted.alarms, [{ memberId: ME, alarm: 'NOSPACE' }], 'the alarm is stored with the batch');
+  t.same(storedAlarms(store), [{ memberId: ME, alarm: 'NOSPACE' }]);
+  const lifted = await restarted.apply(entries(5, [
     { kind: 'alarm', action: 'deactivate', memberId: ME, alarm: 'NOSPACE' }, put('b'),
   ]));
   t.same(lifted.alarms, []);
   t.equal((lifted.results[1]?.outcome as { kind: string }).kind, 'put');
+  t.same(new Applier(store).alarms, [], 'and so is its deactivation');
 });
 
 t.test('a physical compaction is answered once its slices are done', async (t) => {

@@ -3,7 +3,8 @@
  * member list, defrag, snapshot save (the file is the db followed by its SHA-256, as etcd sends
  * it), move-leader to the current leader, and the space quota: with a small
  * --quota-backend-bytes, writes are refused with etcd's NOSPACE error and the alarm is listed,
- * reads and deletes still work, and after compaction and disarm writes succeed again.
+ * reads and deletes still work, the alarm survives a kill -9 and restart (etcd persists alarms),
+ * and after compaction and disarm writes succeed again.
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
@@ -75,6 +76,11 @@ t.test('the space quota raises NOSPACE and compaction makes room again', { skip 
   t.equal((await etcdctl(s.endpoint, ['get', 'big0', '--keys-only'])).stdout.trim(), 'big0', 'reads still work');
   const small = await etcdctl(s.endpoint, ['put', 'small', 'x']);
   t.match(small.stderr, /database space exceeded/, 'every write is refused while the alarm is raised');
+  await s.kill9();
+  await s.restart();
+  t.match((await etcdctl(s.endpoint, ['alarm', 'list'])).stdout, /alarm:NOSPACE/, 'the alarm survives a restart');
+  t.match((await etcdctl(s.endpoint, ['put', 'small', 'x'])).stderr, /database space exceeded/,
+    'and still refuses writes');
   const del = await etcdctl(s.endpoint, ['del', 'big', '--prefix']);
   t.equal(del.code, 0, 'deletes still work');
   const head = /"revision":(\d+)/.exec((await etcdctl(s.endpoint, ['get', 'small', '-w', 'json'])).stdout)?.[1];
