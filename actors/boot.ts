@@ -53,6 +53,8 @@ export interface BootConfig {
   readonly quotaBackendBytes: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  /** etcd --max-concurrent-streams: per client connection, and gateway calls at once. */
+  readonly maxConcurrentStreams?: number;
   readonly snapshotCount: number;
   readonly autoCompaction: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
   /** Accepted etcd flags that have no effect here, with why; logged once at start. */
@@ -359,7 +361,10 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     clock: () => performance.now(),
   });
   const receiveBytesMax = config.maxRequestBytes + 512 * 1024;
-  const grpc = new GrpcServer({ logger, receiveBytesMax, observer: metrics });
+  const grpc = new GrpcServer({
+    logger, receiveBytesMax, observer: metrics,
+    ...(config.maxConcurrentStreams !== undefined && { streamsPerConnectionMax: config.maxConcurrentStreams }),
+  });
   const c = codecFor;
   grpc.addService('etcdserverpb.KV', {
     Range: unary(c('etcdserverpb.RangeRequest'), c('etcdserverpb.RangeResponse'), svc.kv.rangeUnary),
@@ -404,6 +409,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   const gateway = new HttpGateway({
     routes: gatewayRoutes(), lookup: (service, method) => grpc.lookup(service, method),
     receiveBytesMax, logger,
+    ...(config.maxConcurrentStreams !== undefined && { callsInFlightMax: config.maxConcurrentStreams }),
     endpoints: {
       health: () => checkHealth({ leader: front.leader, alarms: front.alarms, range: svc.kv.range }),
       version: () => ({ etcdserver: ETCD_VERSION, etcdcluster: CLUSTER_VERSION }),

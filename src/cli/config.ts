@@ -62,6 +62,7 @@ const FLAGS = {
   'quota-backend-bytes': [intFlag(0), '0', 'raise alarms when backend size exceeds the given quota (0 = 2 GiB)'],
   'max-request-bytes': [intFlag(1), '1572864', 'maximum client request size in bytes the server will accept'],
   'max-txn-ops': [intFlag(1), '128', 'maximum number of operations permitted in a transaction'],
+  'max-concurrent-streams': [intFlag(1, 0xffff_ffff), '4294967295', 'maximum concurrent streams that each client can open at a time'],
   'snapshot-count': [intFlag(1), '100000', 'number of committed transactions to trigger a snapshot'],
   'auto-compaction-mode': [z.enum(['periodic', 'revision']), 'periodic', "'periodic' or 'revision'"],
   'auto-compaction-retention': [z.string().regex(/^(\d+|\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, 'must be a number or a duration like 1h30m'), '0', 'auto compaction retention (0 = off; hours, or a duration in periodic mode)'],
@@ -116,6 +117,7 @@ export interface ServerConfig {
   readonly quotaBackendBytes: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  readonly maxConcurrentStreams: number;
   readonly snapshotCount: number;
   readonly autoCompactionMode: 'periodic' | 'revision';
   /** Periodic mode: milliseconds; revision mode: revisions to keep. 0 turns it off. */
@@ -241,6 +243,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     quotaBackendBytes: quota === 0 ? 2 * 1024 * 1024 * 1024 : quota,
     maxRequestBytes: get('max-request-bytes'),
     maxTxnOps: get('max-txn-ops'),
+    maxConcurrentStreams: get('max-concurrent-streams'),
     snapshotCount: get('snapshot-count'),
     autoCompactionMode: mode,
     autoCompactionRetention: retention(get('auto-compaction-retention'), mode),

@@ -53,6 +53,7 @@ export function bootConfigOf(c: ServerConfig) {
     quotaBackendBytes: c.quotaBackendBytes,
     maxRequestBytes: c.maxRequestBytes,
     maxTxnOps: c.maxTxnOps,
+    maxConcurrentStreams: c.maxConcurrentStreams,
     snapshotCount: c.snapshotCount,
     autoCompaction: { mode: c.autoCompactionMode, retention: c.autoCompactionRetention },
     ignoredFlags: c.ignoredFlags,

@@ -19,6 +19,7 @@ t.test('defaults are etcd\'s, with data in ${name}.strata on 127.0.0.1:2379', as
   t.equal(c.electionTimeoutMs, 1000);
   t.equal(c.maxRequestBytes, 1572864);
   t.equal(c.maxTxnOps, 128);
+  t.equal(c.maxConcurrentStreams, 2 ** 32 - 1, "etcd's default: math.MaxUint32");
   t.equal(c.quotaBackendBytes, 2 * 1024 ** 3);
   t.equal(c.autoCompactionRetention, 0);
 });
@@ -43,6 +44,8 @@ t.test('a bad flag gets one line naming it', async (t) => {
   const bad: [string[], Record<string, string>, RegExp][] = [
     [['--nope=1'], {}, /unknown flag --nope/],
     [['--max-txn-ops=abc'], {}, /--max-txn-ops "abc": must be an integer/],
+    [['--max-concurrent-streams=0'], {}, /--max-concurrent-streams/],
+    [['--max-concurrent-streams=4294967296'], {}, /--max-concurrent-streams/],
     [['--listen-client-urls=localhost'], {}, /--listen-client-urls/],
     [['--initial-cluster-state=old'], {}, /--initial-cluster-state/],
     [['--name=a', '--initial-cluster=b=http://127.0.0.1:1'], {}, /no member named "a"/],

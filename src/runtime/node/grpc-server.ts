@@ -138,6 +138,8 @@ export interface GrpcServerOptions {
   readonly streamRequestsQueuedMax?: number;
   /** Response bytes buffered on one stream beyond which a call that ignores back-pressure ends. */
   readonly streamWriteBufferBytesMax?: number;
+  /** Concurrent streams a client may open on one connection (etcd --max-concurrent-streams). */
+  readonly streamsPerConnectionMax?: number;
 }
 
 const DEFAULTS = {
@@ -146,6 +148,8 @@ const DEFAULTS = {
   keepaliveTimeoutMs: 20_000,
   streamRequestsQueuedMax: 1_024,
   streamWriteBufferBytesMax: 64 * 1024 * 1024,
+  /** etcd's default: math.MaxUint32, HTTP/2's largest setting. */
+  streamsPerConnectionMax: 0xffff_ffff,
 } as const;
 
 const RESPONSE_HEADERS = Object.freeze({
@@ -192,14 +196,15 @@ export class GrpcServer {
       streamRequestsQueuedMax: options.streamRequestsQueuedMax ?? DEFAULTS.streamRequestsQueuedMax,
       streamWriteBufferBytesMax:
         options.streamWriteBufferBytesMax ?? DEFAULTS.streamWriteBufferBytesMax,
+      streamsPerConnectionMax: options.streamsPerConnectionMax ?? DEFAULTS.streamsPerConnectionMax,
     };
     for (const [name, value] of Object.entries(this.#options)) {
       assert(Number.isSafeInteger(value) && value > 0, `GrpcServer option ${name}: ${value}`);
     }
     this.#env = { options: this.#options, logger: this.#logger, observer: this.#observer };
     this.#http = http2.createServer({
-      // etcd allows 2^32-1 concurrent streams; memory is what bounds a connection here.
-      settings: { maxConcurrentStreams: 0xffffffff, initialWindowSize: 1 << 20 },
+      // etcd allows 2^32-1 concurrent streams by default; memory is what bounds a connection then.
+      settings: { maxConcurrentStreams: this.#options.streamsPerConnectionMax, initialWindowSize: 1 << 20 },
       maxSessionMemory: 64,
     });
     // Without TCP_NODELAY, Nagle's algorithm meets the client's delayed ACKs and small responses
@@ -207,6 +212,11 @@ export class GrpcServer {
     this.#http.on('connection', (socket: Socket) => socket.setNoDelay(true));
     this.#http.on('session', (session) => this.#onSession(session));
     this.#http.on('stream', (stream, headers) => this.#onStream(stream, headers));
+  }
+
+  /** Concurrent streams a client may open on one connection (the HTTP/2 SETTINGS value). */
+  get streamsPerConnectionMax(): number {
+    return this.#options.streamsPerConnectionMax;
   }
 
   /** Registers a service's methods under `/<service>/<Method>`; a service registers once. */

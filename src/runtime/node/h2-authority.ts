@@ -31,6 +31,24 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin
 /** An empty SETTINGS frame: the server preface the port sends on node's behalf. */
 export const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
 
+/** HTTP/2's largest SETTINGS_MAX_CONCURRENT_STREAMS, the value node and etcd use by default. */
+const STREAMS_UNLIMITED = 0xffff_ffff;
+const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
+
+/**
+ * The SETTINGS frame the port sends on node's behalf: empty, or carrying a stream limit below
+ * the default, the same one node's own SETTINGS repeats once it owns the socket, so a client
+ * knows the limit from its first round trip.
+ */
+export function serverPrefaceSettings(maxConcurrentStreams: number): Buffer {
+  assert(Number.isInteger(maxConcurrentStreams) && maxConcurrentStreams >= 0
+    && maxConcurrentStreams <= STREAMS_UNLIMITED, 'a stream limit is a u32');
+  if (maxConcurrentStreams === STREAMS_UNLIMITED) return EMPTY_SETTINGS;
+  const frame = Buffer.from([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, SETTINGS_MAX_CONCURRENT_STREAMS, 0, 0, 0, 0]);
+  frame.writeUInt32BE(maxConcurrentStreams, 11);
+  return frame;
+}
+
 /** Bytes the sniffer buffers after the preface before giving up and handing the socket over. */
 export const MAX_SNIFF_BYTES = 64 * 1024;
 /** The largest header block (HEADERS plus CONTINUATIONs) the sniffer or rewriter will assemble. */
@@ -349,11 +367,13 @@ export interface H2HandOverOptions {
   readonly accept: (stream: Duplex) => void;
   readonly logger: Logger;
   readonly firstRequestWaitMs?: number;
+  /** The server's first SETTINGS frame (serverPrefaceSettings); EMPTY_SETTINGS by default. */
+  readonly settings?: Buffer;
 }
 
 /**
  * Takes over a paused socket whose first bytes (`head`, already read) match the HTTP/2 preface:
- * sends the empty SETTINGS, sniffs, and calls `accept` exactly once unless the socket closes
+ * sends the server's first SETTINGS, sniffs, and calls `accept` exactly once unless the socket closes
  * first. The caller's own timeout still bounds the whole wait (a client that never ACKs).
  */
 export function handOverH2(socket: Socket, head: Buffer, options: H2HandOverOptions): void {
@@ -401,7 +421,7 @@ export function handOverH2(socket: Socket, head: Buffer, options: H2HandOverOpti
   };
   socket.on('data', onData);
   socket.on('close', stop);
-  socket.write(EMPTY_SETTINGS);
+  socket.write(options.settings ?? EMPTY_SETTINGS);
   onData(head);
   if (!settled) socket.resume();
 }

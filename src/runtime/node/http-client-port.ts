@@ -18,7 +18,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { assert, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
 import type { Duplex } from 'node:stream';
-import { handOverH2 } from './h2-authority.js';
+import { handOverH2, serverPrefaceSettings } from './h2-authority.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -27,6 +27,8 @@ export interface Http2Acceptor {
   /** The raw socket, or a relay standing in for it (see h2-authority.ts). */
   acceptConnection(socket: Duplex): void;
   close(): Promise<void>;
+  /** Its SETTINGS_MAX_CONCURRENT_STREAMS, announced before it owns the connection. */
+  readonly streamsPerConnectionMax?: number;
 }
 
 export interface ClientPortOptions {
@@ -51,9 +53,11 @@ export class ClientPort {
   readonly #logger: Logger;
   readonly #sniffTimeoutMs: number;
   readonly #sockets = new Set<Socket>();
+  readonly #prefaceSettings: Buffer;
 
   constructor(options: ClientPortOptions) {
     this.#grpc = options.grpc;
+    this.#prefaceSettings = serverPrefaceSettings(options.grpc.streamsPerConnectionMax ?? 0xffff_ffff);
     this.#logger = options.logger ?? nullLogger;
     this.#sniffTimeoutMs = options.sniffTimeoutMs ?? 30_000;
     assert(this.#sniffTimeoutMs > 0, 'sniffTimeoutMs must be positive');
@@ -111,6 +115,7 @@ export class ClientPort {
         // the sniff timeout and tracking last until it does.
         handOverH2(socket, head, {
           logger: this.#logger,
+          settings: this.#prefaceSettings,
           accept: (stream) => {
             done();
             this.#grpc.acceptConnection(stream);

@@ -66,12 +66,28 @@ export interface HttpGatewayOptions {
   readonly streamRequestsQueuedMax?: number;
   /** Response bytes buffered on one stream beyond which a call ignoring back-pressure ends. */
   readonly streamWriteBufferBytesMax?: number;
+  /**
+   * Gateway calls in progress at once (etcd's --max-concurrent-streams: etcd's gateway reaches
+   * its gRPC server over one connection, so that is how many calls it runs together). Calls
+   * beyond it wait, in arrival order, until one ends.
+   */
+  readonly callsInFlightMax?: number;
+  /** Calls waiting for a free slot at most; beyond it a call is refused (Unavailable). */
+  readonly callsWaitingMax?: number;
 }
 
 const DEFAULTS = {
   streamRequestsQueuedMax: 1_024,
   streamWriteBufferBytesMax: 64 * 1024 * 1024,
+  callsInFlightMax: 0xffff_ffff,
+  callsWaitingMax: 65_536,
 } as const;
+
+/** A gateway call waiting for a slot; `res` tells whether its client is still there. */
+interface WaitingCall {
+  readonly res: http.ServerResponse;
+  readonly start: () => void;
+}
 
 /** grpc-gateway v1.9.5's HTTPStatusFromCode, as etcd 3.4.23 answers (FailedPrecondition: 412). */
 export function gatewayHttpStatus(grpcCode: number): number {
@@ -125,6 +141,10 @@ export class HttpGateway {
   readonly #bodyBytesMax: number;
   readonly #queuedMax: number;
   readonly #writeBufferMax: number;
+  readonly #callsMax: number;
+  readonly #waitingMax: number;
+  #callsInFlight = 0;
+  #waiting: WaitingCall[] = [];
 
   constructor(options: HttpGatewayOptions) {
     this.#o = options;
@@ -134,7 +154,9 @@ export class HttpGateway {
     this.#bodyBytesMax = options.bodyBytesMax ?? Math.ceil(options.receiveBytesMax * 4 / 3) + 65_536;
     this.#queuedMax = options.streamRequestsQueuedMax ?? DEFAULTS.streamRequestsQueuedMax;
     this.#writeBufferMax = options.streamWriteBufferBytesMax ?? DEFAULTS.streamWriteBufferBytesMax;
-    for (const v of [this.#bodyBytesMax, this.#queuedMax, this.#writeBufferMax]) {
+    this.#callsMax = options.callsInFlightMax ?? DEFAULTS.callsInFlightMax;
+    this.#waitingMax = options.callsWaitingMax ?? DEFAULTS.callsWaitingMax;
+    for (const v of [this.#bodyBytesMax, this.#queuedMax, this.#writeBufferMax, this.#callsMax, this.#waitingMax]) {
       assert(Number.isSafeInteger(v) && v > 0, `HttpGateway limit ${v}`);
     }
   }
@@ -219,6 +241,36 @@ export class HttpGateway {
         `unknown method ${route.method} for service ${route.service}`));
       return;
     }
+    if (this.#callsInFlight < this.#callsMax) {
+      this.#run(res, () => this.#call(req, call, route, method));
+    } else if (this.#waiting.length < this.#waitingMax) {
+      this.#waiting.push({ res, start: () => this.#call(req, call, route, method) });
+    } else {
+      req.resume();
+      call.finish(new GrpcStatusError(Status.UNAVAILABLE,
+        `too many gateway calls waiting (${this.#waitingMax})`));
+    }
+  }
+
+  /** Takes a slot for the call, given back once its response is over (or its client gone). */
+  #run(res: http.ServerResponse, start: () => void): void {
+    this.#callsInFlight++;
+    res.once('close', this.#release);
+    start();
+  }
+
+  readonly #release = (): void => {
+    this.#callsInFlight--;
+    while (this.#callsInFlight < this.#callsMax) {
+      const next = this.#waiting.shift();
+      if (next === undefined) return;
+      const socket = next.res.socket;
+      const gone = next.res.destroyed || next.res.writableEnded || socket === null || socket.destroyed;
+      if (!gone) this.#run(next.res, next.start);
+    }
+  };
+
+  #call(req: http.IncomingMessage, call: HttpCall, route: HttpGatewayRoute, method: MethodDefinition): void {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > this.#bodyBytesMax) {
       this.#tooLarge(req, call, declared);
