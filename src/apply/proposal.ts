@@ -17,7 +17,7 @@
  * does: a corrupt entry fails loudly instead of applying something else.
  */
 import { Packr } from 'msgpackr';
-import { assert } from '../base/index.js';
+import { assert, readUint32BE, writeUint32BE } from '../base/index.js';
 import type {
   CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest,
 } from '../mvcc/index.js';
@@ -129,7 +129,7 @@ function writeHead(out: Uint8Array, tag: number, p: Proposal, flags: number): nu
 
 function writeBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
   const n = bytes.length;
-  out[at] = n >>> 24; out[at + 1] = n >>> 16; out[at + 2] = n >>> 8; out[at + 3] = n;
+  writeUint32BE(out, at, n);
   out.set(bytes, at + 4);
   return at + 4 + n;
 }
@@ -143,7 +143,7 @@ function toScratch(data: Uint8Array, at: number): void {
 /** The length prefix at `at`, asserting that the bytes it announces are inside the record. */
 function lengthAt(data: Uint8Array, at: number): number {
   assert(at + 4 <= data.length, 'proposal truncated');
-  const n = ((data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!) >>> 0;
+  const n = readUint32BE(data, at);
   assert(at + 4 + n <= data.length, 'proposal field beyond its record');
   return n;
 }

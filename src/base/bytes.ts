@@ -82,3 +82,26 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** Writes `n` (0..2^32-1) as 4 bytes big-endian at `at`. */
+export function writeUint32BE(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
+}
+
+export function readUint32BE(b: Uint8Array, at: number): number {
+  return b[at]! * 0x100_0000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
+}
+
+/** Writes a non-negative integer below 2^53 as 8 bytes big-endian at `at` (byte order = number order). */
+export function writeUint64BE(out: Uint8Array, at: number, n: number): void {
+  writeUint32BE(out, at, Math.floor(n / 0x1_0000_0000));
+  writeUint32BE(out, at + 4, n >>> 0);
+}
+
+/** Reads 8 bytes big-endian at `at`; above 2^53 the result is not exact (callers assert it is safe). */
+export function readUint64BE(b: Uint8Array, at: number): number {
+  return readUint32BE(b, at) * 0x1_0000_0000 + readUint32BE(b, at + 4);
+}

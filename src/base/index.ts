@@ -5,7 +5,8 @@
  */
 export { AssertionError, assert, assertCount, assertNever } from './assert.js';
 export {
-  EMPTY_BYTES, ZERO_BYTE, bytesEqual, compareBytes, concatBytes, copyBytes, fromUtf8, prefixEnd, toHex, utf8,
+  EMPTY_BYTES, ZERO_BYTE, bytesEqual, compareBytes, concatBytes, copyBytes, fromUtf8, prefixEnd,
+  readUint32BE, readUint64BE, toHex, utf8, writeUint32BE, writeUint64BE,
 } from './bytes.js';
 export type {
   Brand, ClusterId, LeaseId, LogIndex, MemberId, Revision, Term, WatchId,

@@ -38,7 +38,9 @@
  * it was looked up with, which may be the request's own key bytes.
  */
 import { Packr } from 'msgpackr';
-import { assert, utf8 } from '../base/index.js';
+import {
+  assert, readUint32BE, readUint64BE, utf8, writeUint32BE, writeUint64BE,
+} from '../base/index.js';
 import type { KeyValue } from './types.js';
 
 export const TABLES = {
@@ -94,18 +96,8 @@ export function unpack(bytes: Uint8Array): unknown {
 
 export const REV_KEY_BYTES = 16;
 
-function writeU64(out: Uint8Array, at: number, n: number): void {
-  const hi = Math.floor(n / 0x1_0000_0000);
-  const lo = n >>> 0;
-  out[at] = hi >>> 24;
-  out[at + 1] = (hi >>> 16) & 0xff;
-  out[at + 2] = (hi >>> 8) & 0xff;
-  out[at + 3] = hi & 0xff;
-  out[at + 4] = lo >>> 24;
-  out[at + 5] = (lo >>> 16) & 0xff;
-  out[at + 6] = (lo >>> 8) & 0xff;
-  out[at + 7] = lo & 0xff;
-}
+const writeU64 = writeUint64BE;
+const writeU32 = writeUint32BE;
 
 export function revKey(main: number, sub: number): Uint8Array {
   const out = new Uint8Array(REV_KEY_BYTES);
@@ -114,10 +106,10 @@ export function revKey(main: number, sub: number): Uint8Array {
   return out;
 }
 
+/** A stored revision, version or count: a safe integer in 8 bytes. */
 function readU64(bytes: Uint8Array, at: number): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
-  const n = view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4);
-  assert(Number.isSafeInteger(n), 'a stored revision is a safe integer');
+  const n = readUint64BE(bytes, at);
+  assert(Number.isSafeInteger(n), 'a stored number is a safe integer');
   return n;
 }
 
@@ -157,38 +149,20 @@ const LATEST_BYTES = 3 * 8;
  * copies before returning). Records above SCRATCH_KEEP_BYTES get a buffer of their own.
  */
 const SCRATCH_KEEP_BYTES = 64 * 1024;
-let kvScratch = new Uint8Array(4096);
-let indexScratch = new Uint8Array(4096);
 
-function scratchKv(n: number): Uint8Array {
-  if (n > SCRATCH_KEEP_BYTES) return new Uint8Array(n);
-  if (kvScratch.length < n) kvScratch = new Uint8Array(Math.max(n, 2 * kvScratch.length));
-  return kvScratch;
+class Scratch {
+  #bytes = new Uint8Array(4096);
+
+  /** A buffer of at least `n` bytes: this scratch (grown if needed), or a fresh one above the keep size. */
+  take(n: number): Uint8Array {
+    if (n > SCRATCH_KEEP_BYTES) return new Uint8Array(n);
+    if (this.#bytes.length < n) this.#bytes = new Uint8Array(Math.max(n, 2 * this.#bytes.length));
+    return this.#bytes;
+  }
 }
 
-function scratchIndex(n: number): Uint8Array {
-  if (n > SCRATCH_KEEP_BYTES) return new Uint8Array(n);
-  if (indexScratch.length < n) indexScratch = new Uint8Array(Math.max(n, 2 * indexScratch.length));
-  return indexScratch;
-}
-
-function writeU32(out: Uint8Array, at: number, n: number): void {
-  out[at] = n >>> 24;
-  out[at + 1] = (n >>> 16) & 0xff;
-  out[at + 2] = (n >>> 8) & 0xff;
-  out[at + 3] = n & 0xff;
-}
-
-function u32At(b: Uint8Array, at: number): number {
-  return b[at]! * 0x100_0000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
-}
-
-/** A stored revision, version or count: a safe integer in 8 bytes. */
-function u53At(b: Uint8Array, at: number): number {
-  const hi = u32At(b, at);
-  assert(hi < 0x20_0000, 'a stored number is a safe integer');
-  return hi * 0x1_0000_0000 + u32At(b, at + 4);
-}
+const kvScratch = new Scratch();
+const indexScratch = new Scratch();
 
 function writeLease(out: Uint8Array, at: number, lease: bigint): void {
   if (lease === 0n) {
@@ -201,8 +175,8 @@ function writeLease(out: Uint8Array, at: number, lease: bigint): void {
 }
 
 function leaseAt(b: Uint8Array, at: number): bigint {
-  const hi = u32At(b, at);
-  const lo = u32At(b, at + 4);
+  const hi = readUint32BE(b, at);
+  const lo = readUint32BE(b, at + 4);
   if (hi === 0 && lo === 0) return 0n;
   return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
 }
@@ -210,7 +184,7 @@ function leaseAt(b: Uint8Array, at: number): bigint {
 /** The rev record of a put; a view of scratch bytes, valid until the next encodeKv. */
 export function encodeKv(kv: KeyValue): Uint8Array {
   const n = KV_HEADER_BYTES + kv.key.length + kv.value.length;
-  const out = scratchKv(n);
+  const out = kvScratch.take(n);
   out[0] = KV_PUT;
   writeU64(out, 1, kv.createRevision);
   writeU64(out, 9, kv.modRevision);
@@ -224,7 +198,7 @@ export function encodeKv(kv: KeyValue): Uint8Array {
 
 /** The rev record of a deletion; a view of scratch bytes, valid until the next encodeKv. */
 export function encodeTombstone(key: Uint8Array): Uint8Array {
-  const out = scratchKv(1 + key.length);
+  const out = kvScratch.take(1 + key.length);
   out[0] = KV_TOMBSTONE;
   out.set(key, 1);
   return out.subarray(0, 1 + key.length);
@@ -235,14 +209,14 @@ export function decodeKv(bytes: Uint8Array): KeyValue | { key: Uint8Array; tombs
   assert(bytes.length >= 1, 'a rev record is not empty');
   if (bytes[0] === KV_TOMBSTONE) return { key: bytes.subarray(1), tombstone: true };
   assert(bytes[0] === KV_PUT && bytes.length >= KV_HEADER_BYTES, 'a rev record is a put or a tombstone');
-  const keyLength = u32At(bytes, 33);
+  const keyLength = readUint32BE(bytes, 33);
   assert(KV_HEADER_BYTES + keyLength <= bytes.length, 'a rev record holds its key');
   return {
     key: bytes.subarray(KV_HEADER_BYTES, KV_HEADER_BYTES + keyLength),
     value: bytes.subarray(KV_HEADER_BYTES + keyLength),
-    createRevision: u53At(bytes, 1),
-    modRevision: u53At(bytes, 9),
-    version: u53At(bytes, 17),
+    createRevision: readU64(bytes, 1),
+    modRevision: readU64(bytes, 9),
+    version: readU64(bytes, 17),
     lease: leaseAt(bytes, 25),
   };
 }
@@ -266,7 +240,7 @@ export function encodeIndex(record: IndexRecord, long: boolean): Uint8Array {
   assert(Number.isSafeInteger(record.revisions) && record.revisions >= 1, 'a key has a revision');
   const n = INDEX_HEADER_BYTES + (l === undefined ? 0 : LATEST_BYTES + l.value.length)
     + (long ? 4 + record.key.length : 0);
-  const out = scratchIndex(n);
+  const out = indexScratch.take(n);
   out[0] = (l === undefined ? 0 : HAS_LATEST) | (long ? LONG_KEY : 0);
   writeU64(out, 1, record.main);
   writeU64(out, 9, record.sub);
@@ -296,9 +270,9 @@ export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array, own = false
   assert(bytes.length >= INDEX_HEADER_BYTES, 'an index record has its fixed part');
   const flags = bytes[0]!;
   assert((flags & ~(HAS_LATEST | LONG_KEY)) === 0, 'index record flags');
-  const main = u53At(bytes, 1);
-  const sub = u53At(bytes, 9);
-  const revisions = u53At(bytes, 17);
+  const main = readU64(bytes, 1);
+  const sub = readU64(bytes, 9);
+  const revisions = readU64(bytes, 17);
   assert(revisions >= 1, 'index revision count');
   let at = INDEX_HEADER_BYTES;
   let createRevision = 0;
@@ -306,8 +280,8 @@ export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array, own = false
   let lease = 0n;
   if ((flags & HAS_LATEST) !== 0) {
     assert(bytes.length >= at + LATEST_BYTES, 'an index record holds its latest fields');
-    createRevision = u53At(bytes, at);
-    version = u53At(bytes, at + 8);
+    createRevision = readU64(bytes, at);
+    version = readU64(bytes, at + 8);
     lease = leaseAt(bytes, at + 16);
     assert(createRevision <= main, 'create revision');
     at += LATEST_BYTES;
@@ -315,7 +289,7 @@ export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array, own = false
   let key = indexKey;
   if ((flags & LONG_KEY) !== 0) {
     assert(bytes.length >= at + 4, 'a long-key index record holds its key length');
-    const keyLength = u32At(bytes, at);
+    const keyLength = readUint32BE(bytes, at);
     assert(bytes.length >= at + 4 + keyLength, 'a long-key index record holds its key');
     key = bytes.subarray(at + 4, at + 4 + keyLength);
     if (own) key = ownBytes(key);
@@ -425,7 +399,8 @@ export function leasePrefix(lease: bigint): Uint8Array {
   return leaseKey(lease, new Uint8Array(0));
 }
 
-export const LEASE_MARK = pack([1]);
+/** The value of a table whose keys are the whole record (lease attachments, alarms). */
+export const PRESENT_MARK = pack([1]);
 
 // ---- lease records (owned by the lease subsystem; stored here so they commit with the batch) ----
 

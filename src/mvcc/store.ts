@@ -23,7 +23,7 @@ import type { Backend, ReadTxn, WriteTxn } from '../backend/index.js';
 import { backendLimits } from '../backend/index.js';
 import {
   decodeIndex, decodeKv, decodeMeta, encodeIndex, INITIAL_META, encodeKeyRev, encodeKv, encodeMeta,
-  encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, LEASE_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
+  encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey, alarmKey, decodeAlarmKey,
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
@@ -223,7 +223,7 @@ class MetaCache {
   private meta: MetaState = INITIAL_META;
 
   of(txn: ReadTxn): MetaState {
-    const bytes = txn.peek?.(TABLES.meta, META_KEY) ?? txn.get(TABLES.meta, META_KEY);
+    const bytes = txn.peek !== undefined ? txn.peek(TABLES.meta, META_KEY) : txn.get(TABLES.meta, META_KEY);
     if (bytes === undefined) return INITIAL_META;
     if (bytesEqual(bytes, this.bytes)) return this.meta;
     this.meta = decodeMeta(bytes);
@@ -766,7 +766,7 @@ class Writer extends Reader implements MvccWriter {
   }
 
   putAlarmRecord(alarm: StoredAlarm): void {
-    this.wtxn.put(TABLES.alarms, alarmKey(alarm.memberId, alarm.alarm), LEASE_MARK);
+    this.wtxn.put(TABLES.alarms, alarmKey(alarm.memberId, alarm.alarm), PRESENT_MARK);
   }
 
   deleteAlarmRecord(alarm: StoredAlarm): void {
@@ -780,7 +780,7 @@ class Writer extends Reader implements MvccWriter {
   private moveLease(indexKey: Uint8Array, from: bigint, to: bigint): void {
     if (from === to) return;
     if (from !== 0n) this.wtxn.delete(TABLES.lease, leaseKey(from, indexKey));
-    if (to !== 0n) this.wtxn.put(TABLES.lease, leaseKey(to, indexKey), LEASE_MARK);
+    if (to !== 0n) this.wtxn.put(TABLES.lease, leaseKey(to, indexKey), PRESENT_MARK);
   }
 
   // ---- txn: evaluate, then execute ----

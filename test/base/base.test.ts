@@ -1,14 +1,31 @@
 /**
  * src/base: byte-key order and prefix ends as etcd defines them, the seeded generator's
  * determinism and range, the virtual clock's monotonicity, and assertions. Property tests
- * (fast-check) compare compareBytes with a string-of-hex model.
+ * (fast-check) compare compareBytes with a string-of-hex model; big-endian integers round-trip and
+ * their bytes sort as the numbers do.
  */
 import t from 'tap';
 import fc from 'fast-check';
 import {
   AssertionError, SeededRng, SimClock, assert, assertNever, bytesEqual, compareBytes, concatBytes, copyBytes,
-  fromUtf8, leaseId, prefixEnd, revision, toHex, utf8,
+  fromUtf8, leaseId, prefixEnd, readUint32BE, readUint64BE, revision, toHex, utf8, writeUint32BE,
+  writeUint64BE,
 } from '../../src/base/index.js';
+
+t.test('big-endian integers round-trip and sort as numbers', async (t) => {
+  const u64 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+  fc.assert(fc.property(u64, u64, fc.integer({ min: 0, max: 0xffff_ffff }), (a, b, c) => {
+    const ba = new Uint8Array(9);
+    const bb = new Uint8Array(9);
+    writeUint64BE(ba, 1, a);
+    writeUint64BE(bb, 1, b);
+    const c4 = new Uint8Array(4);
+    writeUint32BE(c4, 0, c);
+    return readUint64BE(ba, 1) === a && readUint32BE(c4, 0) === c
+      && Math.sign(compareBytes(ba, bb)) === Math.sign(a - b);
+  }), { numRuns: 1000 });
+  t.pass('1000 random triples');
+});
 
 t.test('compareBytes orders as unsigned bytes, shorter first on a common prefix', async (t) => {
   const keys = [[0xff], [0x00], [], [0x61, 0x62], [0x61], [0x7f], [0x80], [0xff, 0x00], [0x00, 0x00]]

@@ -26,7 +26,9 @@
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
-import { assert, assertCount, memberId } from '../../base/index.js';
+import {
+  assert, assertCount, memberId, readUint64BE, writeUint64BE,
+} from '../../base/index.js';
 import type { MemberId } from '../../base/index.js';
 import type {
   ConfState, Entry, HardState, InitialState, PersistBatch, RaftStorage, Snapshot, StorageError,
@@ -80,16 +82,13 @@ function tempKey(index: number): Uint8Array {
 /** A non-negative safe integer as 8 bytes big-endian at `at`. */
 function writeU64(bytes: Uint8Array, at: number, n: number): void {
   assertCount(n, 'log u64');
-  const hi = Math.floor(n / 0x1_0000_0000), lo = n >>> 0;
-  bytes[at] = hi >>> 24; bytes[at + 1] = hi >>> 16; bytes[at + 2] = hi >>> 8; bytes[at + 3] = hi;
-  bytes[at + 4] = lo >>> 24; bytes[at + 5] = lo >>> 16; bytes[at + 6] = lo >>> 8; bytes[at + 7] = lo;
+  writeUint64BE(bytes, at, n);
 }
 
 function readU64(bytes: Uint8Array, at: number): number {
-  const hi = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-  const lo = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
-  assert(hi < 0x20_0000, 'log u64 beyond a safe integer');
-  return hi * 0x1_0000_0000 + lo;
+  const n = readUint64BE(bytes, at);
+  assert(Number.isSafeInteger(n), 'log u64 beyond a safe integer');
+  return n;
 }
 
 /**
