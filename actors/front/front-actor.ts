@@ -167,9 +167,7 @@ export class FrontActor implements Actor<FrontInbox> {
   /** `propose`, asserting that apply answered with the same kind of command. */
   async proposeAs<K extends CommandResponse['kind']>(command: Command, kind: K):
     Promise<Extract<CommandResponse, { kind: K }>> {
-    const r = await this.propose(command);
-    if (r.kind !== kind) throw new Error(`apply answered ${r.kind} to a ${kind}`);
-    return r as Extract<CommandResponse, { kind: K }>;
+    return answerOf(await this.propose(command), kind);
   }
 
   /** Resolves once this member has applied everything committed when the call was made. */
@@ -386,4 +384,11 @@ export class FrontActor implements Actor<FrontInbox> {
     this.#round = null;
     this.#parked = [];
   }
+}
+
+/** Apply's answer to a proposal, asserted to be of the kind proposed. */
+export function answerOf<K extends CommandResponse['kind']>(r: CommandResponse, kind: K):
+  Extract<CommandResponse, { kind: K }> {
+  if (r.kind !== kind) throw new Error(`apply answered ${r.kind} to a ${kind}`);
+  return r as Extract<CommandResponse, { kind: K }>;
 }
