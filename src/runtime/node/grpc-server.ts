@@ -1,5 +1,5 @@
 /**
- * A thin gRPC server on node:http2: h2c with prior knowledge, length-prefixed messages,
+ * A thin gRPC server on our own HTTP/2 connections (h2-connection.ts): h2c with prior knowledge, length-prefixed messages,
  * `grpc-status` / `grpc-message` trailers, deadlines, cancellation, keepalive pings and
  * back-pressure, and nothing else (no compression, no reflection, no interceptors). It costs
  * less CPU per call than @grpc/grpc-js (scripts/bench-grpc.ts measures both), which matters
@@ -13,7 +13,7 @@
  *   server.addService('etcdserverpb.KV', { Range: unary(rangeReq, rangeRes, (req, call) => ...) });
  *   const port = await server.listen(0, '127.0.0.1');
  */
-import http2 from 'node:http2';
+import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { assert, limits, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
@@ -22,7 +22,9 @@ import {
   isGrpcStatus, isOneFrame, parseGrpcTimeout,
 } from './grpc-frames.js';
 import type { GrpcStatus } from './grpc-frames.js';
-import { drainedOrClosed } from './drained.js';
+import { H2Connection, STREAMS_UNLIMITED } from './h2-connection.js';
+import type { H2Headers, H2Stream, H2StreamSink } from './h2-connection.js';
+import { encodeHeaderBlock } from './h2-hpack.js';
 import { RequestQueue } from './request-queue.js';
 
 export { GrpcStatusError, Status, isGrpcStatus } from './grpc-frames.js';
@@ -41,7 +43,7 @@ export interface WireCodec<T, In = T> {
 
 export interface CallContext {
   /** Request headers (gRPC metadata), lower-case keys: `token`, `hasleader`, ... */
-  readonly metadata: http2.IncomingHttpHeaders;
+  readonly metadata: Readonly<Record<string, string | string[] | undefined>>;
   /** Aborted when the client cancels, the deadline passes, or the call otherwise ends early. */
   readonly signal: AbortSignal;
   /** True once the call can no longer send anything. */
@@ -149,15 +151,19 @@ const DEFAULTS = {
   streamRequestsQueuedMax: 1_024,
   streamWriteBufferBytesMax: 64 * 1024 * 1024,
   /** etcd's default: math.MaxUint32, HTTP/2's largest setting. */
-  streamsPerConnectionMax: 0xffff_ffff,
+  streamsPerConnectionMax: STREAMS_UNLIMITED,
 } as const;
 
-const RESPONSE_HEADERS = Object.freeze({
-  ':status': 200, 'content-type': 'application/grpc',
-}) as http2.OutgoingHttpHeaders;
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' }) as http2.OutgoingHttpHeaders;
-const RESPOND_THEN_TRAILERS: http2.ServerStreamResponseOptions =
-  Object.freeze({ waitForTrailers: true });
+/** Header blocks as HPACK bytes, encoded once: responses never touch the dynamic table. */
+function headerBlock(fields: Readonly<Record<string, string>>): Buffer {
+  return encodeHeaderBlock(Object.entries(fields).map(([name, value]) => ({ name, value, sensitive: false })));
+}
+const RESPONSE_HEADERS = headerBlock({ ':status': '200', 'content-type': 'application/grpc' });
+const OK_TRAILERS = headerBlock({ 'grpc-status': '0' });
+
+function statusTrailers(status: GrpcStatus): Buffer {
+  return headerBlock({ 'grpc-status': String(status.grpcCode), 'grpc-message': encodeGrpcMessage(status.message) });
+}
 
 /** What every call of one server shares. */
 interface CallEnv {
@@ -166,25 +172,18 @@ interface CallEnv {
   readonly observer: GrpcObserver | undefined;
 }
 
-/** Per connection: calls started, which the keepalive timer compares between its ticks. */
-interface SessionState {
-  activity: number;
-}
-
 export class GrpcServer {
   readonly #services = new Map<string, ReadonlyMap<string, Method>>();
   /** Every registered method by its path, `/<service>/<Method>`: one lookup per call. */
   readonly #methods = new Map<string, Method>();
-  readonly #sessions = new Map<http2.ServerHttp2Session, SessionState>();
-  readonly #http: http2.Http2Server;
+  readonly #connections = new Set<H2Connection>();
+  #listener: net.Server | undefined = undefined;
   readonly #logger: Logger;
   readonly #observer: GrpcObserver | undefined;
   readonly #options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>;
   readonly #env: CallEnv;
-  /** One listener for every stream's 'error' (no closure per call). */
-  readonly #onStreamError = (err: Error): void => {
-    this.#logger.debug('grpc stream error', { err: String(err) });
-  };
+  readonly #onStream = (stream: H2Stream): void => this.#startCall(stream);
+  readonly #onClose = (connection: H2Connection): void => { this.#connections.delete(connection); };
 
   constructor(options: GrpcServerOptions = {}) {
     this.#logger = options.logger ?? nullLogger;
@@ -202,16 +201,6 @@ export class GrpcServer {
       assert(Number.isSafeInteger(value) && value > 0, `GrpcServer option ${name}: ${value}`);
     }
     this.#env = { options: this.#options, logger: this.#logger, observer: this.#observer };
-    this.#http = http2.createServer({
-      // etcd allows 2^32-1 concurrent streams by default; memory is what bounds a connection then.
-      settings: { maxConcurrentStreams: this.#options.streamsPerConnectionMax, initialWindowSize: 1 << 20 },
-      maxSessionMemory: 64,
-    });
-    // Without TCP_NODELAY, Nagle's algorithm meets the client's delayed ACKs and small responses
-    // wait ~40 ms: 64 calls in flight then top out near 1,600/s.
-    this.#http.on('connection', (socket: Socket) => socket.setNoDelay(true));
-    this.#http.on('session', (session) => this.#onSession(session));
-    this.#http.on('stream', (stream, headers) => this.#onStream(stream, headers));
   }
 
   /** Concurrent streams a client may open on one connection (the HTTP/2 SETTINGS value). */
@@ -233,80 +222,60 @@ export class GrpcServer {
   }
 
   /**
-   * Serves an HTTP/2 connection accepted elsewhere (the client port that also serves HTTP/1.1);
-   * bytes already read from it must have been put back with `socket.unshift`.
+   * Serves an HTTP/2 connection accepted elsewhere (the client port that also serves HTTP/1.1):
+   * `head` holds the bytes already read from it, the preface first.
    */
-  acceptConnection(socket: Socket): void {
-    this.#http.emit('connection', socket);
+  acceptConnection(socket: Socket, head: Buffer = EMPTY): void {
+    // Without TCP_NODELAY, Nagle's algorithm meets the client's delayed ACKs and small responses
+    // wait ~40 ms: 64 calls in flight then top out near 1,600/s.
+    socket.setNoDelay(true);
+    this.#connections.add(new H2Connection(socket, head, {
+      logger: this.#logger,
+      maxConcurrentStreams: this.#options.streamsPerConnectionMax,
+      keepaliveTimeMs: this.#options.keepaliveTimeMs,
+      keepaliveTimeoutMs: this.#options.keepaliveTimeoutMs,
+      onStream: this.#onStream,
+      onClose: this.#onClose,
+    }));
   }
 
   /** Listens and resolves with the bound port (pass 0 for any free port). */
   listen(port: number, host: string): Promise<number> {
+    assert(this.#listener === undefined, 'a GrpcServer listens once');
+    const listener = net.createServer((socket) => this.acceptConnection(socket));
+    this.#listener = listener;
     return new Promise((resolve, reject) => {
-      this.#http.once('error', reject);
-      this.#http.listen(port, host, () => {
-        this.#http.off('error', reject);
-        resolve((this.#http.address() as AddressInfo).port);
+      listener.once('error', reject);
+      listener.listen(port, host, () => {
+        listener.off('error', reject);
+        resolve((listener.address() as AddressInfo).port);
       });
     });
   }
 
-  /** Stops accepting, sends GOAWAY, ends every open connection and resolves when closed. */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#http.close(() => resolve());
-      for (const session of this.#sessions.keys()) session.destroy();
-    });
+  /** Stops accepting, sends GOAWAY on every connection and ends it; resolves when closed. */
+  async close(): Promise<void> {
+    const listener = this.#listener;
+    const closed = listener === undefined ? Promise.resolve()
+      : new Promise<void>((resolve) => listener.close(() => resolve()));
+    for (const connection of [...this.#connections]) connection.close();
+    await closed;
   }
 
-  #onSession(session: http2.ServerHttp2Session): void {
-    const state: SessionState = { activity: 0 };
-    this.#sessions.set(session, state);
-    session.on('error', (err) => this.#logger.debug('grpc session error', { err: String(err) }));
-    let seen = -1;
-    // etcd's keepalive: ping a connection that has been idle for keepaliveTimeMs and close it if
-    // the ping goes unanswered; pings from clients are answered by node and never refused.
-    const timer = setInterval(() => {
-      // A destroyed session may not have emitted 'close' yet; ping() would throw.
-      if (session.destroyed || session.closed) return;
-      if (state.activity !== seen) {
-        seen = state.activity;
-        return;
-      }
-      const deadline = setTimeout(() => session.destroy(), this.#options.keepaliveTimeoutMs);
-      deadline.unref();
-      const sent = session.ping((err) => {
-        clearTimeout(deadline);
-        if (err !== null) session.destroy();
-      });
-      if (!sent) {
-        clearTimeout(deadline);
-        session.destroy();
-      }
-    }, this.#options.keepaliveTimeMs);
-    timer.unref();
-    session.on('close', () => {
-      clearInterval(timer);
-      this.#sessions.delete(session);
-    });
-  }
-
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', this.#onStreamError);
-    const session = this.#sessions.get(stream.session as http2.ServerHttp2Session);
-    if (session !== undefined) session.activity++;
+  #startCall(stream: H2Stream): void {
+    const headers = stream.headers;
     const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !isGrpcContentType(contentType)) {
+    if (contentType === undefined || !isGrpcContentType(contentType)) {
       // grpc-go answers HTTP 415 with an InvalidArgument status.
-      stream.respond({
-        ':status': 415, 'content-type': 'application/grpc', 'grpc-status': Status.INVALID_ARGUMENT,
+      stream.respondTrailersOnly(headerBlock({
+        ':status': '415', 'content-type': 'application/grpc',
+        'grpc-status': String(Status.INVALID_ARGUMENT),
         'grpc-message': encodeGrpcMessage(
           `invalid gRPC request content-type ${JSON.stringify(contentType ?? '')}`),
-      }, { endStream: true });
-      stream.resume();
+      }));
       return;
     }
-    const call = new Call(stream, headers, this.#env);
+    const call = new Call(stream, this.#env);
     const early = this.#precheck(headers);
     if (isGrpcStatus(early)) {
       call.finish(early);
@@ -315,7 +284,7 @@ export class GrpcServer {
     call.start(early);
   }
 
-  #precheck(headers: http2.IncomingHttpHeaders): Method | GrpcStatus {
+  #precheck(headers: H2Headers): Method | GrpcStatus {
     const encoding = headers['grpc-encoding'];
     if (typeof encoding === 'string' && encoding !== 'identity') {
       return new GrpcStatusError(Status.UNIMPLEMENTED,
@@ -352,25 +321,12 @@ function isGrpcContentType(contentType: string): boolean {
   return rest === '' || rest === '+proto' || rest[0] === ';' || rest.startsWith('+proto;');
 }
 
-const kCall = Symbol('grpc call');
-/** A stream carries its call, so the stream's listeners can be shared functions, not closures. */
-type CallStream = http2.ServerHttp2Stream & { [kCall]?: Call };
-
-function callOf(stream: CallStream): Call {
-  const call = stream[kCall];
-  assert(call !== undefined, 'a call listens only on its own stream');
-  return call;
-}
-
-/** 'wantTrailers' of a unary call answered OK: `this` is the stream. */
-function sendOkTrailers(this: http2.ServerHttp2Stream): void {
-  sendTrailers(this, OK_TRAILERS);
-}
+const EMPTY = Buffer.alloc(0);
 
 /** One call on one HTTP/2 stream, from headers to the status trailer. */
-class Call implements BidiCall<unknown, unknown> {
-  readonly metadata: http2.IncomingHttpHeaders;
-  readonly #stream: CallStream;
+class Call implements BidiCall<unknown, unknown>, H2StreamSink {
+  readonly metadata: H2Headers;
+  readonly #stream: H2Stream;
   readonly #options: Required<Omit<GrpcServerOptions, 'logger' | 'observer'>>;
   readonly #logger: Logger;
   readonly #observer: GrpcObserver | undefined;
@@ -384,46 +340,46 @@ class Call implements BidiCall<unknown, unknown> {
   // bidi request queue
   #requests: RequestQueue | undefined = undefined;
 
-  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, env: CallEnv) {
+  constructor(stream: H2Stream, env: CallEnv) {
     this.#stream = stream;
-    this.metadata = headers;
+    this.metadata = stream.headers;
     this.#options = env.options;
     this.#logger = env.logger;
     this.#observer = env.observer;
+    stream.sink = this;
   }
 
-  // The stream's listeners, shared by every call (`this` is the stream).
-  static readonly #onData = function onData(this: CallStream, chunk: Buffer): void {
-    const call = callOf(this);
-    call.#observer?.received(chunk.length);
-    if (call.#done) return;
-    let deframer = call.#deframer;
+  // ---- the stream's events (H2StreamSink) -------------------------------------------------------
+
+  onData(chunk: Buffer): void {
+    this.#observer?.received(chunk.length);
+    if (this.#done || this.#method === undefined) return;
+    let deframer = this.#deframer;
     if (deframer === undefined) {
-      // A unary request usually arrives as one chunk holding exactly one frame: no deframer.
-      if (isOneFrame(chunk, call.#options.receiveBytesMax)) {
-        call.#onMessage(chunk.subarray(FRAME_HEADER_BYTES));
+      // A unary request usually arrives as one DATA frame holding exactly one message: no deframer.
+      if (isOneFrame(chunk, this.#options.receiveBytesMax)) {
+        this.#onMessage(chunk.subarray(FRAME_HEADER_BYTES));
         return;
       }
-      deframer = new Deframer(call.#options.receiveBytesMax);
-      call.#deframer = deframer;
+      deframer = new Deframer(this.#options.receiveBytesMax);
+      this.#deframer = deframer;
     }
-    const bad = deframer.push(chunk, call.#onMessage, call);
-    if (bad !== undefined) call.finish(bad);
-  };
+    const bad = deframer.push(chunk, this.#onMessage, this);
+    if (bad !== undefined) this.finish(bad);
+  }
 
-  static readonly #onEndOfRequests = function onEnd(this: CallStream): void {
-    const call = callOf(this);
-    call.#onEnd(call.#deframer?.idle ?? true);
-  };
+  onEnd(): void {
+    if (this.#method === undefined) return;
+    this.#onEnd(this.#deframer?.idle ?? true);
+  }
 
-  static readonly #onClose = function onClose(this: CallStream): void {
-    const call = callOf(this);
+  onClose(): void {
     // The client reset the stream or the connection went away before the call ended.
-    if (!call.#done) {
-      call.#handled(Status.CANCELLED);
-      call.#end();
+    if (!this.#done) {
+      this.#handled(Status.CANCELLED);
+      this.#end();
     }
-  };
+  }
 
   get signal(): AbortSignal {
     this.#abort ??= new AbortController();
@@ -438,7 +394,7 @@ class Call implements BidiCall<unknown, unknown> {
   start(method: Method): void {
     this.#method = method;
     this.#observer?.started(this.metadata[':path'] ?? '', method.kind);
-    const timeout = parseGrpcTimeout(headerString(this.metadata['grpc-timeout']));
+    const timeout = parseGrpcTimeout(this.metadata['grpc-timeout']);
     if (isGrpcStatus(timeout)) {
       this.finish(timeout);
       return;
@@ -448,11 +404,6 @@ class Call implements BidiCall<unknown, unknown> {
         new GrpcStatusError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')),
       Math.max(0, Math.ceil(timeout)));
     }
-    const stream = this.#stream;
-    stream[kCall] = this;
-    stream.on('data', Call.#onData);
-    stream.on('end', Call.#onEndOfRequests);
-    stream.on('close', Call.#onClose);
   }
 
   #onMessage(this: Call, bytes: Buffer): void {
@@ -522,15 +473,12 @@ class Call implements BidiCall<unknown, unknown> {
       this.finish(this.#statusOf(err));
       return;
     }
-    const stream = this.#stream;
     this.#done = true;
     this.#clearDeadline();
     this.#handled(0);
-    if (stream.destroyed || stream.closed) return;
+    if (this.#stream.closed) return;
     this.#observer?.sent(frame.length);
-    stream.respond(RESPONSE_HEADERS, RESPOND_THEN_TRAILERS);
-    stream.on('wantTrailers', sendOkTrailers);
-    stream.end(frame);
+    this.#stream.respondUnary(RESPONSE_HEADERS, frame, OK_TRAILERS);
   }
 
   #runServerStream(handler: ServerStreamHandler<unknown, unknown>, request: unknown): void {
@@ -560,15 +508,15 @@ class Call implements BidiCall<unknown, unknown> {
   write(message: unknown): boolean {
     if (this.#done) return false;
     const stream = this.#stream;
-    if (stream.destroyed || stream.closed) return false;
+    if (stream.closed) return false;
     const frame = this.#frame(message);
     if (!this.#headersSent) {
       this.#headersSent = true;
-      stream.respond(RESPONSE_HEADERS, RESPOND_THEN_TRAILERS);
+      stream.respond(RESPONSE_HEADERS);
     }
     this.#observer?.sent(frame.length);
     const more = stream.write(frame);
-    if (stream.writableLength > this.#options.streamWriteBufferBytesMax) {
+    if (stream.bufferedBytes > this.#options.streamWriteBufferBytesMax) {
       this.finish(new GrpcStatusError(Status.RESOURCE_EXHAUSTED,
         `grpc: server stream write buffer over ${this.#options.streamWriteBufferBytesMax} bytes`));
       return false;
@@ -577,7 +525,7 @@ class Call implements BidiCall<unknown, unknown> {
   }
 
   drained(): Promise<void> {
-    return drainedOrClosed(this.#stream, this.#done);
+    return this.#done ? Promise.resolve() : this.#stream.drained();
   }
 
   get requests(): AsyncIterable<unknown> {
@@ -585,8 +533,8 @@ class Call implements BidiCall<unknown, unknown> {
   }
 
   #requestQueue(): RequestQueue {
-    // Request-side back-pressure: at the maximum the stream stops reading, and HTTP/2 flow
-    // control then stops the client.
+    // Request-side back-pressure: at the maximum the stream stops granting flow-control window,
+    // and HTTP/2 flow control then stops the client.
     this.#requests ??= new RequestQueue(this.#stream, this.#options.streamRequestsQueuedMax);
     return this.#requests;
   }
@@ -611,20 +559,15 @@ class Call implements BidiCall<unknown, unknown> {
     this.#handled(status?.grpcCode ?? Status.OK);
     this.#end();
     const stream = this.#stream;
-    if (stream.destroyed || stream.closed) return;
-    const trailers: http2.OutgoingHttpHeaders = status === undefined ? OK_TRAILERS : {
-      'grpc-status': String(status.grpcCode), 'grpc-message': encodeGrpcMessage(status.message),
-    };
+    if (stream.closed) return;
+    const trailers = status === undefined ? OK_TRAILERS : statusTrailers(status);
     if (this.#headersSent) {
-      stream.once('wantTrailers', () => sendTrailers(stream, trailers));
-      stream.end();
+      stream.end(trailers);
     } else {
       // Trailers-only response: the status travels in the one HEADERS frame.
       this.#headersSent = true;
-      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+      stream.respondTrailersOnly(Buffer.concat([RESPONSE_HEADERS, trailers]));
     }
-    // Discard whatever the client still sends on a call that has ended.
-    stream.resume();
   }
 
   /** Counts a started call's end (calls refused before start are not per-method traffic). */
@@ -643,14 +586,6 @@ class Call implements BidiCall<unknown, unknown> {
     if (this.#deadline !== undefined) clearTimeout(this.#deadline);
     this.#deadline = undefined;
   }
-}
-
-function sendTrailers(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): void {
-  if (!stream.destroyed && !stream.closed) stream.sendTrailers(trailers);
-}
-
-function headerString(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function errorText(err: unknown): string {

@@ -228,35 +228,58 @@ export class HpackDecoder {
   }
 
   decode(block: Uint8Array): HeaderField[] {
-    const r = new Reader(block);
     const fields: HeaderField[] = [];
+    this.#decodeEach(block, (name, value, sensitive) => { fields.push({ name, value, sensitive }); });
+    return fields;
+  }
+
+  /**
+   * Decodes a request's block into an object with a null prototype, as node:http2 gives headers:
+   * a repeated name's values joined with ", ".
+   */
+  decodeHeaders(block: Uint8Array): Record<string, string> {
+    const headers = Object.create(null) as Record<string, string>;
+    this.#decodeEach(block, (name, value) => {
+      const prior = headers[name];
+      headers[name] = prior === undefined ? value : `${prior}, ${value}`;
+    });
+    return headers;
+  }
+
+  #decodeEach(block: Uint8Array, onField: (name: string, value: string, sensitive: boolean) => void):
+    void {
+    const r = new Reader(block);
+    let count = 0;
     while (!r.done) {
       const b = r.peek();
       if (b & 0x80) {
         const [name, value] = this.#entry(r.integer(7));
-        fields.push({ name, value, sensitive: false });
+        onField(name, value, false);
+        count++;
       } else if (b & 0x40) {
-        const field = this.#literal(r, 6, false);
-        fields.push(field);
-        this.#add(field.name, field.value);
+        const name = this.#literalName(r, 6);
+        const value = r.string();
+        onField(name, value, false);
+        count++;
+        this.#add(name, value);
       } else if (b & 0x20) {
         // §4.2: a size update only at the start of a block.
-        if (fields.length > 0) throw new HpackError('table size update after a header field');
+        if (count > 0) throw new HpackError('table size update after a header field');
         const size = r.integer(5);
         if (size > MAX_HPACK_TABLE_SIZE) throw new HpackError(`table size ${size} too large`);
         this.#maxSize = size;
         this.#evict(0);
       } else {
-        fields.push(this.#literal(r, 4, (b & 0x10) !== 0));
+        const name = this.#literalName(r, 4);
+        onField(name, r.string(), (b & 0x10) !== 0);
+        count++;
       }
     }
-    return fields;
   }
 
-  #literal(r: Reader, prefixBits: number, sensitive: boolean): HeaderField {
+  #literalName(r: Reader, prefixBits: number): string {
     const index = r.integer(prefixBits);
-    const name = index === 0 ? r.string() : this.#entry(index)[0];
-    return { name, value: r.string(), sensitive };
+    return index === 0 ? r.string() : this.#entry(index)[0];
   }
 
   #entry(index: number): readonly [string, string] {

@@ -7,28 +7,21 @@
  * node:http2's `allowHTTP1` only works with TLS (it decides by ALPN): on a cleartext port an
  * HTTP/1 request fails with HPE_INVALID_CONSTANT (measured on Node 20.20). So the port is a plain
  * net.Server that peeks at the preface, puts the bytes back (`unshift`) and emits `connection` on
- * the right server. Only the first bytes of a connection pass through JavaScript here; after the
- * hand-off node:http2 reads the socket natively, so a gRPC call costs what it did before.
- * An HTTP/2 connection is handed over after its first request's headers (h2-authority.ts): one
- * whose :authority carries a scheme (etcdctl's `http://` maintenance dials) goes through a relay.
+ * the right server: the gRPC server's own HTTP/2 connection (h2-connection.ts) gets the socket and
+ * the bytes read so far.
  */
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { assert, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
-import type { Duplex } from 'node:stream';
-import { handOverH2, serverPrefaceSettings } from './h2-authority.js';
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+import { H2_PREFACE as PREFACE } from './h2-connection.js';
 
 /** What the port hands an HTTP/2 connection to (GrpcServer.acceptConnection). */
 export interface Http2Acceptor {
-  /** The raw socket, or a relay standing in for it (see h2-authority.ts). */
-  acceptConnection(socket: Duplex): void;
+  /** The socket and the bytes already read from it (the preface first). */
+  acceptConnection(socket: Socket, head: Buffer): void;
   close(): Promise<void>;
-  /** Its SETTINGS_MAX_CONCURRENT_STREAMS, announced before it owns the connection. */
-  readonly streamsPerConnectionMax?: number;
 }
 
 export interface ClientPortOptions {
@@ -53,11 +46,9 @@ export class ClientPort {
   readonly #logger: Logger;
   readonly #sniffTimeoutMs: number;
   readonly #sockets = new Set<Socket>();
-  readonly #prefaceSettings: Buffer;
 
   constructor(options: ClientPortOptions) {
     this.#grpc = options.grpc;
-    this.#prefaceSettings = serverPrefaceSettings(options.grpc.streamsPerConnectionMax ?? 0xffff_ffff);
     this.#logger = options.logger ?? nullLogger;
     this.#sniffTimeoutMs = options.sniffTimeoutMs ?? 30_000;
     assert(this.#sniffTimeoutMs > 0, 'sniffTimeoutMs must be positive');
@@ -110,20 +101,12 @@ export class ClientPort {
       if (kind === 'undecided') return;
       socket.off('data', onData);
       socket.pause();
+      done();
       if (kind === 'h2') {
-        // The first request's :authority decides how node:http2 gets the socket (h2-authority.ts);
-        // the sniff timeout and tracking last until it does.
-        handOverH2(socket, head, {
-          logger: this.#logger,
-          settings: this.#prefaceSettings,
-          accept: (stream) => {
-            done();
-            this.#grpc.acceptConnection(stream);
-          },
-        });
+        this.#grpc.acceptConnection(socket, head);
+        socket.resume();
         return;
       }
-      done();
       socket.unshift(head);
       this.#http.emit('connection', socket);
       socket.resume();
