@@ -697,10 +697,11 @@ export class H2Stream {
   /** END_STREAM queued (or sent), or the stream reset: nothing more may be written. */
   #localEnded = false;
   #gone = false;
-  #queue: Uint8Array[] = [];
+  /** Response DATA waiting for window (allocated by the first write that must wait). */
+  #queue: Uint8Array[] | undefined = undefined;
   #queuedBytes = 0;
   #trailers: Buffer | undefined = undefined;
-  #drainResolvers: (() => void)[] = [];
+  #drainResolvers: (() => void)[] | undefined = undefined;
 
   constructor(connection: H2Connection, id: number, headers: H2Headers, sendWindow: number) {
     this.#connection = connection;
@@ -749,7 +750,7 @@ export class H2Stream {
     if (this.#gone) return;
     this.#gone = true;
     this.#connection.forget(this);
-    this.#queue = [];
+    this.#queue = undefined;
     this.#queuedBytes = 0;
     this.#wakeDrain();
     if (!this.#localEnded) this.sink?.onClose();
@@ -832,7 +833,7 @@ export class H2Stream {
   write(data: Uint8Array): boolean {
     if (this.closed) return false;
     if (data.length > 0) {
-      this.#queue.push(data);
+      (this.#queue ??= []).push(data);
       this.#queuedBytes += data.length;
       this.pump();
     }
@@ -851,8 +852,9 @@ export class H2Stream {
   pump(): void {
     if (this.#gone) return;
     const connection = this.#connection;
-    while (this.#queue.length > 0) {
-      const head = this.#queue[0]!;
+    const queue = this.#queue;
+    while (queue !== undefined && queue.length > 0) {
+      const head = queue[0]!;
       const n = Math.min(head.length, this.#sendWindow, connection.sendWindow, connection.peerMaxFrameSize);
       if (n <= 0) {
         connection.block(this);
@@ -865,10 +867,10 @@ export class H2Stream {
       this.#sendWindow -= n;
       connection.spendSendWindow(n);
       this.#queuedBytes -= n;
-      if (n === head.length) this.#queue.shift();
-      else this.#queue[0] = head.subarray(n);
+      if (n === head.length) queue.shift();
+      else queue[0] = head.subarray(n);
     }
-    if (this.#drainResolvers.length > 0) this.#wakeDrain();
+    if (this.#drainResolvers !== undefined) this.#wakeDrain();
     const trailers = this.#trailers;
     if (trailers !== undefined) {
       this.#trailers = undefined;
@@ -883,7 +885,7 @@ export class H2Stream {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.#drainResolvers.push(resolve);
+      (this.#drainResolvers ??= []).push(resolve);
       if (this.#connection.congested) this.#connection.waitDrain(this);
     });
   }
@@ -899,8 +901,8 @@ export class H2Stream {
       return;
     }
     const resolvers = this.#drainResolvers;
-    this.#drainResolvers = [];
-    for (const resolve of resolvers) resolve();
+    this.#drainResolvers = undefined;
+    for (const resolve of resolvers ?? []) resolve();
   }
 
   /** The server's END_STREAM went out: the stream is done once the client's side is too. */

@@ -123,6 +123,26 @@ export function huffmanEncode(text: string): Buffer {
   return Buffer.from(bytes);
 }
 
+/**
+ * Huffman strings decoded lately, by their coded octets: some clients (node:http2's nghttp2, so
+ * grpc-js and etcd3) never index `:path`, so the same few method paths arrive coded on every
+ * request. Cleared when full; only short strings are kept.
+ */
+const HUFFMAN_CACHE_ENTRIES_MAX = 1_024;
+const HUFFMAN_CACHE_STRING_BYTES_MAX = 96;
+const huffmanCache = new Map<string, string>();
+
+function huffmanDecodeCached(raw: Uint8Array, coded: string): string {
+  if (raw.length > HUFFMAN_CACHE_STRING_BYTES_MAX) return huffmanDecode(raw);
+  let text = huffmanCache.get(coded);
+  if (text === undefined) {
+    text = huffmanDecode(raw);
+    if (huffmanCache.size >= HUFFMAN_CACHE_ENTRIES_MAX) huffmanCache.clear();
+    huffmanCache.set(coded, text);
+  }
+  return text;
+}
+
 // ---- primitives -----------------------------------------------------------------------------
 
 class Reader {
@@ -157,9 +177,10 @@ class Reader {
     const huffman = (this.peek() & 0x80) !== 0;
     const length = this.integer(7);
     if (length > this.bytes.length - this.#offset) throw new HpackError('string longer than the block');
-    const raw = this.bytes.subarray(this.#offset, this.#offset + length);
+    const raw = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.#offset, length);
     this.#offset += length;
-    return huffman ? huffmanDecode(raw) : Buffer.from(raw).toString('latin1');
+    const text = raw.toString('latin1');
+    return huffman ? huffmanDecodeCached(raw, text) : text;
   }
 
   #byte(): number {
