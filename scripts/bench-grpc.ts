@@ -1,5 +1,5 @@
 /**
- * Server CPU per unary gRPC call: strata's node:http2 server against @grpc/grpc-js's server, both
+ * Server CPU per unary gRPC call: strata's gRPC server (own HTTP/2) against @grpc/grpc-js's server, both
  * answering etcd Range and Put from memory with the same codecs. The client is grpc-js in a child
  * process keeping 64 calls in flight for a fixed time; the server's CPU comes from
  * process.cpuUsage() over that window. Run: npm run build && node dist/scripts/bench-grpc.js

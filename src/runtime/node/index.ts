@@ -1,6 +1,6 @@
 /**
  * src/runtime/node: the host I/O code. Here: the thread host of the actor runtime, the real clock
- * and logger; beside them (exported at the end) the gRPC server on node:http2 and the LMDB
+ * and logger; beside them (exported at the end) the gRPC server on its own HTTP/2 connections and the LMDB
  * storage (LmdbBackend, LmdbRaftStorage), which have their own owners and comments.
  *
  * Owns: ThreadHost (actors on worker_threads per a placement, with the semantics of
