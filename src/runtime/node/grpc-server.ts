@@ -1,9 +1,10 @@
 /**
- * A thin gRPC server on our own HTTP/2 connections (h2-connection.ts): h2c with prior knowledge, length-prefixed messages,
- * `grpc-status` / `grpc-message` trailers, deadlines, cancellation, keepalive pings and
- * back-pressure, and nothing else (no compression, no reflection, no interceptors). It costs
- * less CPU per call than @grpc/grpc-js (scripts/bench-grpc.ts measures both), which matters
- * because server CPU decides throughput on two cores.
+ * A thin gRPC server on HTTP/2 connections of its own (h2-connection.ts): h2c with prior
+ * knowledge, length-prefixed messages, `grpc-status` / `grpc-message` trailers, deadlines,
+ * cancellation, keepalive pings and back-pressure, and nothing else (no compression, no
+ * reflection, no interceptors). It costs a fraction of @grpc/grpc-js's CPU per call
+ * (scripts/bench-grpc.ts measures both), which matters because server CPU decides throughput on
+ * two cores.
  *
  * The server knows nothing of etcd: services register handlers with the codecs they want
  * (structural `{ encode, decode }`, as src/api's codecs are). Transport errors follow grpc-go,
@@ -156,13 +157,16 @@ const DEFAULTS = {
 
 /** Header blocks as HPACK bytes, encoded once: responses never touch the dynamic table. */
 function headerBlock(fields: Readonly<Record<string, string>>): Buffer {
-  return encodeHeaderBlock(Object.entries(fields).map(([name, value]) => ({ name, value, sensitive: false })));
+  return encodeHeaderBlock(
+    Object.entries(fields).map(([name, value]) => ({ name, value, sensitive: false })));
 }
 const RESPONSE_HEADERS = headerBlock({ ':status': '200', 'content-type': 'application/grpc' });
 const OK_TRAILERS = headerBlock({ 'grpc-status': '0' });
 
 function statusTrailers(status: GrpcStatus): Buffer {
-  return headerBlock({ 'grpc-status': String(status.grpcCode), 'grpc-message': encodeGrpcMessage(status.message) });
+  return headerBlock({
+    'grpc-status': String(status.grpcCode), 'grpc-message': encodeGrpcMessage(status.message),
+  });
 }
 
 /** What every call of one server shares. */

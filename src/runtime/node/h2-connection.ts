@@ -280,7 +280,9 @@ export class H2Connection {
     }
     const stream = this.#streams.get(id);
     if (stream === undefined) {
-      if (id > this.#lastStreamId) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'DATA on an idle stream');
+      if (id > this.#lastStreamId) {
+        throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'DATA on an idle stream');
+      }
       // A stream closed here (answered, or reset): what the client sent before it knew is dropped.
       return;
     }
@@ -377,17 +379,23 @@ export class H2Connection {
   #onRstStream(id: number, payload: Buffer): void {
     if (id === 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
     if (payload.length !== 4) throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, 'RST_STREAM size');
-    if (id > this.#lastStreamId) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'RST_STREAM on an idle stream');
+    if (id > this.#lastStreamId) {
+      throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'RST_STREAM on an idle stream');
+    }
     this.#streams.get(id)?.closedByPeer();
   }
 
   #onSettings(flags: number, id: number, payload: Buffer): void {
     if (id !== 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'SETTINGS on a stream');
     if (flags & FLAG_ACK) {
-      if (payload.length !== 0) throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      if (payload.length !== 0) {
+        throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      }
       return;
     }
-    if (payload.length % 6 !== 0) throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, 'SETTINGS size');
+    if (payload.length % 6 !== 0) {
+      throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, 'SETTINGS size');
+    }
     for (let at = 0; at < payload.length; at += 6) {
       const setting = payload.readUInt16BE(at);
       const value = payload.readUInt32BE(at + 2);
@@ -396,7 +404,9 @@ export class H2Connection {
           if (value > 1) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'ENABLE_PUSH not 0 or 1');
           break;
         case SETTINGS_INITIAL_WINDOW_SIZE: {
-          if (value > WINDOW_MAX) throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'INITIAL_WINDOW_SIZE too large');
+          if (value > WINDOW_MAX) {
+            throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'INITIAL_WINDOW_SIZE too large');
+          }
           const delta = value - this.#peerInitialWindow;
           this.#peerInitialWindow = value;
           for (const stream of this.#streams.values()) {
@@ -439,7 +449,9 @@ export class H2Connection {
   }
 
   #onWindowUpdate(id: number, payload: Buffer): void {
-    if (payload.length !== 4) throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, 'WINDOW_UPDATE size');
+    if (payload.length !== 4) {
+      throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, 'WINDOW_UPDATE size');
+    }
     const increment = payload.readUInt32BE(0) & 0x7fff_ffff;
     if (id === 0) {
       if (increment === 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
@@ -452,7 +464,9 @@ export class H2Connection {
     }
     const stream = this.#streams.get(id);
     if (stream === undefined) {
-      if (id > this.#lastStreamId) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
+      if (id > this.#lastStreamId) {
+        throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
+      }
       return;
     }
     if (increment === 0 || !stream.adjustSendWindow(increment)) {
