@@ -97,3 +97,18 @@ t.test('decodeHeaders: a null-prototype object, repeated names joined as node:ht
   t.same({ ...d.decodeHeaders(GRPC_GO_HEADERS.subarray(9)) }[':authority'], 'http://127.0.0.1:24499',
     'etcdctl\'s scheme-carrying authority decodes as it is');
 });
+
+t.test('decodeHeaders caches a repeated block only while the dynamic table stands still', async (t) => {
+  const d = new HpackDecoder();
+  const plain = encodeHeaderBlock([{ name: ':path', value: '/kv/Range', sensitive: false }]);
+  const first = d.decodeHeaders(plain);
+  t.ok(Object.isFrozen(first), 'frozen: calls share it');
+  t.equal(d.decodeHeaders(Buffer.from(plain)), first, 'the same bytes again: the cached object');
+  // "x: 1" with incremental indexing becomes dynamic entry 62; "be" refers to it.
+  t.same({ ...d.decodeHeaders(hex('40 0178 0131')) }, { x: '1' });
+  const byIndex = hex('be');
+  t.same({ ...d.decodeHeaders(byIndex) }, { x: '1' });
+  t.same({ ...d.decodeHeaders(hex('40 0178 0132')) }, { x: '2' }, 'a new entry shifts the table');
+  t.same({ ...d.decodeHeaders(byIndex) }, { x: '2' }, 'the same bytes now mean the newer entry');
+  t.not(d.decodeHeaders(plain), first, 'the cache was cleared by the change');
+});

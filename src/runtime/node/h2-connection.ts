@@ -87,7 +87,7 @@ export const STREAMS_OPEN_MAX = 1 << 20;
 const CLOSE_GRACE_MS = 1_000;
 
 /** Request headers: lower-case names, repeated ones joined with ", " (as node:http2 gives them). */
-export type H2Headers = Record<string, string>;
+export type H2Headers = Readonly<Record<string, string>>;
 
 /** The receiving side of a stream, set by the connection's owner in `onStream`. */
 export interface H2StreamSink {

@@ -129,6 +129,9 @@ export function huffmanEncode(text: string): Buffer {
  * request. Cleared when full; only short strings are kept.
  */
 const HUFFMAN_CACHE_ENTRIES_MAX = 1_024;
+/** Decoded header blocks one connection keeps (HpackDecoder.decodeHeaders), and their size. */
+const BLOCK_CACHE_ENTRIES_MAX = 64;
+const BLOCK_CACHE_BYTES_MAX = 512;
 const HUFFMAN_CACHE_STRING_BYTES_MAX = 96;
 const huffmanCache = new Map<string, string>();
 
@@ -147,7 +150,11 @@ function huffmanDecodeCached(raw: Uint8Array, coded: string): string {
 
 class Reader {
   #offset = 0;
-  constructor(readonly bytes: Uint8Array) {}
+  /** The same bytes as a Buffer, for latin1 slices without a copy. */
+  readonly #text: Buffer;
+  constructor(readonly bytes: Uint8Array) {
+    this.#text = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
 
   get done(): boolean {
     return this.#offset >= this.bytes.length;
@@ -177,10 +184,10 @@ class Reader {
     const huffman = (this.peek() & 0x80) !== 0;
     const length = this.integer(7);
     if (length > this.bytes.length - this.#offset) throw new HpackError('string longer than the block');
-    const raw = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.#offset, length);
+    const start = this.#offset;
     this.#offset += length;
-    const text = raw.toString('latin1');
-    return huffman ? huffmanDecodeCached(raw, text) : text;
+    const text = this.#text.toString('latin1', start, this.#offset);
+    return huffman ? huffmanDecodeCached(this.bytes.subarray(start, this.#offset), text) : text;
   }
 
   #byte(): number {
@@ -237,6 +244,9 @@ export class HpackDecoder {
   readonly #table: [string, string][] = [];
   #size = 0;
   #maxSize: number;
+  /** Bumped by every change to the dynamic table; decoded blocks are cached between changes. */
+  #tableChanges = 0;
+  readonly #blocks = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(maxSize = DEFAULT_HPACK_TABLE_SIZE) {
     assert(maxSize >= 0 && maxSize <= MAX_HPACK_TABLE_SIZE, 'hpack table size in range');
@@ -255,15 +265,30 @@ export class HpackDecoder {
   }
 
   /**
-   * Decodes a request's block into an object with a null prototype, as node:http2 gives headers:
-   * a repeated name's values joined with ", ".
+   * Decodes a request's block into a frozen object with a null prototype, as node:http2 gives
+   * headers: a repeated name's values joined with ", ". A client repeating a request sends the
+   * same bytes, and while the dynamic table stays as it was they mean the same headers: such
+   * blocks are answered from a cache (cleared whenever the table changes).
    */
-  decodeHeaders(block: Uint8Array): Record<string, string> {
+  decodeHeaders(block: Buffer): Readonly<Record<string, string>> {
+    const key = block.length <= BLOCK_CACHE_BYTES_MAX ? block.toString('latin1') : undefined;
+    if (key !== undefined) {
+      const hit = this.#blocks.get(key);
+      if (hit !== undefined) return hit;
+    }
+    const changes = this.#tableChanges;
     const headers = Object.create(null) as Record<string, string>;
     this.#decodeEach(block, (name, value) => {
       const prior = headers[name];
       headers[name] = prior === undefined ? value : `${prior}, ${value}`;
     });
+    Object.freeze(headers);
+    if (this.#tableChanges !== changes) {
+      this.#blocks.clear();
+    } else if (key !== undefined) {
+      if (this.#blocks.size >= BLOCK_CACHE_ENTRIES_MAX) this.#blocks.clear();
+      this.#blocks.set(key, headers);
+    }
     return headers;
   }
 
@@ -289,6 +314,7 @@ export class HpackDecoder {
         const size = r.integer(5);
         if (size > MAX_HPACK_TABLE_SIZE) throw new HpackError(`table size ${size} too large`);
         this.#maxSize = size;
+        this.#tableChanges++;
         this.#evict(0);
       } else {
         const name = this.#literalName(r, 4);
@@ -314,6 +340,7 @@ export class HpackDecoder {
   #add(name: string, value: string): void {
     const size = name.length + value.length + ENTRY_OVERHEAD;
     // §4.4: an entry larger than the table empties it and is not added.
+    this.#tableChanges++;
     this.#evict(size);
     if (size > this.#maxSize) return;
     this.#table.unshift([name, value]);
