@@ -103,7 +103,7 @@ export class ApplyActor implements Actor<ApplyInbox> {
       if (o.watchAddress !== undefined && batch.changes.length > 0) {
         ctx.send(o.watchAddress, { type: 'watch.committed', changes: batch.changes, revision: batch.revision });
       }
-      if (this.#o.applier.compacting()) this.#scheduleCompaction(ctx, ctx.self);
+      if (batch.compacting) this.#scheduleCompaction(ctx, ctx.self);
     }
   }
 

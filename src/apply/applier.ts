@@ -67,6 +67,11 @@ export interface AppliedBatch {
   readonly alarms: readonly AlarmMember[];
   /** The lease changes of this batch, in log order (empty when none). */
   readonly leaseOps: readonly LeaseOp[];
+  /**
+   * Whether a compaction still had slices to do when this batch committed: the apply actor keeps
+   * slicing then, without a read transaction per batch to ask the store.
+   */
+  readonly compacting: boolean;
 }
 
 const ALARM_KINDS: readonly AlarmKind[] = ['NOSPACE', 'CORRUPT'];
@@ -179,7 +184,7 @@ export class Applier {
     const answered = this.#holdPhysical(results, slicing);
     return {
       appliedIndex, revision: written.revision, compacted, results: answered,
-      changes: written.changes, alarms, leaseOps,
+      changes: written.changes, alarms, leaseOps, compacting: slicing,
     };
   }
 
