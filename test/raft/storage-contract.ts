@@ -109,7 +109,10 @@ export function storageContract(t: Test, name: string, make: () => Promise<Stora
     t.equal(s.lastIndex(), 50);
     s = await f.reopen();
     t.equal(s.lastIndex(), 50);
-    t.equal(s.initialState().hardState.commit, 49);
+    // The commit index is volatile state: a durable log may store it lazily (term and vote never).
+    const hs = s.initialState().hardState;
+    t.same([hs.term, hs.vote], [1, 1n]);
+    t.ok(hs.commit <= 49, `stored commit ${hs.commit} may trail 49, never pass it`);
     await f.close();
   });
 }

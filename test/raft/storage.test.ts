@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { Packr } from 'msgpackr';
 import { EMPTY_BYTES, SeededRng, memberId, utf8 } from '../../src/base/index.js';
-import { MemoryRaftStorage, type Entry, type RaftStorage } from '../../src/raft/index.js';
-import { LmdbRaftStorage } from '../../src/runtime/node/lmdb-raft-storage.js';
+import { MemoryRaftStorage, RawNode, type Entry, type RaftStorage } from '../../src/raft/index.js';
+import { HARD_STATE_COMMIT_LAG_MAX, LmdbRaftStorage } from '../../src/runtime/node/lmdb-raft-storage.js';
 import { CONTRACT_CONF_STATE, storageContract } from './storage-contract.js';
 
 storageContract(t, 'MemoryRaftStorage', async () => {
@@ -105,7 +105,8 @@ t.test('LmdbRaftStorage with a small tail answers as the in-memory model through
       const from = rng.int(0, 2) === 0 && last >= first ? rng.int(first, last) : last + 1;
       if (from < last + 1) term++;
       const ents = Array.from({ length: rng.int(1, 6) }, (_, k) => entry(from + k, term, rng.int(0, 90)));
-      const batch = { snapshot: null, entries: ents, hardState: { term, vote: memberId(1n), commit: 0 } };
+      // Raft's commit never goes back; a compaction point or a received snapshot is committed.
+      const batch = { snapshot: null, entries: ents, hardState: { term, vote: memberId(1n), commit: first - 1 } };
       await s.persist(batch);
       model.persistSync(batch);
     } else if (roll < 75 && last > first) {
@@ -135,6 +136,58 @@ t.test('LmdbRaftStorage with a small tail answers as the in-memory model through
     sameAsModel(t, s, model, `step ${step}`);
   }
   t.pass('120 random steps agreed with the model');
+  await s.close();
+});
+
+t.test('LmdbRaftStorage writes a commit-only hard state lazily, never below the snapshot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-raft-'));
+  dirs.push(dir);
+  const one = memberId(1n);
+  let s = LmdbRaftStorage.open({ path: dir, bootstrap: { voters: [one], learners: [] } });
+  const reopen = async (): Promise<LmdbRaftStorage> => {
+    await s.close();
+    s = LmdbRaftStorage.open({ path: dir });
+    return s;
+  };
+  let next = 1;
+  const append = async (n: number, hs: { term: number; commit: number }): Promise<void> => {
+    const ents = Array.from({ length: n }, () => entry(next++, hs.term, 8));
+    await s.persist({ snapshot: null, entries: ents, hardState: { term: hs.term, vote: one, commit: hs.commit } });
+  };
+  await append(10, { term: 1, commit: 0 });
+  await append(10, { term: 1, commit: 10 });
+  await append(10, { term: 1, commit: 20 });
+  t.same((await reopen()).initialState().hardState, { term: 1, vote: one, commit: 0 },
+    'a moved commit alone is not written');
+  await append(1, { term: 2, commit: 25 });
+  t.same((await reopen()).initialState().hardState, { term: 2, vote: one, commit: 25 },
+    'a new term is written with its commit');
+  await append(1, { term: 2, commit: 25 + HARD_STATE_COMMIT_LAG_MAX - 1 });
+  t.equal((await reopen()).initialState().hardState.commit, 25, 'within the lag bound: not written');
+  await append(1, { term: 2, commit: 25 + HARD_STATE_COMMIT_LAG_MAX });
+  t.equal((await reopen()).initialState().hardState.commit, 25 + HARD_STATE_COMMIT_LAG_MAX,
+    'the lag bound forces a write');
+
+  // A snapshot beyond the stored commit raises it in the same write; the log restarts in a Raft node.
+  const s2dir = mkdtempSync(join(tmpdir(), 'strata-raft-'));
+  dirs.push(s2dir);
+  await s.close();
+  s = LmdbRaftStorage.open({ path: s2dir, bootstrap: { voters: [one], learners: [] } });
+  next = 1;
+  await append(10, { term: 1, commit: 0 });
+  await append(10, { term: 1, commit: 15 });
+  await s.createSnapshot(12, { voters: [one], learners: [] }, EMPTY_BYTES);
+  await s.compact(12);
+  await s.close();
+  s = LmdbRaftStorage.open({ path: s2dir });
+  t.same(s.initialState().hardState, { term: 1, vote: one, commit: 12 }, 'the stored commit reaches the snapshot');
+  t.equal(s.firstIndex(), 13);
+  // The raft actor starts the node at min(mvcc applied, stored commit), as here.
+  const node = new RawNode({ id: one, storage: s, rng: new SeededRng(1), applied: Math.min(20, 12) });
+  t.equal(node.status().commit, 12, 'a Raft node loads it (commit not below the snapshot)');
+  // A commit that went back is a caller bug.
+  await t.rejects(s.persist({ snapshot: null, entries: [], hardState: { term: 1, vote: one, commit: 3 } }),
+    /commit went back/);
   await s.close();
 });
 

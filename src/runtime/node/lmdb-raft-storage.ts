@@ -17,6 +17,16 @@
  * tail are updated only then, which is what the core needs (it reads an index only after
  * advance()).
  *
+ * The hard state is written lazily when only its commit index moved (etcd-io/raft's MustSync: term,
+ * vote and entries need the disk; the commit index is volatile state that a restart relearns). A
+ * persist writes `hardState` when its term or vote differs from the one last written, when the
+ * batch carries a snapshot, or when the commit ran HARD_STATE_COMMIT_LAG_MAX past the stored one;
+ * createSnapshot raises the stored commit to the snapshot's index in the snapshot's own write, so
+ * the stored commit is never below the snapshot (the core asserts that on load). The stored commit
+ * may thus trail the true one: on restart Raft learns the commit again and re-delivers the entries
+ * after the stored commit, which the applier skips up to its own applied index; those entries are
+ * never compacted away, since compaction stays below the snapshot index.
+ *
  * The tail: the newest durable entries stay in memory (bounded by LOG_TAIL_ENTRIES_MAX and
  * LOG_TAIL_BYTES_MAX), so the reads that follow an append (the term checks of the commit rule,
  * committed entries for apply, entries for followers) cost no LMDB read and no decode, as etcd
@@ -41,6 +51,11 @@ import {
 export const LOG_TAIL_ENTRIES_MAX = 4_096;
 /** Bytes (entrySize) the in-memory tail holds at most. */
 export const LOG_TAIL_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * How far the commit index may run past the stored one before a persist writes the hard state
+ * anyway: bounds the committed entries Raft re-delivers (and apply skips) after a restart.
+ */
+export const HARD_STATE_COMMIT_LAG_MAX = 1_024;
 
 export interface LmdbRaftStorageOptions {
   /** Directory of the env (created if missing); one env per member. */
@@ -252,6 +267,8 @@ export class LmdbRaftStorage implements RaftStorage {
    * removes are computed from it, so writes may be issued while earlier ones are still flushing.
    */
   #pending: { offset: number; last: number; snapshotIndex: number; term: number };
+  /** The hard state as stored once every issued write commits (the commit may trail #hardState). */
+  #pendingHard: HardState;
   #closed = false;
 
   private constructor(env: RootDatabase, bootstrap: ConfState, tailEntriesMax: number, tailBytesMax: number) {
@@ -276,6 +293,7 @@ export class LmdbRaftStorage implements RaftStorage {
     this.#pending = {
       offset: this.#offset.index, last, snapshotIndex: this.#snapshot.metadata.index, term: this.#hardState.term,
     };
+    this.#pendingHard = this.#hardState;
     // Data checked after reading it back: the log is contiguous from the offset on.
     const count = this.#log.getCount({ start: indexKey(this.#offset.index + 1) });
     assert(count === this.#last - this.#offset.index, `log has ${count} entries for ${this.#offset.index + 1}..${this.#last}`);
@@ -380,8 +398,13 @@ export class LmdbRaftStorage implements RaftStorage {
     }
     if (hardState !== null) {
       assert(hardState.term >= p.term, 'hard state term went back');
+      assert(hardState.commit >= this.#pendingHard.commit, 'hard state commit went back');
       p.term = hardState.term;
     }
+    const writeHard = hardState !== null && mustWriteHardState(hardState, this.#pendingHard, snapshot !== null);
+    if (writeHard) this.#pendingHard = hardState;
+    assert(snapshot === null || this.#pendingHard.commit >= snapshot.metadata.index,
+      'a snapshot comes with a hard state committing it');
     const lastBefore = p.last;
     const newLast = entries.length > 0 ? entries[entries.length - 1]!.index : p.last;
     p.last = newLast;
@@ -399,9 +422,7 @@ export class LmdbRaftStorage implements RaftStorage {
         for (let i = newLast + 1; i <= lastBefore; i++) void this.#log.remove(tempKey(i));
         for (let k = 0; k < entries.length; k++) void this.#log.put(tempKey(entries[k]!.index), records[k]!);
       }
-      if (hardState !== null) {
-        void this.#meta.put(HARD_STATE, packr.pack([hardState.term, BigInt(hardState.vote), hardState.commit]));
-      }
+      if (writeHard) void this.#meta.put(HARD_STATE, encodeHardState(hardState));
     });
     if (snapshot !== null) {
       this.#snapshot = snapshot;
@@ -421,7 +442,15 @@ export class LmdbRaftStorage implements RaftStorage {
     const snap: Snapshot = { metadata: { index, term: t, confState }, data };
     assert(index > this.#pending.snapshotIndex, `snapshot ${index} is not newer`);
     this.#pending.snapshotIndex = index;
-    await this.#meta.put(SNAPSHOT, encodeSnapshot(snap));
+    // The stored commit may trail (written lazily): raise it to the snapshot's index, which is
+    // committed (applied, even), so that it is never below the snapshot on load.
+    const hard = this.#pendingHard;
+    const raised = hard.commit < index ? { term: hard.term, vote: hard.vote, commit: index } : null;
+    if (raised !== null) this.#pendingHard = raised;
+    await this.#meta.batch(() => {
+      void this.#meta.put(SNAPSHOT, encodeSnapshot(snap));
+      if (raised !== null) void this.#meta.put(HARD_STATE, encodeHardState(raised));
+    });
     this.#snapshot = snap;
   }
 
@@ -439,6 +468,20 @@ export class LmdbRaftStorage implements RaftStorage {
     this.#offset = { index, term: t };
     this.#tail.dropThrough(index);
   }
+}
+
+/**
+ * Whether a persist must write `next` over the hard state stored (or issued) before, `stored`:
+ * term and vote always (Raft's safety rests on them), the commit index only with a snapshot (the
+ * stored commit must not fall below it) or once it ran HARD_STATE_COMMIT_LAG_MAX ahead.
+ */
+function mustWriteHardState(next: HardState, stored: HardState, withSnapshot: boolean): boolean {
+  return next.term !== stored.term || next.vote !== stored.vote || withSnapshot
+    || next.commit - stored.commit >= HARD_STATE_COMMIT_LAG_MAX;
+}
+
+function encodeHardState(hs: HardState): Uint8Array {
+  return packr.pack([hs.term, BigInt(hs.vote), hs.commit]);
 }
 
 function keyIndex(key: Uint8Array): number {
