@@ -4,12 +4,14 @@
  * (createRaftActor, createApplyActor), because opening storage is host I/O and only this file of
  * actors/ may reach src/runtime/node.
  *
- * The pipeline (shared DESIGN.md): gRPC on the main thread -> front actor -> raft actor (own
- * thread, Raft log in the `wal` env) -> apply actor (own thread, the `mvcc` env) -> front ->
- * client. Serializable reads read the `mvcc` env on the main thread directly.
+ * The pipeline (shared DESIGN.md): gRPC on the main thread -> front actor -> raft actor -> apply
+ * actor -> front -> client. One LMDB env per member (`member/mvcc`) holds both the Raft log and
+ * the mvcc tables, so where raft and apply share a thread (the default `worker` placement) an
+ * append and the apply before it commit and fsync together. Serializable reads read the env on
+ * the main thread directly.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { assert, limits, type Logger, type MemberId } from '../src/base/index.js';
@@ -18,7 +20,8 @@ import { Applier, storedAlarms } from '../src/apply/index.js';
 import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
 import { WatchHub, rangesContain, type HistoryReader } from '../src/watch/index.js';
 import {
-  ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, ThreadHost, bidi, serverStream, unary,
+  ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE,
+  ThreadHost, acquireEnv, bidi, importRaftLog, serverStream, unary,
   type ActorSpec, type MainActorSpec, type Placement,
 } from '../src/runtime/node/index.js';
 import type { AnyActor } from '../src/runtime/index.js';
@@ -114,18 +117,21 @@ const PIPELINE = {
 } as const;
 
 interface Paths {
+  /** The member's env: mvcc tables and Raft log. */
   readonly mvcc: string;
-  readonly wal: string;
+  /** Where data dirs written before the shared env kept the Raft log (imported, then removed). */
+  readonly legacyWal: string;
 }
 
 function pathsOf(dataDir: string): Paths {
-  return { mvcc: join(dataDir, 'member', 'mvcc'), wal: join(dataDir, 'member', 'wal') };
+  return { mvcc: join(dataDir, 'member', 'mvcc'), legacyWal: join(dataDir, 'member', 'wal') };
 }
 
 // ---- worker-side factories (called inside the actor threads) ----
 
 export interface RaftWorkerOptions {
-  readonly walPath: string;
+  /** The member's env, which the Raft log shares with the mvcc tables. */
+  readonly envPath: string;
   readonly memberId: bigint;
   readonly voters: readonly bigint[];
   readonly peers: readonly (readonly [bigint, string])[];
@@ -142,7 +148,7 @@ export interface RaftWorkerOptions {
 
 export function createRaftActor(o: RaftWorkerOptions): AnyActor {
   const storage = LmdbRaftStorage.open({
-    path: o.walPath, bootstrap: { voters: o.voters as MemberId[], learners: [] },
+    path: o.envPath, bootstrap: { voters: o.voters as MemberId[], learners: [] },
   });
   if (o.walFsyncHistogram !== undefined) {
     timeAsyncMethod(storage, 'persist', new SharedHistogram(DISK_BUCKETS_SECONDS, o.walFsyncHistogram));
@@ -235,7 +241,7 @@ export function createLeaseActor(o: LeaseWorkerOptions): AnyActor {
 // ---- the member ----
 
 function hostFacts(mvccPath: string): HostFacts {
-  const env = openLmdb({ path: mvccPath });
+  const env = acquireEnv({ path: mvccPath });
   const tables = MVCC_TABLES.map((name) => env.openDB({ name, keyEncoding: 'binary', encoding: 'binary' }));
   const dataFile = join(mvccPath, 'data.mdb');
   interface PageStats { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
@@ -254,6 +260,10 @@ function hostFacts(mvccPath: string): HostFacts {
       const dir = mkdtempSync(join(mvccPath, '..', 'snapshot-'));
       try {
         await env.backup(dir, false);
+        // The snapshot is the keyspace, as etcd's db file is: the Raft log stays behind.
+        const copy = openLmdb({ path: dir, maxDbs: 64 });
+        for (const name of [RAFT_LOG_TABLE, RAFT_META_TABLE]) await copy.openDB({ name }).drop();
+        await copy.close();
         // etcd appends the SHA-256 of the db to the stream so `snapshot restore` can verify it.
         const hash = createHash('sha256');
         for await (const chunk of createReadStream(join(dir, 'data.mdb'), { highWaterMark: PIPELINE.snapshotChunkBytes })) {
@@ -273,7 +283,11 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   for (const note of config.ignoredFlags ?? []) logger.warn(note);
   const paths = pathsOf(config.dataDir);
   mkdirSync(paths.mvcc, { recursive: true });
-  mkdirSync(paths.wal, { recursive: true });
+  if (existsSync(paths.legacyWal)) {
+    const { entries } = await importRaftLog(paths.legacyWal, paths.mvcc);
+    rmSync(paths.legacyWal, { recursive: true, force: true });
+    logger.info('moved the Raft log into the member env', { entries });
+  }
   const backend = LmdbBackend.open({ path: paths.mvcc, tables: MVCC_TABLES });
   const store = new MvccStore(backend, {
     limits: { requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps },
@@ -313,7 +327,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   const raftSpec: ActorSpec = {
     address: addr.raft, module: bootModule, export: 'createRaftActor',
     options: {
-      walPath: paths.wal, memberId: config.memberId, voters: config.members.map((m) => m.id),
+      envPath: paths.mvcc, memberId: config.memberId, voters: config.members.map((m) => m.id),
       peers: [[config.memberId, addr.raft]], frontAddress: addr.front, applyAddress: addr.apply,
       leaseAddress, tickMs: config.heartbeatIntervalMs,
       electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),

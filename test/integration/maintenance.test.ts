@@ -1,16 +1,19 @@
 /**
  * Maintenance and Cluster through etcdctl against a strata member: endpoint status and hashkv,
  * member list, defrag, snapshot save (the file is the db followed by its SHA-256, as etcd sends
- * it), move-leader to the current leader, and the space quota: with a small
+ * it; the db holds the keys and not the member's Raft log, which shares its env), move-leader to the current leader, and the space quota: with a small
  * --quota-backend-bytes, writes are refused with etcd's NOSPACE error and the alarm is listed,
  * reads and deletes still work, the alarm survives a kill -9 and restart (etcd persists alarms),
  * and after compaction and disarm writes succeed again.
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open } from 'lmdb';
+import { MVCC_TABLES } from '../../src/mvcc/index.js';
+import { RAFT_LOG_TABLE, RAFT_META_TABLE } from '../../src/runtime/node/index.js';
 import { etcdMissing, etcdctl } from '../helpers/real-etcd.js';
 import { startStrata } from '../helpers/strata-server.js';
 
@@ -53,6 +56,14 @@ t.test('status, hashkv, member list, defrag, snapshot, move-leader', { skip }, a
   const body = bytes.subarray(0, bytes.length - 32);
   t.equal(createHash('sha256').update(body).digest('hex'), bytes.subarray(bytes.length - 32).toString('hex'),
     'the stream ends with the SHA-256 of the db, as etcd\'s does');
+  const restored = join(dir, 'env');
+  mkdirSync(restored);
+  writeFileSync(join(restored, 'data.mdb'), body);
+  const env = open({ path: restored, readOnly: true, maxDbs: 64 });
+  const names = [...env.getKeys()].map(String);
+  t.ok(MVCC_TABLES.every((n) => names.includes(n)), `the mvcc tables are there (${names.join(', ')})`);
+  t.notOk(names.includes(RAFT_LOG_TABLE) || names.includes(RAFT_META_TABLE), 'the Raft log is not');
+  await env.close();
 
   const leaderHex = BigInt(ids![1]!).toString(16);
   const move = await etcdctl(s.endpoint, ['move-leader', leaderHex]);

@@ -14,7 +14,10 @@ import { open } from 'lmdb';
 import { Packr } from 'msgpackr';
 import { EMPTY_BYTES, SeededRng, memberId, utf8 } from '../../src/base/index.js';
 import { MemoryRaftStorage, RawNode, type Entry, type RaftStorage } from '../../src/raft/index.js';
-import { HARD_STATE_COMMIT_LAG_MAX, LmdbRaftStorage } from '../../src/runtime/node/lmdb-raft-storage.js';
+import {
+  HARD_STATE_COMMIT_LAG_MAX, LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, importRaftLog,
+} from '../../src/runtime/node/lmdb-raft-storage.js';
+import { LmdbBackend } from '../../src/runtime/node/lmdb-backend.js';
 import { CONTRACT_CONF_STATE, storageContract } from './storage-contract.js';
 
 storageContract(t, 'MemoryRaftStorage', async () => {
@@ -195,7 +198,7 @@ t.test('LmdbRaftStorage reads logs written as msgpack records (before the binary
   const dir = mkdtempSync(join(tmpdir(), 'strata-raft-'));
   dirs.push(dir);
   const env = open({ path: dir });
-  const log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', keyEncoding: 'binary', encoding: 'binary' });
+  const log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
   const packr = new Packr({ useRecords: false, int64AsType: 'bigint' });
   for (let i = 1; i <= 3; i++) {
     const key = new Uint8Array(8);
@@ -223,7 +226,7 @@ t.test('a corrupt log record fails loudly', async (t) => {
   await s.persist({ snapshot: null, entries: [1, 2].map((i) => entry(i, 1, 4)), hardState: null });
   await s.close();
   const env = open({ path: dir });
-  const log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', keyEncoding: 'binary', encoding: 'binary' });
+  const log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
   const key = new Uint8Array(8);
   key[7] = 1;
   const bad = Uint8Array.from(log.getBinary(key)!);
@@ -234,4 +237,39 @@ t.test('a corrupt log record fails loudly', async (t) => {
   t.throws(() => again.entries(1, 3, 1e9), /says index/);
   t.throws(() => again.term(1), /says index/);
   await again.close();
+});
+
+t.test('a log kept in its own env (older data dirs) is imported whole into the member env', async (t) => {
+  const [built, legacy, member] = [0, 1, 2].map(() => {
+    const d = mkdtempSync(join(tmpdir(), 'strata-raft-'));
+    dirs.push(d);
+    return d;
+  }) as [string, string, string];
+  // A log as the storage writes it, then copied under the old databases' names into an env of its own.
+  const s = LmdbRaftStorage.open({ path: built, bootstrap: CONTRACT_CONF_STATE });
+  await s.persist({ snapshot: null, entries: [1, 2, 3].map((i) => entry(i, 2, 8)), hardState: { term: 2, vote: memberId(1n), commit: 3 } });
+  await s.close();
+  const src = open({ path: built, maxDbs: 64 });
+  const old = open({ path: legacy, maxDbs: 64 });
+  for (const [from, to] of [[RAFT_LOG_TABLE, 'log'], [RAFT_META_TABLE, 'meta']] as const) {
+    const a = src.openDB<Uint8Array, Uint8Array>({ name: from, keyEncoding: 'binary', encoding: 'binary' });
+    const b = old.openDB<Uint8Array, Uint8Array>({ name: to, keyEncoding: 'binary', encoding: 'binary' });
+    for (const { key, value } of a.getRange({})) await b.put(key as Uint8Array, value);
+  }
+  await src.close();
+  await old.close();
+  // The member env already has mvcc data and a stale log: the import replaces the log only.
+  const backend = LmdbBackend.open({ path: member, tables: ['kv'] });
+  await backend.write((w) => w.put('kv', utf8('k'), utf8('v')));
+  const stale = LmdbRaftStorage.open({ path: member });
+  await stale.persist({ snapshot: null, entries: [1, 2, 3, 4, 5].map((i) => entry(i, 1, 4)), hardState: null });
+  await stale.close();
+  t.same(await importRaftLog(legacy, member), { entries: 3 });
+  const got = LmdbRaftStorage.open({ path: member });
+  t.equal(got.lastIndex(), 3, 'the imported log replaced the stale one');
+  t.same(got.initialState().hardState, { term: 2, vote: memberId(1n), commit: 3 });
+  t.same((got.entries(1, 4, 1e9) as Entry[]).map((e) => e.term), [2, 2, 2]);
+  await got.close();
+  t.same(backend.read((r) => r.get('kv', utf8('k'))), utf8('v'), 'the mvcc tables are untouched');
+  await backend.close();
 });

@@ -28,7 +28,9 @@ export type {
 } from './grpc-server.js';
 export { LmdbBackend } from './lmdb-backend.js';
 export type { LmdbBackendOptions } from './lmdb-backend.js';
-export { LmdbRaftStorage } from './lmdb-raft-storage.js';
+export { LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, importRaftLog } from './lmdb-raft-storage.js';
+export { acquireEnv, releaseEnv } from './lmdb-env.js';
+export type { EnvOptions } from './lmdb-env.js';
 export type { LmdbRaftStorageOptions } from './lmdb-raft-storage.js';
 export { ClientPort, prefaceMatch } from './http-client-port.js';
 export type { ClientPortOptions, Http2Acceptor } from './http-client-port.js';

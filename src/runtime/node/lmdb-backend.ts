@@ -14,26 +14,20 @@
  *
  * Reads open an LMDB read transaction (`useReadTransaction`) for the duration of `fn`: a snapshot
  * that never blocks the writer. Any thread may open its own LmdbBackend on the same path; lmdb-js
- * shares the native env within the process.
+ * shares the native env within the process, and on one thread the env object is shared with
+ * every other user of the path (lmdb-env.ts), the Raft log among them.
  */
-import { open } from 'lmdb';
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import { assert } from '../../base/index.js';
 import type {
   Backend, BackendEntry, RangeOptions, ReadTxn, WriteTxn,
 } from '../../backend/index.js';
 import { backendLimits } from '../../backend/index.js';
+import { ENV_TABLES_MAX, acquireEnv, releaseEnv } from './lmdb-env.js';
+import type { EnvOptions } from './lmdb-env.js';
 
-export interface LmdbBackendOptions {
-  /** Directory of the env (created if missing). */
-  readonly path: string;
+export interface LmdbBackendOptions extends EnvOptions {
   readonly tables: readonly string[];
-  /** Open without write access (a reader thread). */
-  readonly readOnly?: boolean;
-  /** Never fsync: only for throwaway envs (tests, simulation on disk); a crash may corrupt. */
-  readonly noSync?: boolean;
-  /** Map size in bytes; lmdb-js grows it on demand, this only sets the start. */
-  readonly mapSizeBytes?: number;
 }
 
 type Db = Database<Uint8Array, Uint8Array>;
@@ -60,15 +54,8 @@ export class LmdbBackend implements Backend {
 
   static open(options: LmdbBackendOptions): LmdbBackend {
     assert(options.tables.length > 0, 'a backend needs at least one table');
-    const env = open({
-      path: options.path,
-      maxDbs: Math.max(16, options.tables.length + 4),
-      separateFlushed: true,
-      ...(options.readOnly === true && { readOnly: true }),
-      ...(options.noSync === true && { noSync: true }),
-      ...(options.mapSizeBytes !== undefined && { mapSize: options.mapSizeBytes }),
-    });
-    return new LmdbBackend(env, options.tables);
+    assert(options.tables.length <= ENV_TABLES_MAX - 4, 'the env keeps room for the Raft log');
+    return new LmdbBackend(acquireEnv(options), options.tables);
   }
 
   read<T>(fn: (txn: ReadTxn) => T): T {
@@ -109,8 +96,7 @@ export class LmdbBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.env.flushed;
-    await this.env.close();
+    await releaseEnv(this.env);
   }
 
   private db(name: string): Db {

@@ -1,18 +1,21 @@
 /**
- * LmdbRaftStorage: the Raft log on LMDB (the `wal` env), the durable twin of MemoryRaftStorage
- * behind the same RaftStorage interface and contract suite (test/raft/storage-contract.ts).
+ * LmdbRaftStorage: the Raft log on LMDB, the durable twin of MemoryRaftStorage behind the same
+ * RaftStorage interface and contract suite (test/raft/storage-contract.ts). It lives in the
+ * member's one env beside the mvcc tables (lmdb-env.ts): on a thread that also applies, a Raft
+ * append and the apply of the entries before it share one commit and one fsync.
  *
- * Layout: database `log`, key = the entry index as 8 bytes big-endian (so keys sort
+ * Layout: database `raft.log`, key = the entry index as 8 bytes big-endian (so keys sort
  * numerically), value = a fixed binary record (see encodeEntry; logs written before it hold
- * msgpack [term, index, typeCode, data], which is still read); database `meta` holding
+ * msgpack [term, index, typeCode, data], which is still read); database `raft.meta` holding
  * `hardState` [term, vote, commit], `snapshot` [index, term, voters, learners, data] and
- * `offset` [index, term], the last compacted entry, whose term stays answerable.
+ * `offset` [index, term], the last compacted entry, whose term stays answerable. A log from
+ * before the shared env (its own env, databases `log` and `meta`) is moved in by importRaftLog.
  *
  * Durability: every write method issues one lmdb-js write batch (instructions executed on
  * lmdb-js's writer thread, atomically in one transaction, with no call back into JavaScript) and
- * resolves after its commit is fsynced (lmdb-js's default durability, TOOLCHAIN §4). Writes
- * issued while a commit is being flushed are batched into the next transaction by lmdb-js, so
- * concurrent persists share one fsync (group commit). Reads are synchronous and see a write once
+ * resolves once that commit is fsynced (`env.flushed`; the env is opened with separateFlushed).
+ * Writes issued while a commit is being flushed are batched into the next transaction by lmdb-js,
+ * so concurrent persists (and applies) share one fsync (group commit). Reads are synchronous and see a write once
  * its promise has resolved: the in-memory bounds (first/last index, hard state, snapshot) and the
  * tail are updated only then, which is what the core needs (it reads an index only after
  * advance()).
@@ -35,6 +38,7 @@
  */
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
+import { acquireEnv, releaseEnv } from './lmdb-env.js';
 import { Packr } from 'msgpackr';
 import {
   assert, assertCount, memberId, readUint64BE, writeUint64BE,
@@ -57,8 +61,12 @@ export const LOG_TAIL_BYTES_MAX = 16 * 1024 * 1024;
  */
 export const HARD_STATE_COMMIT_LAG_MAX = 1_024;
 
+/** The Raft log's databases in the member's env. */
+export const RAFT_LOG_TABLE = 'raft.log';
+export const RAFT_META_TABLE = 'raft.meta';
+
 export interface LmdbRaftStorageOptions {
-  /** Directory of the env (created if missing); one env per member. */
+  /** Directory of the member's env (created if missing), shared with its mvcc tables. */
   readonly path: string;
   /** Membership of a brand-new log; ignored when the env already holds a snapshot. */
   readonly bootstrap?: ConfState;
@@ -273,8 +281,8 @@ export class LmdbRaftStorage implements RaftStorage {
 
   private constructor(env: RootDatabase, bootstrap: ConfState, tailEntriesMax: number, tailBytesMax: number) {
     this.#env = env;
-    this.#log = env.openDB<Uint8Array, Uint8Array>({ name: 'log', keyEncoding: 'binary', encoding: 'binary' });
-    this.#meta = env.openDB<Uint8Array, Uint8Array>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
+    this.#log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
+    this.#meta = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_META_TABLE, keyEncoding: 'binary', encoding: 'binary' });
     const hs = this.#meta.get(HARD_STATE);
     if (hs !== undefined) {
       const v = packr.unpack(hs) as [number, bigint, number];
@@ -300,7 +308,7 @@ export class LmdbRaftStorage implements RaftStorage {
   }
 
   static open(options: LmdbRaftStorageOptions): LmdbRaftStorage {
-    const env = open({ path: options.path, ...(options.noSync === true ? { noSync: true } : {}) });
+    const env = acquireEnv({ path: options.path, ...(options.noSync === true && { noSync: true }) });
     return new LmdbRaftStorage(env, options.bootstrap ?? { voters: [], learners: [] },
       options.tailEntriesMax ?? LOG_TAIL_ENTRIES_MAX, options.tailBytesMax ?? LOG_TAIL_BYTES_MAX);
   }
@@ -308,8 +316,7 @@ export class LmdbRaftStorage implements RaftStorage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#env.flushed;
-    await this.#env.close();
+    await releaseEnv(this.#env);
   }
 
   initialState(): InitialState {
@@ -424,6 +431,7 @@ export class LmdbRaftStorage implements RaftStorage {
       }
       if (writeHard) void this.#meta.put(HARD_STATE, encodeHardState(hardState));
     });
+    await this.#env.flushed;
     if (snapshot !== null) {
       this.#snapshot = snapshot;
       this.#offset = offset;
@@ -451,6 +459,7 @@ export class LmdbRaftStorage implements RaftStorage {
       void this.#meta.put(SNAPSHOT, encodeSnapshot(snap));
       if (raised !== null) void this.#meta.put(HARD_STATE, encodeHardState(raised));
     });
+    await this.#env.flushed;
     this.#snapshot = snap;
   }
 
@@ -465,6 +474,7 @@ export class LmdbRaftStorage implements RaftStorage {
       for (let i = offset + 1; i <= index; i++) void this.#log.remove(tempKey(i));
       void this.#meta.put(OFFSET, packr.pack([index, t]));
     });
+    await this.#env.flushed;
     this.#offset = { index, term: t };
     this.#tail.dropThrough(index);
   }
@@ -487,4 +497,35 @@ function encodeHardState(hs: HardState): Uint8Array {
 function keyIndex(key: Uint8Array): number {
   assert(key.length === 8, `log key of ${key.length} bytes`);
   return readU64(key, 0);
+}
+
+/**
+ * Moves a Raft log kept in its own env (`fromPath`, databases `log` and `meta`: data dirs written
+ * before the log shared the member's env) into the env at `toPath`, replacing any log there, in
+ * one synchronous, fsynced transaction. The caller removes `fromPath` afterwards; a crash before
+ * that just imports the same log again on the next start.
+ */
+export async function importRaftLog(fromPath: string, toPath: string): Promise<{ entries: number }> {
+  const from = open({ path: fromPath });
+  const to = acquireEnv({ path: toPath });
+  try {
+    const names: [string, string][] = [['log', RAFT_LOG_TABLE], ['meta', RAFT_META_TABLE]];
+    let entries = 0;
+    to.transactionSync(() => {
+      for (const [oldName, newName] of names) {
+        const src = from.openDB<Uint8Array, Uint8Array>({ name: oldName, keyEncoding: 'binary', encoding: 'binary' });
+        const dst = to.openDB<Uint8Array, Uint8Array>({ name: newName, keyEncoding: 'binary', encoding: 'binary' });
+        dst.clearSync();
+        for (const { key, value } of src.getRange({})) {
+          dst.putSync(key as Uint8Array, value);
+          if (oldName === 'log') entries++;
+        }
+      }
+    });
+    return { entries };
+  } finally {
+    await from.close();
+    // Released only once the import is fsynced.
+    await releaseEnv(to);
+  }
 }
