@@ -6,6 +6,8 @@
  *   dynamic table, both delivered byte by byte: both answered, headers + DATA + OK trailers;
  * - flow control: a response larger than the client's stream window stops at the window and
  *   resumes on WINDOW_UPDATE; DATA frames never pass 16,384 bytes; trailers come last;
+ * - a server stream of 1 MiB messages that waits for drained() whenever write says so finishes:
+ *   a writer is woken whether the socket drains later or took the bytes at once;
  * - PING is answered with its payload; SETTINGS are ACKed;
  * - SETTINGS_MAX_CONCURRENT_STREAMS: a stream over the limit is refused (REFUSED_STREAM);
  * - a client RST_STREAM aborts the handler;
@@ -135,6 +137,12 @@ async function started(t: { teardown(fn: () => unknown): void }, options: GrpcSe
     Big: unary(bytesCodec, bytesCodec, (req) => {
       const n = Buffer.from(req).readUInt32BE(0);
       return Uint8Array.from({ length: n }, (_, i) => i & 0xff);
+    }),
+    Flood: serverStream(bytesCodec, bytesCodec, async (req, call) => {
+      // Messages of 1 MiB, honouring back-pressure: each write may leave the socket congested.
+      for (let i = 0; i < Buffer.from(req).readUInt8(0); i++) {
+        if (!call.write(new Uint8Array(1 << 20).fill(i))) await call.drained();
+      }
     }),
     Hang: serverStream(bytesCodec, bytesCodec, async (req, call) => {
       call.write(req);
@@ -284,4 +292,24 @@ t.test('protocol errors end the connection with GOAWAY; the server goes on', asy
     frame(DATA, END_STREAM, 1, grpcMessage(Buffer.from('still here')))]));
   const a = await peer.answer(1);
   t.same(a.body, grpcMessage(Buffer.from('still here')));
+});
+
+t.test('a server stream that waits for drained() is always woken', async (t) => {
+  const { port } = await started(t);
+  // Windows of 2^31-1 for the stream and the connection: only the socket holds data back.
+  const peer = await Peer.open(port, hex('0004 7fffffff'));
+  t.teardown(() => peer.socket.destroy());
+  peer.socket.write(frame(WINDOW_UPDATE, 0, 0, hex('7fff0000')));
+  peer.socket.write(Buffer.concat([frame(HEADERS, END_HEADERS, 1, requestBlock('/test.T/Flood')),
+    frame(DATA, END_STREAM, 1, grpcMessage(Buffer.from([24])))]));
+  let bytes = 0;
+  for (;;) {
+    const f = await peer.take((x) => x.streamId === 1 && (x.type === DATA || (x.type === HEADERS && (x.flags & END_STREAM) !== 0)), 'DATA or trailers');
+    if (f.type === HEADERS) {
+      t.same(peer.headers(f), { 'grpc-status': '0' });
+      break;
+    }
+    bytes += f.payload.length;
+  }
+  t.equal(bytes, 24 * ((1 << 20) + 5), 'every message arrived');
 });

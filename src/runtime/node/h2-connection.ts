@@ -562,6 +562,17 @@ export class H2Connection {
       this.#readingPaused = true;
       this.#socket.pause();
     }
+    // Writers that waited on bytes queued this turn, which the kernel took at once: the socket
+    // will not emit 'drain' for them.
+    if (this.#drainWaiters.size > 0 && !this.congested) process.nextTick(notifyDrain, this);
+  }
+
+  /** Wakes the streams waiting for the socket to drain (socket 'drain', or a flush that left it empty). */
+  notifyDrainWaiters(): void {
+    if (this.#drainWaiters.size === 0 || this.congested) return;
+    const waiters = [...this.#drainWaiters];
+    this.#drainWaiters.clear();
+    for (const stream of waiters) stream.notifyDrain();
   }
 
   #onDrain(): void {
@@ -569,10 +580,7 @@ export class H2Connection {
       this.#readingPaused = false;
       this.#socket.resume();
     }
-    if (this.#drainWaiters.size === 0) return;
-    const waiters = [...this.#drainWaiters];
-    this.#drainWaiters.clear();
-    for (const stream of waiters) stream.notifyDrain();
+    this.notifyDrainWaiters();
   }
 
   #pumpBlocked(): void {
@@ -691,6 +699,10 @@ const EMPTY = Buffer.alloc(0);
 
 function flushConnection(connection: H2Connection): void {
   connection.flush();
+}
+
+function notifyDrain(connection: H2Connection): void {
+  connection.notifyDrainWaiters();
 }
 
 /**
