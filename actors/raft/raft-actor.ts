@@ -154,6 +154,9 @@ export class RaftActor implements Actor<RaftInbox> {
         assertNever(message, 'raft message');
     }
     this.#drain(ctx);
+    // While a Ready is being persisted nothing received acts before raft.persisted: the host
+    // may hold our messages until then instead of waking this thread for each.
+    ctx.deferInbox?.(this.#inFlight !== null);
   }
 
   /** Hands out Readies while none is being persisted. */

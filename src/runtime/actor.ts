@@ -56,6 +56,14 @@ export interface ActorContext<In extends Message = Message> {
   setTimer(delayMs: number, message: In): TimerId;
   /** Cancels a pending timer; returns false when it already fired or was cancelled. */
   cancelTimer(id: TimerId): boolean;
+  /**
+   * A hint, which a host may ignore: while `deferred` is true, messages to this actor may wait
+   * until its own next delivery, a timer or a message it sends itself, which the actor must be
+   * certain to get (raft while a Ready is being persisted: nothing it receives acts before the
+   * persist ends). The thread host then posts no wake-up to this actor's thread for them. Order
+   * and delivery are unchanged; only their moment may move, never past that next delivery.
+   */
+  deferInbox?(deferred: boolean): void;
 }
 
 /**

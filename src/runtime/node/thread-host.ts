@@ -28,6 +28,7 @@ import type { Address, AnyActor, Message } from '../index.js';
 import type { FromWorker, ToWorker, WorkerInit } from './actor-worker.js';
 import { loadActor } from './load-actor.js';
 import type { ActorSpec } from './load-actor.js';
+import { ByteRing } from './byte-ring.js';
 import { SystemClock } from './system-clock.js';
 import { ThreadRuntime } from './thread-runtime.js';
 import type { FailureReport, Route, ThreadRuntimeConfig } from './thread-runtime.js';
@@ -64,6 +65,11 @@ export interface ThreadHostOptions {
 const WORKER_STOP_TIMEOUT_MS = 5_000;
 /** Worker threads one host may start. */
 const THREADS_MAX = 64;
+/**
+ * Bytes of each directed pair's ring (ThreadRuntime); a batch over half of it goes by postMessage.
+ * A put is ~60 bytes serialized, so a full batch of crossThreadBatchMax puts fits ~8 times.
+ */
+const CROSS_THREAD_RING_BYTES = 256 * 1024;
 
 const WORKER_URL = new URL('./actor-worker.js', import.meta.url);
 
@@ -103,9 +109,16 @@ export class ThreadHost {
     const routes = buildRoutes(placement);
     const depths = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, routes.length)))
       .subarray(0, routes.length);
+    const deferrals = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, routes.length)))
+      .subarray(0, routes.length);
+    const rings = Array.from({ length: threadCount + 1 }, (_, from) =>
+      Array.from({ length: threadCount + 1 }, (_, to) =>
+        from === to ? null : ByteRing.allocate(CROSS_THREAD_RING_BYTES)));
     const base: Omit<ThreadRuntimeConfig, 'thread'> = {
       routes,
       depths,
+      deferrals,
+      rings,
       bounds: mailboxBounds(options.mailbox),
       batchMax: options.batchMax ?? limits.crossThreadBatchMax,
       batching: options.batching ?? true,

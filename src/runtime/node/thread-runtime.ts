@@ -19,9 +19,11 @@
  * - A throw from an actor stops this runtime (nothing more is delivered) and is reported once,
  *   with the actor, the message type and the stack, through `onFailure`.
  */
+import { DefaultSerializer, deserialize } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { SeededRng, assert, utf8 } from '../../base/index.js';
 import type { Clock, Logger, Rng } from '../../base/index.js';
+import { ByteRing, PORT_HANDLED, PORT_POSTED } from './byte-ring.js';
 import { ActorFailure, RunQueue, fnv1a32, runtimeLimits } from '../index.js';
 import type {
   ActorContext, Address, AnyActor, MailboxBounds, Message, TimerId,
@@ -39,6 +41,13 @@ export interface ThreadRuntimeConfig {
   readonly routes: readonly Route[];
   /** One Int32 per route slot, over a SharedArrayBuffer shared by every thread. */
   readonly depths: Int32Array;
+  /**
+   * One Int32 per route slot, shared like `depths`: 1 while the actor said its inbox may wait
+   * for its own next delivery (ActorContext.deferInbox), else 0.
+   */
+  readonly deferrals: Int32Array;
+  /** The byte ring of every directed pair of threads, `rings[from][to]` (null on the diagonal). */
+  readonly rings: readonly (readonly (SharedArrayBuffer | null)[])[];
   readonly bounds: MailboxBounds;
   /** Messages per postMessage at most; with `batching` off every message is posted alone. */
   readonly batchMax: number;
@@ -56,6 +65,8 @@ export interface FailureReport {
 
 class LocalActor {
   readonly timers = new Map<number, ReturnType<typeof setTimeout>>();
+  /** As last told through deferInbox (mirrored in the shared deferral table). */
+  deferred = false;
   ctx!: ThreadContext;
   constructor(readonly address: Address, readonly slot: number, readonly actor: AnyActor) {}
 }
@@ -65,7 +76,33 @@ const MAIN_THREAD = 0;
 
 class Outbox {
   pairs: unknown[] = [];
-  constructor(readonly port: MessagePort) {}
+  constructor(readonly port: MessagePort, readonly ring: ByteRing) {}
+}
+
+/** A port message that only says "look at your ring". */
+const DOORBELL = 0;
+
+/**
+ * Structured clone into bytes, as postMessage would clone: a Buffer arrives as a plain
+ * Uint8Array (node:v8's default keeps it a Buffer, whose `slice` is a view).
+ */
+class CloneSerializer extends DefaultSerializer {
+  _writeHostObject(object: object): void {
+    writeHostObject.call(this, Buffer.isBuffer(object)
+      ? new Uint8Array(object.buffer, object.byteOffset, object.length) : object);
+  }
+}
+
+/** node:v8's hook for typed arrays, which @types/node does not declare. */
+const writeHostObject = (DefaultSerializer.prototype as unknown as {
+  _writeHostObject: (this: DefaultSerializer, object: object) => void;
+})._writeHostObject;
+
+function serializeBatch(pairs: unknown[]): Buffer {
+  const serializer = new CloneSerializer();
+  serializer.writeHeader();
+  serializer.writeValue(pairs);
+  return serializer.releaseBuffer();
 }
 
 interface Destination {
@@ -108,6 +145,10 @@ class ThreadContext implements ActorContext<Message> {
   cancelTimer(id: TimerId): boolean {
     return this.#runtime.cancelTimer(this.#local, id);
   }
+
+  deferInbox(deferred: boolean): void {
+    this.#runtime.deferInbox(this.#local, deferred);
+  }
 }
 
 export class ThreadRuntime {
@@ -120,6 +161,8 @@ export class ThreadRuntime {
   readonly #locals: LocalActor[] = [];
   readonly #localBySlot: (LocalActor | undefined)[] = [];
   readonly #outboxes = new Map<number, Outbox>();
+  /** Rings from every peer thread to this one (this thread reads them). */
+  readonly #inbound: ByteRing[] = [];
   readonly #dirty: Outbox[] = [];
   readonly #queue: RunQueue<LocalActor, Message>;
   #flushScheduled = false;
@@ -160,10 +203,20 @@ export class ThreadRuntime {
 
   /** Attaches the port leading to thread `peer`. */
   connect(peer: number, port: MessagePort): void {
-    assert(peer !== this.#config.thread, 'a thread does not connect to itself');
+    const thread = this.#config.thread;
+    assert(peer !== thread, 'a thread does not connect to itself');
     assert(!this.#outboxes.has(peer), `thread ${peer} connected twice`);
-    this.#outboxes.set(peer, new Outbox(port));
-    port.on('message', (pairs: unknown[]) => this.#receiveBatch(pairs));
+    const outRing = this.#config.rings[thread]?.[peer];
+    const inRing = this.#config.rings[peer]?.[thread];
+    assert(outRing instanceof SharedArrayBuffer && inRing instanceof SharedArrayBuffer,
+      `no ring between threads ${thread} and ${peer}`);
+    const inbound = new ByteRing(inRing);
+    this.#outboxes.set(peer, new Outbox(port, new ByteRing(outRing)));
+    this.#inbound.push(inbound);
+    port.on('message', (pairs: unknown[] | typeof DOORBELL) => {
+      if (pairs === DOORBELL) this.#drain();
+      else this.#receiveBatch(pairs, inbound);
+    });
   }
 
   /** Builds the routing table and starts every local actor, then delivers what is queued. */
@@ -207,12 +260,24 @@ export class ThreadRuntime {
     }
     const local = destination.local;
     if (local !== null) {
+      // What waits in the rings was sent before this message was: it goes first, so an actor
+      // whose inbox waited for this (its own) message sees the waiting ones before it.
+      this.#pollRings();
       this.#queue.push(local, message);
       if (!this.#draining) this.#scheduleDrain();
     } else {
       this.#post(destination.outbox!, slot, message);
     }
     return before + 1 < bounds.highWater;
+  }
+
+  /** See ActorContext.deferInbox. */
+  deferInbox(local: LocalActor, deferred: boolean): void {
+    if (local.deferred === deferred) return;
+    local.deferred = deferred;
+    // Seq-cst store, then the drain reads the rings (#drain): a sender either sees 0 and rings,
+    // or wrote its record before this store and the drain's read of the ring finds it.
+    Atomics.store(this.#config.deferrals, local.slot, deferred ? 1 : 0);
   }
 
   setTimer(local: LocalActor, delayMs: number, message: Message): TimerId {
@@ -259,7 +324,7 @@ export class ThreadRuntime {
 
   #post(outbox: Outbox, slot: number, message: Message): void {
     if (!this.#config.batching) {
-      outbox.port.postMessage([slot, message]);
+      this.#postPort(outbox, [slot, message]);
       return;
     }
     const pairs = outbox.pairs;
@@ -267,7 +332,7 @@ export class ThreadRuntime {
     pairs.push(slot, message);
     if (pairs.length >= 2 * this.#config.batchMax) {
       outbox.pairs = [];
-      outbox.port.postMessage(pairs);
+      this.#send(outbox, pairs);
       // Stays in #dirty; an empty outbox is skipped by the flush.
     }
     if (!this.#flushScheduled) {
@@ -285,13 +350,68 @@ export class ThreadRuntime {
       if (outbox.pairs.length === 0) continue;
       const pairs = outbox.pairs;
       outbox.pairs = [];
-      if (!this.#stopped) outbox.port.postMessage(pairs);
+      if (!this.#stopped) this.#send(outbox, pairs);
     }
     dirty.length = 0;
   };
 
-  #receiveBatch(pairs: unknown[]): void {
+  /**
+   * Sends one batch to a peer thread. When every message is for an actor whose inbox may wait,
+   * the batch goes into the ring with no wake-up: that actor's thread reads its rings before
+   * each delivery of its own and after each drain, so the records are delivered then. Otherwise
+   * (or when the ring is full, or a port batch is still unhandled there, which keeps the two
+   * paths in order) it is posted through the port as one structured-clone batch.
+   */
+  #send(outbox: Outbox, pairs: unknown[]): void {
+    const control = outbox.ring.control;
+    if (this.#allDeferred(pairs) && Atomics.load(control, PORT_HANDLED) === control[PORT_POSTED]
+      && outbox.ring.write(serializeBatch(pairs))) {
+      // Read again after the seq-cst store that published the record (Dekker with deferInbox
+      // and #drain): an actor that stopped deferring meanwhile may have looked before it.
+      if (!this.#allDeferred(pairs)) outbox.port.postMessage(DOORBELL);
+      return;
+    }
+    this.#postPort(outbox, pairs);
+  }
+
+  #allDeferred(pairs: unknown[]): boolean {
+    const deferrals = this.#config.deferrals;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (Atomics.load(deferrals, pairs[i] as number) === 0) return false;
+    }
+    return true;
+  }
+
+  #postPort(outbox: Outbox, pairs: unknown[]): void {
+    const control = outbox.ring.control;
+    Atomics.store(control, PORT_POSTED, control[PORT_POSTED]! + 1);
+    outbox.port.postMessage(pairs);
+  }
+
+  /** Queues every batch waiting in the rings from other threads; returns how many. */
+  #pollRings(): number {
+    let batches = 0;
+    for (const ring of this.#inbound) {
+      if (Atomics.load(ring.control, 0) === ring.control[1]) continue;
+      batches += ring.drain(this.#takeRecord);
+    }
+    return batches;
+  }
+
+  readonly #takeRecord = (record: Uint8Array): void => {
+    this.#queuePairs(deserialize(record) as unknown[]);
+  };
+
+  #receiveBatch(pairs: unknown[], ring: ByteRing): void {
     if (this.#stopped) return;
+    // Records the peer wrote before it posted this batch come first.
+    this.#pollRings();
+    this.#queuePairs(pairs);
+    Atomics.add(ring.control, PORT_HANDLED, 1);
+    this.#drain();
+  }
+
+  #queuePairs(pairs: unknown[]): void {
     assert(Array.isArray(pairs) && pairs.length % 2 === 0, 'cross-thread batch must be pairs');
     const queue = this.#queue;
     for (let i = 0; i < pairs.length; i += 2) {
@@ -299,7 +419,6 @@ export class ThreadRuntime {
       if (local === undefined) assert(false, `message for slot ${String(pairs[i])}, not on this thread`);
       queue.push(local, pairs[i + 1] as Message);
     }
-    this.#drain();
   }
 
   #scheduleDrain(): void {
@@ -320,14 +439,19 @@ export class ThreadRuntime {
     let message: Message | undefined;
     let budget = runtimeLimits.deliveriesPerTurnMax;
     try {
-      while ((local = queue.peekTarget()) !== undefined) {
-        if (budget-- === 0) {
-          setImmediate(() => this.#drain());
-          break;
+      this.#pollRings();
+      for (;;) {
+        while ((local = queue.peekTarget()) !== undefined) {
+          if (budget-- === 0) {
+            setImmediate(() => this.#drain());
+            return;
+          }
+          message = queue.shiftItem();
+          Atomics.sub(depths, local.slot, 1);
+          local.actor.receive(message, local.ctx);
         }
-        message = queue.shiftItem();
-        Atomics.sub(depths, local.slot, 1);
-        local.actor.receive(message, local.ctx);
+        // An actor may have stopped deferring its inbox during the drain: look once more.
+        if (this.#pollRings() === 0) break;
       }
     } catch (thrown) {
       this.#fail(local?.address ?? '<unknown>', message?.type ?? '<none>', thrown);
@@ -338,6 +462,13 @@ export class ThreadRuntime {
 
   #deliverTimer(local: LocalActor, message: Message): void {
     if (this.#stopped) return;
+    if (this.#pollRings() > 0) {
+      // Messages that waited in the rings were sent before the timer fired: they go first.
+      Atomics.add(this.#depths, local.slot, 1);
+      this.#queue.push(local, message);
+      this.#drain();
+      return;
+    }
     try {
       local.actor.receive(message, local.ctx);
     } catch (thrown) {
