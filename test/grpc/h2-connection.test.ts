@@ -11,7 +11,7 @@
  * - PING is answered with its payload; SETTINGS are ACKed;
  * - SETTINGS_MAX_CONCURRENT_STREAMS: a stream over the limit is refused (REFUSED_STREAM);
  * - a client RST_STREAM aborts the handler;
- * - protocol errors (DATA on stream 0, an oversized frame, a broken header block) end the
+ * - protocol errors (DATA on stream 0, an oversized frame, a broken header block, an HPACK bomb) end the
  *   connection with GOAWAY and the right code, a bad preface closes it, and the server goes on
  *   serving new connections.
  */
@@ -272,6 +272,10 @@ t.test('protocol errors end the connection with GOAWAY; the server goes on', asy
     ['HEADERS on an even stream', frame(HEADERS, END_HEADERS, 2, requestBlock('/test.T/Echo')), H2Code.PROTOCOL_ERROR],
     ['a window update of 0', frame(WINDOW_UPDATE, 0, 0, hex('00000000')), H2Code.PROTOCOL_ERROR],
     ['a CONTINUATION out of nowhere', frame(CONTINUATION, END_HEADERS, 1, hex('82')), H2Code.PROTOCOL_ERROR],
+    // An HPACK bomb: one 4 KiB entry added to the dynamic table, then named 4,000 times (16 MiB).
+    ['a header list that decodes past its limit', frame(HEADERS, END_HEADERS, 1, Buffer.concat([
+      hex('40 0178'), Buffer.from([0x7f, 0x81, 0x1e]), Buffer.alloc(3_968, 0x61), Buffer.alloc(4_000, 0xbe)])),
+    H2Code.COMPRESSION_ERROR],
   ];
   for (const [what, bytes, code] of cases) {
     const peer = await Peer.open(port);

@@ -129,6 +129,11 @@ export function huffmanEncode(text: string): Buffer {
  * request. Cleared when full; only short strings are kept.
  */
 const HUFFMAN_CACHE_ENTRIES_MAX = 1_024;
+/**
+ * The decoded size (§4.1: name, value and 32 octets a field) a request's headers may reach: a
+ * small block of indexes into a large dynamic-table entry would otherwise decode to megabytes.
+ */
+export const HEADER_LIST_BYTES_MAX = 256 * 1024;
 /** Decoded header blocks one connection keeps (HpackDecoder.decodeHeaders), and their size. */
 const BLOCK_CACHE_ENTRIES_MAX = 64;
 const BLOCK_CACHE_BYTES_MAX = 512;
@@ -270,7 +275,7 @@ export class HpackDecoder {
    * same bytes, and while the dynamic table stays as it was they mean the same headers: such
    * blocks are answered from a cache (cleared whenever the table changes).
    */
-  decodeHeaders(block: Buffer): Readonly<Record<string, string>> {
+  decodeHeaders(block: Buffer, listBytesMax = HEADER_LIST_BYTES_MAX): Readonly<Record<string, string>> {
     const key = block.length <= BLOCK_CACHE_BYTES_MAX ? block.toString('latin1') : undefined;
     if (key !== undefined) {
       const hit = this.#blocks.get(key);
@@ -278,7 +283,11 @@ export class HpackDecoder {
     }
     const changes = this.#tableChanges;
     const headers = Object.create(null) as Record<string, string>;
+    let listBytes = 0;
     this.#decodeEach(block, (name, value) => {
+      // §4.1's size per field: a few bytes of indexes can name a large table entry many times.
+      listBytes += name.length + value.length + ENTRY_OVERHEAD;
+      if (listBytes > listBytesMax) throw new HpackError(`header list over ${listBytesMax} bytes`);
       const prior = headers[name];
       headers[name] = prior === undefined ? value : `${prior}, ${value}`;
     });
