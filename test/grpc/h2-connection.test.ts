@@ -10,7 +10,8 @@
  *   a writer is woken whether the socket drains later or took the bytes at once;
  * - PING is answered with its payload; SETTINGS are ACKed;
  * - SETTINGS_MAX_CONCURRENT_STREAMS: a stream over the limit is refused (REFUSED_STREAM);
- * - a client RST_STREAM aborts the handler;
+ * - a client RST_STREAM aborts the handler; a client that opens and resets streams faster than
+ *   RESETS_PER_SECOND_MAX ("rapid reset") is sent away with ENHANCE_YOUR_CALM;
  * - protocol errors (DATA on stream 0, an oversized frame, a broken header block, an HPACK bomb) end the
  *   connection with GOAWAY and the right code, a bad preface closes it, and the server goes on
  *   serving new connections.
@@ -19,7 +20,7 @@ import net from 'node:net';
 import t from 'tap';
 import { GrpcServer, serverStream, unary } from '../../src/runtime/node/grpc-server.js';
 import type { GrpcServerOptions } from '../../src/runtime/node/grpc-server.js';
-import { H2_PREFACE, H2Code } from '../../src/runtime/node/h2-connection.js';
+import { H2_PREFACE, H2Code, RESETS_PER_SECOND_MAX } from '../../src/runtime/node/h2-connection.js';
 import { HpackDecoder, encodeHeaderBlock, huffmanEncode } from '../../src/runtime/node/h2-hpack.js';
 
 const DATA = 0; const HEADERS = 1; const RST_STREAM = 3; const SETTINGS = 4; const PING = 6;
@@ -316,4 +317,19 @@ t.test('a server stream that waits for drained() is always woken', async (t) => 
     bytes += f.payload.length;
   }
   t.equal(bytes, 24 * ((1 << 20) + 5), 'every message arrived');
+});
+
+t.test('opening and resetting streams faster than the reset budget ends the connection', async (t) => {
+  const { port } = await started(t);
+  const peer = await Peer.open(port);
+  t.teardown(() => peer.socket.destroy());
+  const frames: Buffer[] = [];
+  for (let i = 0; i < RESETS_PER_SECOND_MAX * 2; i++) {
+    const id = 2 * i + 1;
+    frames.push(frame(HEADERS, END_HEADERS, id, requestBlock('/test.T/Hang')), frame(RST_STREAM, 0, id, hex('00000008')));
+  }
+  peer.socket.write(Buffer.concat(frames));
+  const g = await peer.goaway();
+  t.equal(g.code, H2Code.ENHANCE_YOUR_CALM);
+  t.ok(g.lastStreamId > RESETS_PER_SECOND_MAX, 'a burst of the budget passed first');
 });

@@ -83,6 +83,8 @@ export const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 export const SOCKET_HIGH_WATER_BYTES = 1 << 20;
 /** Concurrent streams one connection may hold whatever the setting (memory is per stream). */
 export const STREAMS_OPEN_MAX = 1 << 20;
+/** Resets of live streams a client may send per second, in bursts of as many (see #onRstStream). */
+export const RESETS_PER_SECOND_MAX = 1_000;
 /** After GOAWAY on close, how long the client has to read it before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -157,6 +159,9 @@ export class H2Connection {
   #activity = 0;
   #keepalive: NodeJS.Timeout | undefined = undefined;
   #pingDeadline: NodeJS.Timeout | undefined = undefined;
+  /** Resets of live streams the client may still send now (a token bucket), and when it was filled. */
+  #resetBudget = RESETS_PER_SECOND_MAX;
+  #resetBudgetAt = performance.now();
 
   constructor(socket: Socket, head: Buffer, options: H2ConnectionOptions) {
     assert(options.maxConcurrentStreams >= 0 && options.maxConcurrentStreams <= STREAMS_UNLIMITED,
@@ -382,7 +387,20 @@ export class H2Connection {
     if (id > this.#lastStreamId) {
       throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'RST_STREAM on an idle stream');
     }
-    this.#streams.get(id)?.closedByPeer();
+    const stream = this.#streams.get(id);
+    if (stream === undefined) return;
+    // "Rapid reset" (CVE-2023-44487): opening streams and resetting them at once starts work
+    // without ever counting against the stream limit. Resets of live streams spend a budget that
+    // refills at RESETS_PER_SECOND_MAX; a client that runs it dry is sent away.
+    const now = performance.now();
+    this.#resetBudget = Math.min(RESETS_PER_SECOND_MAX,
+      this.#resetBudget + (now - this.#resetBudgetAt) * RESETS_PER_SECOND_MAX / 1_000);
+    this.#resetBudgetAt = now;
+    if (this.#resetBudget < 1) {
+      throw new ConnectionError(H2Code.ENHANCE_YOUR_CALM, 'too many stream resets');
+    }
+    this.#resetBudget -= 1;
+    stream.closedByPeer();
   }
 
   #onSettings(flags: number, id: number, payload: Buffer): void {
