@@ -12,12 +12,17 @@
  * - SETTINGS_MAX_CONCURRENT_STREAMS: a stream over the limit is refused (REFUSED_STREAM);
  * - a client RST_STREAM aborts the handler; a client that opens and resets streams faster than
  *   RESETS_PER_SECOND_MAX ("rapid reset") is sent away with ENHANCE_YOUR_CALM;
+ * - 300 seeded runs of random frames (any type, flags, stream and payload, sometimes a valid
+ *   request among them) never reach an internal error: every connection either serves or ends
+ *   with a protocol-level answer, and the server keeps serving;
  * - protocol errors (DATA on stream 0, an oversized frame, a broken header block, an HPACK bomb) end the
  *   connection with GOAWAY and the right code, a bad preface closes it, and the server goes on
  *   serving new connections.
  */
 import net from 'node:net';
+import fc from 'fast-check';
 import t from 'tap';
+import type { Logger } from '../../src/base/index.js';
 import { GrpcServer, serverStream, unary } from '../../src/runtime/node/grpc-server.js';
 import type { GrpcServerOptions } from '../../src/runtime/node/grpc-server.js';
 import { H2_PREFACE, H2Code, RESETS_PER_SECOND_MAX } from '../../src/runtime/node/h2-connection.js';
@@ -332,4 +337,39 @@ t.test('opening and resetting streams faster than the reset budget ends the conn
   const g = await peer.goaway();
   t.equal(g.code, H2Code.ENHANCE_YOUR_CALM);
   t.ok(g.lastStreamId > RESETS_PER_SECOND_MAX, 'a burst of the budget passed first');
+});
+
+t.test('random frames never reach an internal error, and the server keeps serving', async (t) => {
+  const errors: string[] = [];
+  const logger: Logger = {
+    debug: () => undefined, info: () => undefined, warn: () => undefined,
+    error: (message: string, fields?: object) => { errors.push(`${message} ${JSON.stringify(fields)}`); },
+    child: () => logger,
+  };
+  const { port } = await started(t, { logger });
+  const anyFrame = fc.record({
+    type: fc.integer({ min: 0, max: 11 }), flags: fc.integer({ min: 0, max: 255 }),
+    id: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 9 })),
+    payload: fc.uint8Array({ maxLength: 64 }),
+  }).map((f) => frame(f.type, f.flags, f.id, f.payload));
+  const request = fc.integer({ min: 0, max: 4 }).map((k) => Buffer.concat([
+    frame(HEADERS, END_HEADERS, 2 * k + 1, requestBlock('/test.T/Echo')),
+    frame(DATA, END_STREAM, 2 * k + 1, grpcMessage(Buffer.from('x')))]));
+  const runs = fc.sample(fc.array(fc.oneof(anyFrame, request), { minLength: 1, maxLength: 12 }),
+    { seed: 7, numRuns: 300 });
+  for (const frames of runs) {
+    const peer = await Peer.open(port);
+    peer.socket.write(Buffer.concat(frames));
+    // The connection answers something (SETTINGS at least) and then either stays or goes away.
+    await peer.take((f) => f.type === SETTINGS, 'server SETTINGS');
+    await new Promise((resolve) => setImmediate(resolve));
+    peer.socket.destroy();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(errors, [], 'no internal error on any connection');
+  const peer = await Peer.open(port);
+  t.teardown(() => peer.socket.destroy());
+  peer.socket.write(Buffer.concat([frame(HEADERS, END_HEADERS, 1, requestBlock('/test.T/Echo')),
+    frame(DATA, END_STREAM, 1, grpcMessage(Buffer.from('after')))]));
+  t.same((await peer.answer(1)).body, grpcMessage(Buffer.from('after')));
 });
