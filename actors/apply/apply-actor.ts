@@ -94,11 +94,10 @@ export class ApplyActor implements Actor<ApplyInbox> {
           type: 'lease.applied', appliedIndex: batch.appliedIndex, ops: batch.leaseOps,
         });
       }
+      const { results, puts } = forFront(batch.results, o.memberId);
       ctx.send(o.frontAddress, {
         type: 'front.applied', appliedIndex: batch.appliedIndex, revision: batch.revision,
-        compacted: batch.compacted,
-        results: batch.results.filter((r) => r.origin === o.memberId),
-        alarms: batch.alarms,
+        compacted: batch.compacted, results, puts, alarms: batch.alarms,
       });
       if (o.watchAddress !== undefined && batch.changes.length > 0) {
         ctx.send(o.watchAddress, { type: 'watch.committed', changes: batch.changes, revision: batch.revision });
@@ -108,11 +107,11 @@ export class ApplyActor implements Actor<ApplyInbox> {
   }
 
   #reply(results: AppliedBatch['results'], ctx: ActorContext<ApplyInbox>): void {
-    const mine = results.filter((r) => r.origin === this.#o.memberId);
-    if (mine.length === 0) return;
+    const mine = forFront(results, this.#o.memberId);
+    if (mine.results.length === 0 && mine.puts.length === 0) return;
     // -1: these results come from a compaction slice, which moves no index or revision.
     ctx.send(this.#o.frontAddress, {
-      type: 'front.applied', appliedIndex: -1, revision: -1, compacted: -1, results: mine,
+      type: 'front.applied', appliedIndex: -1, revision: -1, compacted: -1, ...mine,
       alarms: this.#o.applier.alarms,
     });
   }
@@ -122,4 +121,20 @@ export class ApplyActor implements Actor<ApplyInbox> {
     this.#compactScheduled = true;
     ctx.send(self, { type: 'apply.compactStep' });
   }
+}
+
+/**
+ * The results this member's front waits for (those it proposed): plain successful puts as flat
+ * `[id, revision]` pairs, everything else as it is.
+ */
+function forFront(all: AppliedBatch['results'], memberId: bigint): { results: AppliedBatch['results']; puts: number[] } {
+  const results: AppliedBatch['results'][number][] = [];
+  const puts: number[] = [];
+  for (const r of all) {
+    if (r.origin !== memberId) continue;
+    const o = r.outcome;
+    if ('kind' in o && o.kind === 'put' && o.response.prevKv === undefined) puts.push(r.id, o.response.header.revision);
+    else results.push(r);
+  }
+  return { results, puts };
 }

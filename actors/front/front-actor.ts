@@ -294,6 +294,11 @@ export class FrontActor implements Actor<FrontInbox> {
       this.#alarms = m.alarms;
       this.#compacted = Math.max(this.#compacted, m.compacted);
     }
+    const puts = m.puts;
+    for (let i = 0; i < puts.length; i += 2) {
+      const p = this.#take(puts[i]!);
+      p?.resolve({ kind: 'put', response: { header: { revision: puts[i + 1]! } } });
+    }
     for (const r of m.results) {
       this.#settle(r.id, (p) => {
         const outcome = r.outcome;
@@ -324,10 +329,15 @@ export class FrontActor implements Actor<FrontInbox> {
   }
 
   #settle(id: number, fn: (p: Pending<CommandResponse>) => void): void {
+    const p = this.#take(id);
+    if (p !== undefined) fn(p);
+  }
+
+  /** The pending proposal `id`, removed; undefined if answered already (timed out) or proposed by an earlier process. */
+  #take(id: number): Pending<CommandResponse> | undefined {
     const p = this.#proposals.get(id);
-    if (p === undefined) return; // answered already (timed out) or proposed by an earlier process
-    this.#proposals.delete(id);
-    fn(p);
+    if (p !== undefined) this.#proposals.delete(id);
+    return p;
   }
 
   #startRound(ctx: ActorContext<FrontInbox>): void {

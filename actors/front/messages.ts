@@ -11,6 +11,11 @@ export type FrontInbox =
   | {
     readonly type: 'front.applied'; readonly appliedIndex: number; readonly revision: number;
     readonly compacted: number; readonly results: readonly ApplyResult[];
+    /**
+     * The commonest result flat, `[id, revision, id, revision, ...]`: a put that succeeded and
+     * asked for no prev_kv (a structured clone of two numbers instead of four small objects).
+     */
+    readonly puts: readonly number[];
     readonly alarms: readonly AlarmMember[];
   }
   | { readonly type: 'front.readIndexed'; readonly readId: number; readonly index: number }

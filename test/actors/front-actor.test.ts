@@ -47,11 +47,28 @@ t.test('a proposal goes to raft encoded and is answered by apply\'s result', asy
   t.equal(proposal.origin, ME);
   t.same(proposal.command, put);
   tell({
-    type: 'front.applied', appliedIndex: 1, revision: 2, compacted: 0, alarms: [],
+    type: 'front.applied', appliedIndex: 1, revision: 2, compacted: 0, alarms: [], puts: [],
     results: [{ id: proposal.id, origin: ME, outcome: { kind: 'put', response: { header: { revision: 2 } } } }],
   });
   t.same(await answer, { kind: 'put', response: { header: { revision: 2 } } });
   t.equal(front.appliedIndex, 1);
+  t.equal(front.proposalsPending, 0);
+});
+
+t.test('plain put results arrive flat, [id, revision] pairs, and answer as the full shape would', async (t) => {
+  const { sim, raft, front, tell } = setup();
+  const answers = [front.propose(put), front.propose(put)];
+  sim.runFor(5);
+  const ids = raft.seen.filter((m) => m.type === 'raft.propose')
+    .flatMap((m) => (m as unknown as { ids: number[] }).ids);
+  t.equal(ids.length, 2);
+  tell({
+    type: 'front.applied', appliedIndex: 2, revision: 3, compacted: 0, alarms: [], results: [],
+    puts: [ids[0]!, 2, ids[1]!, 3],
+  });
+  t.same(await Promise.all(answers), [
+    { kind: 'put', response: { header: { revision: 2 } } }, { kind: 'put', response: { header: { revision: 3 } } },
+  ]);
   t.equal(front.proposalsPending, 0);
 });
 
@@ -90,7 +107,7 @@ t.test('read barriers: one round in flight at a time, parked until applied, late
   await new Promise((r) => setImmediate(r));
   t.same(done, [], 'a is parked until apply reaches index 5');
   t.equal(rounds().length, 2, 'b and c share the next round');
-  tell({ type: 'front.applied', appliedIndex: 5, revision: 3, compacted: 0, alarms: [], results: [] });
+  tell({ type: 'front.applied', appliedIndex: 5, revision: 3, compacted: 0, alarms: [], results: [], puts: [] });
   await a;
   t.same(done, ['a']);
   tell({ type: 'front.readIndexed', readId: rounds()[1]!.readId, index: 4 });
