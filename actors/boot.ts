@@ -20,8 +20,8 @@ import { Applier, storedAlarms } from '../src/apply/index.js';
 import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
 import { WatchHub, rangesContain, type HistoryReader } from '../src/watch/index.js';
 import {
-  ConsoleLogger, GrpcServer, LmdbBackend, LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE,
-  ThreadHost, acquireEnv, bidi, importRaftLog, serverStream, unary,
+  ConsoleLogger, ENV_TABLES_MAX, GrpcServer, LmdbBackend, LmdbRaftStorage, RAFT_LOG_TABLE,
+  RAFT_META_TABLE, ThreadHost, acquireEnv, bidi, importRaftLog, serverStream, unary,
   type ActorSpec, type MainActorSpec, type Placement,
 } from '../src/runtime/node/index.js';
 import type { AnyActor } from '../src/runtime/index.js';
@@ -73,10 +73,10 @@ export interface BootConfig {
  * Where the actors run. `worker` (the default): raft, apply, watch and lease together on ONE
  * worker thread, the front on main: request handling runs beside the write pipeline, with one
  * thread hop each way. `threads`: each of the four on its own worker thread. `single`: all on the
- * main thread, no thread hops. Measured on the project's 2-core machine, put at 64 clients:
- * about 130-140 us of server CPU per put with `worker`, 155-180 with `threads` (every hop is a
- * structured clone and a thread wake-up, and the hops outnumber the cores), 105-110 with
- * `single`, which keeps the front and the pipeline from overlapping.
+ * main thread, no thread hops. Measured on the project's 2-core machine, put at 64 clients
+ * (session 3): about 85-110 us of server CPU per put with `worker`, about 90 with `single`, which
+ * keeps the front and the pipeline from overlapping, and the most with `threads` (every hop is a
+ * structured clone and a thread wake-up, and the hops outnumber the cores).
  */
 export type PlacementName = 'threads' | 'single' | 'worker';
 
@@ -261,7 +261,7 @@ function hostFacts(mvccPath: string): HostFacts {
       try {
         await env.backup(dir, false);
         // The snapshot is the keyspace, as etcd's db file is: the Raft log stays behind.
-        const copy = openLmdb({ path: dir, maxDbs: 64 });
+        const copy = openLmdb({ path: dir, maxDbs: ENV_TABLES_MAX });
         for (const name of [RAFT_LOG_TABLE, RAFT_META_TABLE]) await copy.openDB({ name }).drop();
         await copy.close();
         // etcd appends the SHA-256 of the db to the stream so `snapshot restore` can verify it.

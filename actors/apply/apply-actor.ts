@@ -127,14 +127,18 @@ export class ApplyActor implements Actor<ApplyInbox> {
  * The results this member's front waits for (those it proposed): plain successful puts as flat
  * `[id, revision]` pairs, everything else as it is.
  */
-function forFront(all: AppliedBatch['results'], memberId: bigint): { results: AppliedBatch['results']; puts: number[] } {
+function forFront(all: AppliedBatch['results'], memberId: bigint):
+  { results: AppliedBatch['results']; puts: number[] } {
   const results: AppliedBatch['results'][number][] = [];
   const puts: number[] = [];
   for (const r of all) {
     if (r.origin !== memberId) continue;
     const o = r.outcome;
-    if ('kind' in o && o.kind === 'put' && o.response.prevKv === undefined) puts.push(r.id, o.response.header.revision);
-    else results.push(r);
+    if ('kind' in o && o.kind === 'put' && o.response.prevKv === undefined) {
+      puts.push(r.id, o.response.header.revision);
+    } else {
+      results.push(r);
+    }
   }
   return { results, puts };
 }

@@ -251,10 +251,10 @@ export class FrontActor implements Actor<FrontInbox> {
       }
       case 'front.proposalsDropped':
         for (const id of message.ids) {
-          this.#settle(id, (p) => {
-            this.#proposalsFailed++;
-            p.reject(new EtcdError(message.code));
-          });
+          const p = this.#take(id);
+          if (p === undefined) continue;
+          this.#proposalsFailed++;
+          p.reject(new EtcdError(message.code));
         }
         return;
       case 'front.raftState':
@@ -300,11 +300,10 @@ export class FrontActor implements Actor<FrontInbox> {
       p?.resolve({ kind: 'put', response: { header: { revision: puts[i + 1]! } } });
     }
     for (const r of m.results) {
-      this.#settle(r.id, (p) => {
-        const outcome = r.outcome;
-        if ('ok' in outcome && outcome.ok === false) p.reject(new EtcdError(outcome.code as EtcdErrorCode));
-        else p.resolve(outcome as CommandResponse);
-      });
+      const p = this.#take(r.id);
+      const outcome = r.outcome;
+      if ('ok' in outcome && outcome.ok === false) p?.reject(new EtcdError(outcome.code as EtcdErrorCode));
+      else p?.resolve(outcome as CommandResponse);
     }
     if (this.#parked.length > 0) {
       const still: { index: number; waiters: Pending<void>[] }[] = [];
@@ -328,12 +327,10 @@ export class FrontActor implements Actor<FrontInbox> {
     );
   }
 
-  #settle(id: number, fn: (p: Pending<CommandResponse>) => void): void {
-    const p = this.#take(id);
-    if (p !== undefined) fn(p);
-  }
-
-  /** The pending proposal `id`, removed; undefined if answered already (timed out) or proposed by an earlier process. */
+  /**
+   * The pending proposal `id`, removed; undefined if answered already (timed out) or proposed by
+   * an earlier process.
+   */
   #take(id: number): Pending<CommandResponse> | undefined {
     const p = this.#proposals.get(id);
     if (p !== undefined) this.#proposals.delete(id);

@@ -207,11 +207,6 @@ export class GrpcServer {
     this.#env = { options: this.#options, logger: this.#logger, observer: this.#observer };
   }
 
-  /** Concurrent streams a client may open on one connection (the HTTP/2 SETTINGS value). */
-  get streamsPerConnectionMax(): number {
-    return this.#options.streamsPerConnectionMax;
-  }
-
   /** Registers a service's methods under `/<service>/<Method>`; a service registers once. */
   addService(service: string, methods: Readonly<Record<string, MethodDefinition>>): void {
     assert(!this.#services.has(service), `service ${service} registered twice`);

@@ -252,7 +252,7 @@ export class H2Connection {
       case TYPE_CONTINUATION: return this.#onContinuation(flags, id, payload);
       case TYPE_PRIORITY:
         if (id === 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'PRIORITY on stream 0');
-        if (payload.length !== PRIORITY_BYTES) this.#resetStream(id, H2Code.FRAME_SIZE_ERROR);
+        if (payload.length !== PRIORITY_BYTES) this.resetStream(id, H2Code.FRAME_SIZE_ERROR);
         return;
       case TYPE_RST_STREAM: return this.#onRstStream(id, payload);
       case TYPE_SETTINGS: return this.#onSettings(flags, id, payload);
@@ -279,7 +279,7 @@ export class H2Connection {
     this.#receiveWindow -= payload.length;
     this.#receivedUngranted += payload.length;
     if (this.#receivedUngranted >= CONNECTION_RECEIVE_WINDOW / 2) {
-      this.#windowUpdate(0, this.#receivedUngranted);
+      this.windowUpdate(0, this.#receivedUngranted);
       this.#receiveWindow += this.#receivedUngranted;
       this.#receivedUngranted = 0;
     }
@@ -355,7 +355,7 @@ export class H2Connection {
     if (existing !== undefined) {
       // Trailers: they must end the stream; gRPC clients send none, and they carry nothing here.
       if (!endStream) {
-        this.#resetStream(id, H2Code.PROTOCOL_ERROR);
+        this.resetStream(id, H2Code.PROTOCOL_ERROR);
         existing.closedByPeer();
         return;
       }
@@ -364,14 +364,14 @@ export class H2Connection {
     }
     if (id <= this.#lastStreamId) {
       // A stream already closed here; RFC 9113 allows treating it as a stream error.
-      this.#resetStream(id, H2Code.STREAM_CLOSED);
+      this.resetStream(id, H2Code.STREAM_CLOSED);
       return;
     }
     this.#lastStreamId = id;
     if (this.#goingAway) return;
     if (this.#streams.size >= this.#options.maxConcurrentStreams
       || this.#streams.size >= STREAMS_OPEN_MAX) {
-      this.#resetStream(id, H2Code.REFUSED_STREAM);
+      this.resetStream(id, H2Code.REFUSED_STREAM);
       return;
     }
     const stream = new H2Stream(this, id, headers, this.#peerInitialWindow);
@@ -447,7 +447,7 @@ export class H2Connection {
           break;
       }
     }
-    this.#emit(frameHeader(0, TYPE_SETTINGS, FLAG_ACK, 0));
+    this.emit(frame(TYPE_SETTINGS, FLAG_ACK, 0));
     this.#pumpBlocked();
   }
 
@@ -460,10 +460,7 @@ export class H2Connection {
       return;
     }
     // Answered, never refused: etcd's clients ping often (etcd's keepalive enforcement allows it).
-    const ack = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 8);
-    writeFrameHeader(ack, 0, 8, TYPE_PING, FLAG_ACK, 0);
-    payload.copy(ack, FRAME_HEADER_BYTES);
-    this.#emit(ack);
+    this.emit(frame(TYPE_PING, FLAG_ACK, 0, payload));
   }
 
   #onWindowUpdate(id: number, payload: Buffer): void {
@@ -488,7 +485,7 @@ export class H2Connection {
       return;
     }
     if (increment === 0 || !stream.adjustSendWindow(increment)) {
-      this.#resetStream(id, increment === 0 ? H2Code.PROTOCOL_ERROR : H2Code.FLOW_CONTROL_ERROR);
+      this.resetStream(id, increment === 0 ? H2Code.PROTOCOL_ERROR : H2Code.FLOW_CONTROL_ERROR);
       stream.closedByPeer();
       return;
     }
@@ -521,21 +518,6 @@ export class H2Connection {
     this.#drainWaiters.add(stream);
   }
 
-  /** Grants the client `n` more bytes on a stream. */
-  grantStream(id: number, n: number): void {
-    this.#windowUpdate(id, n);
-  }
-
-  /** Queues bytes for the socket; they leave together at the end of this turn. */
-  emit(bytes: Buffer): void {
-    this.#emit(bytes);
-  }
-
-  /** Sends RST_STREAM and forgets the stream. */
-  resetStream(id: number, code: number): void {
-    this.#resetStream(id, code);
-  }
-
   /** A stream is over on both sides: it leaves the table. */
   forget(stream: H2Stream): void {
     this.#streams.delete(stream.id);
@@ -543,13 +525,10 @@ export class H2Connection {
     this.#drainWaiters.delete(stream);
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   // ---- writing --------------------------------------------------------------------------------
 
-  #emit(bytes: Buffer): void {
+  /** Queues bytes for the socket; they leave together at the end of this turn. */
+  emit(bytes: Buffer): void {
     if (this.#closed) return;
     this.#out.push(bytes);
     this.#outBytes += bytes.length;
@@ -619,30 +598,25 @@ export class H2Connection {
     if (this.#options.maxConcurrentStreams !== STREAMS_UNLIMITED) {
       settings.unshift([SETTINGS_MAX_CONCURRENT_STREAMS, this.#options.maxConcurrentStreams]);
     }
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 6 * settings.length);
-    writeFrameHeader(frame, 0, 6 * settings.length, TYPE_SETTINGS, 0, 0);
+    const payload = Buffer.allocUnsafe(6 * settings.length);
     settings.forEach(([id, value], i) => {
-      frame.writeUInt16BE(id, FRAME_HEADER_BYTES + 6 * i);
-      frame.writeUInt32BE(value, FRAME_HEADER_BYTES + 6 * i + 2);
+      payload.writeUInt16BE(id, 6 * i);
+      payload.writeUInt32BE(value, 6 * i + 2);
     });
-    this.#emit(frame);
+    this.emit(frame(TYPE_SETTINGS, 0, 0, payload));
     // The connection window starts at 65,535 whatever SETTINGS say; raise it once.
-    this.#windowUpdate(0, CONNECTION_RECEIVE_WINDOW - DEFAULT_WINDOW);
+    this.windowUpdate(0, CONNECTION_RECEIVE_WINDOW - DEFAULT_WINDOW);
   }
 
-  #windowUpdate(id: number, increment: number): void {
+  /** Grants the client `increment` more bytes on stream `id` (0: the connection). */
+  windowUpdate(id: number, increment: number): void {
     assert(increment > 0 && increment <= WINDOW_MAX, 'a window increment is 1..2^31-1');
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 4);
-    writeFrameHeader(frame, 0, 4, TYPE_WINDOW_UPDATE, 0, id);
-    frame.writeUInt32BE(increment, FRAME_HEADER_BYTES);
-    this.#emit(frame);
+    this.emit(u32Frame(TYPE_WINDOW_UPDATE, id, increment));
   }
 
-  #resetStream(id: number, code: number): void {
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 4);
-    writeFrameHeader(frame, 0, 4, TYPE_RST_STREAM, 0, id);
-    frame.writeUInt32BE(code, FRAME_HEADER_BYTES);
-    this.#emit(frame);
+  /** Sends RST_STREAM and forgets the stream. */
+  resetStream(id: number, code: number): void {
+    this.emit(u32Frame(TYPE_RST_STREAM, id, code));
     const stream = this.#streams.get(id);
     if (stream !== undefined) this.forget(stream);
   }
@@ -652,12 +626,11 @@ export class H2Connection {
     if (this.#goingAway && code === H2Code.NO_ERROR) return;
     this.#goingAway = true;
     const text = Buffer.from(debug, 'utf8');
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 8 + text.length);
-    writeFrameHeader(frame, 0, 8 + text.length, TYPE_GOAWAY, 0, 0);
-    frame.writeUInt32BE(this.#lastStreamId, FRAME_HEADER_BYTES);
-    frame.writeUInt32BE(code, FRAME_HEADER_BYTES + 4);
-    text.copy(frame, FRAME_HEADER_BYTES + 8);
-    this.#emit(frame);
+    const payload = Buffer.allocUnsafe(8 + text.length);
+    payload.writeUInt32BE(this.#lastStreamId, 0);
+    payload.writeUInt32BE(code, 4);
+    text.copy(payload, 8);
+    this.emit(frame(TYPE_GOAWAY, 0, 0, payload));
     this.flush();
     this.#socket.end();
     const timer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
@@ -696,9 +669,7 @@ export class H2Connection {
         this.#socket.destroy();
       }, this.#options.keepaliveTimeoutMs);
       this.#pingDeadline.unref();
-      const ping = Buffer.alloc(FRAME_HEADER_BYTES + 8);
-      writeFrameHeader(ping, 0, 8, TYPE_PING, 0, 0);
-      this.#emit(ping);
+      this.emit(frame(TYPE_PING, 0, 0, PING_PAYLOAD));
     }, this.#options.keepaliveTimeMs);
     this.#keepalive.unref();
   }
@@ -714,6 +685,7 @@ export class H2Connection {
 /** Queued frames up to this size leave as one buffer; larger turns go out as a corked writev. */
 const FLUSH_COALESCE_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+const PING_PAYLOAD = Buffer.alloc(8);
 
 function flushConnection(connection: H2Connection): void {
   connection.flush();
@@ -796,7 +768,7 @@ export class H2Stream {
     this.#connection.forget(this);
     this.#queue = undefined;
     this.#queuedBytes = 0;
-    this.#wakeDrain();
+    this.notifyDrain();
     if (!this.#localEnded) this.sink?.onClose();
   }
 
@@ -824,7 +796,7 @@ export class H2Stream {
   #grant(): void {
     if (this.#paused || this.#remoteClosed || this.#gone) return;
     if (this.#receivedUngranted < STREAM_RECEIVE_WINDOW / 2) return;
-    this.#connection.grantStream(this.id, this.#receivedUngranted);
+    this.#connection.windowUpdate(this.id, this.#receivedUngranted);
     this.#receiveWindow += this.#receivedUngranted;
     this.#receivedUngranted = 0;
   }
@@ -904,17 +876,14 @@ export class H2Stream {
         connection.block(this);
         return;
       }
-      const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
-      writeFrameHeader(frame, 0, n, TYPE_DATA, 0, this.id);
-      frame.set(n === head.length ? head : head.subarray(0, n), FRAME_HEADER_BYTES);
-      connection.emit(frame);
+      connection.emit(frame(TYPE_DATA, 0, this.id, n === head.length ? head : head.subarray(0, n)));
       this.#sendWindow -= n;
       connection.spendSendWindow(n);
       this.#queuedBytes -= n;
       if (n === head.length) queue.shift();
       else queue[0] = head.subarray(n);
     }
-    if (this.#drainResolvers !== undefined) this.#wakeDrain();
+    if (this.#drainResolvers !== undefined) this.notifyDrain();
     const trailers = this.#trailers;
     if (trailers !== undefined) {
       this.#trailers = undefined;
@@ -934,11 +903,8 @@ export class H2Stream {
     });
   }
 
+  /** Resolves the drain waiters once the stream and the socket have room (else keeps waiting). */
   notifyDrain(): void {
-    this.#wakeDrain();
-  }
-
-  #wakeDrain(): void {
     if (!this.#gone && (this.#queuedBytes >= STREAM_HIGH_WATER_BYTES)) return;
     if (!this.#gone && this.#connection.congested) {
       this.#connection.waitDrain(this);
@@ -960,30 +926,37 @@ export class H2Stream {
       this.#connection.resetStream(this.id, H2Code.NO_ERROR);
     }
     this.#gone = true;
-    this.#wakeDrain();
+    this.notifyDrain();
   }
 
   /** A header block as HEADERS (+ CONTINUATION frames when over the client's frame size). */
   #headerFrames(block: Buffer, endStream: boolean): void {
+    assert(block.length > 0, 'a header block holds at least one field');
     const max = this.#connection.peerMaxFrameSize;
-    const endFlag = endStream ? FLAG_END_STREAM : 0;
-    if (block.length <= max) {
-      const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
-      writeFrameHeader(frame, 0, block.length, TYPE_HEADERS, FLAG_END_HEADERS | endFlag, this.id);
-      block.copy(frame, FRAME_HEADER_BYTES);
-      this.#connection.emit(frame);
-      return;
-    }
     for (let at = 0; at < block.length; at += max) {
-      const piece = block.subarray(at, Math.min(at + max, block.length));
+      const first = at === 0;
       const last = at + max >= block.length;
-      const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + piece.length);
-      writeFrameHeader(frame, 0, piece.length, at === 0 ? TYPE_HEADERS : TYPE_CONTINUATION,
-        (at === 0 ? endFlag : 0) | (last ? FLAG_END_HEADERS : 0), this.id);
-      piece.copy(frame, FRAME_HEADER_BYTES);
-      this.#connection.emit(frame);
+      this.#connection.emit(frame(first ? TYPE_HEADERS : TYPE_CONTINUATION,
+        (first && endStream ? FLAG_END_STREAM : 0) | (last ? FLAG_END_HEADERS : 0), this.id,
+        block.subarray(at, at + max)));
     }
   }
+}
+
+/** One whole frame: header and a copy of `payload`. */
+function frame(type: number, flags: number, id: number, payload: Uint8Array = EMPTY): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  writeFrameHeader(out, 0, payload.length, type, flags, id);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** A frame whose payload is one 32-bit big-endian value (WINDOW_UPDATE, RST_STREAM). */
+function u32Frame(type: number, id: number, value: number): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 4);
+  writeFrameHeader(out, 0, 4, type, 0, id);
+  out.writeUInt32BE(value, FRAME_HEADER_BYTES);
+  return out;
 }
 
 /** Writes a 9-byte frame header at `at`; returns the offset after it. */
@@ -997,10 +970,4 @@ function writeFrameHeader(out: Buffer, at: number, length: number, type: number,
   out[at + 4] = flags;
   out.writeUInt32BE(id & 0x7fff_ffff, at + 5);
   return at + FRAME_HEADER_BYTES;
-}
-
-function frameHeader(length: number, type: number, flags: number, id: number): Buffer {
-  const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  writeFrameHeader(h, 0, length, type, flags, id);
-  return h;
 }

@@ -124,12 +124,6 @@ export function huffmanEncode(text: string): Buffer {
 }
 
 /**
- * Huffman strings decoded lately, by their coded octets: some clients (node:http2's nghttp2, so
- * grpc-js and etcd3) never index `:path`, so the same few method paths arrive coded on every
- * request. Cleared when full; only short strings are kept.
- */
-const HUFFMAN_CACHE_ENTRIES_MAX = 1_024;
-/**
  * The decoded size (§4.1: name, value and 32 octets a field) a request's headers may reach: a
  * small block of indexes into a large dynamic-table entry would otherwise decode to megabytes.
  */
@@ -137,11 +131,21 @@ export const HEADER_LIST_BYTES_MAX = 256 * 1024;
 /** Decoded header blocks one connection keeps (HpackDecoder.decodeHeaders), and their size. */
 const BLOCK_CACHE_ENTRIES_MAX = 64;
 const BLOCK_CACHE_BYTES_MAX = 512;
+
+/**
+ * Huffman strings decoded lately, by their coded octets: some clients (node:http2's nghttp2, so
+ * grpc-js and etcd3) never index `:path`, so the same few method paths arrive coded on every
+ * request. Cleared when full; only short strings are kept.
+ */
+const HUFFMAN_CACHE_ENTRIES_MAX = 1_024;
 const HUFFMAN_CACHE_STRING_BYTES_MAX = 96;
 const huffmanCache = new Map<string, string>();
 
-function huffmanDecodeCached(raw: Uint8Array, coded: string): string {
+/** huffmanDecode of `bytes[start, end)`, through the cache for short strings. */
+function huffmanDecodeCached(bytes: Buffer, start: number, end: number): string {
+  const raw = bytes.subarray(start, end);
   if (raw.length > HUFFMAN_CACHE_STRING_BYTES_MAX) return huffmanDecode(raw);
+  const coded = bytes.toString('latin1', start, end);
   let text = huffmanCache.get(coded);
   if (text === undefined) {
     text = huffmanDecode(raw);
@@ -191,8 +195,8 @@ class Reader {
     if (length > this.bytes.length - this.#offset) throw new HpackError('string longer than the block');
     const start = this.#offset;
     this.#offset += length;
-    const text = this.#text.toString('latin1', start, this.#offset);
-    return huffman ? huffmanDecodeCached(this.bytes.subarray(start, this.#offset), text) : text;
+    return huffman ? huffmanDecodeCached(this.#text, start, this.#offset)
+      : this.#text.toString('latin1', start, this.#offset);
   }
 
   #byte(): number {

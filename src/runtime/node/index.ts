@@ -29,7 +29,7 @@ export type {
 export { LmdbBackend } from './lmdb-backend.js';
 export type { LmdbBackendOptions } from './lmdb-backend.js';
 export { LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, importRaftLog } from './lmdb-raft-storage.js';
-export { acquireEnv, releaseEnv } from './lmdb-env.js';
+export { ENV_TABLES_MAX, acquireEnv, releaseEnv } from './lmdb-env.js';
 export type { EnvOptions } from './lmdb-env.js';
 export type { LmdbRaftStorageOptions } from './lmdb-raft-storage.js';
 export { ClientPort, prefaceMatch } from './http-client-port.js';

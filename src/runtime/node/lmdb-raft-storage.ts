@@ -39,6 +39,7 @@
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { acquireEnv, releaseEnv } from './lmdb-env.js';
+import type { EnvOptions } from './lmdb-env.js';
 import { Packr } from 'msgpackr';
 import {
   assert, assertCount, memberId, readUint64BE, writeUint64BE,
@@ -65,13 +66,10 @@ export const HARD_STATE_COMMIT_LAG_MAX = 1_024;
 export const RAFT_LOG_TABLE = 'raft.log';
 export const RAFT_META_TABLE = 'raft.meta';
 
-export interface LmdbRaftStorageOptions {
-  /** Directory of the member's env (created if missing), shared with its mvcc tables. */
-  readonly path: string;
+/** `path`: the member's env, shared with its mvcc tables. */
+export interface LmdbRaftStorageOptions extends Pick<EnvOptions, 'path' | 'noSync'> {
   /** Membership of a brand-new log; ignored when the env already holds a snapshot. */
   readonly bootstrap?: ConfState;
-  /** Never fsync: only for throwaway logs (tests, simulation on disk). */
-  readonly noSync?: boolean;
   /** Bounds of the in-memory tail (tests make them small); default LOG_TAIL_*_MAX. */
   readonly tailEntriesMax?: number;
   readonly tailBytesMax?: number;
