@@ -6,13 +6,15 @@
  *
  * The pipeline (shared DESIGN.md): gRPC on the main thread -> front actor -> raft actor -> apply
  * actor -> front -> client. One LMDB env per member (`member/mvcc`) holds both the Raft log and
- * the mvcc tables, so where raft and apply share a thread (the default `worker` placement) an
+ * the mvcc tables, so where raft and apply share a thread (`single` and `worker` placements) an
  * append and the apply before it commit and fsync together. Serializable reads read the env on
  * the main thread directly.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { open as openLmdb } from 'lmdb';
 import { assert, limits, type Logger, type MemberId } from '../src/base/index.js';
 import { codecFor } from '../src/api/index.js';
@@ -62,7 +64,7 @@ export interface BootConfig {
   readonly autoCompaction: { readonly mode: 'periodic' | 'revision'; readonly retention: number };
   /** Accepted etcd flags that have no effect here, with why; logged once at start. */
   readonly ignoredFlags?: readonly string[];
-  /** Actor placement; `worker` by default. */
+  /** Actor placement; `auto` by default. */
   readonly placement?: PlacementName;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
   /** Lease expiries proposed per second at most (etcd: 1000); limits.leaseRevokesPerSecondMax by default. */
@@ -70,17 +72,46 @@ export interface BootConfig {
 }
 
 /**
- * Where the actors run. `worker` (the default): raft, apply, watch and lease together on ONE
- * worker thread, the front on main: request handling runs beside the write pipeline, with one
- * thread hop each way. `threads`: each of the four on its own worker thread. `single`: all on the
- * main thread, no thread hops. Measured on the project's 2-core machine, put at 64 clients
- * (session 3): about 85-110 us of server CPU per put with `worker`, about 90 with `single`, which
- * keeps the front and the pipeline from overlapping, and the most with `threads` (every hop is a
- * structured clone and a thread wake-up, and the hops outnumber the cores).
+ * Where the actors run. `worker`: raft, apply, watch and lease together on ONE worker thread, the
+ * front on main: request handling runs beside the write pipeline, with one thread hop each way.
+ * `threads`: each of the four on its own worker thread. `single`: all on the main thread, no
+ * thread hops. `auto` (the default) is `single` where the process may use at most
+ * SINGLE_PLACEMENT_CORES_MAX cores and `worker` elsewhere.
+ *
+ * Why `auto`: a worker thread pays off only when it gets a core of its own. With two cores, main,
+ * the worker, LMDB's flushes on the libuv pool and V8's GC threads already contend for both, and
+ * every hop is a structured clone and a thread wake-up (in a VM, an inter-processor interrupt).
+ * Measured on the project's 2-core VM, put at 64 clients, alternating runs (session 4): `worker`
+ * about 120 us of server CPU per put, `single` about 92, with higher throughput too; `threads`
+ * costs the most (the hops outnumber the cores).
  */
-export type PlacementName = 'threads' | 'single' | 'worker';
+export type PlacementName = 'auto' | 'threads' | 'single' | 'worker';
 
-function placementOf(name: PlacementName, a: {
+/** Cores at most for which `auto` picks `single` (see PlacementName). */
+export const SINGLE_PLACEMENT_CORES_MAX = 2;
+
+/** The placement `name` stands for on a machine where the process may use `cores` cores. */
+export function resolvePlacement(name: PlacementName, cores: number): Exclude<PlacementName, 'auto'> {
+  if (name !== 'auto') return name;
+  return cores <= SINGLE_PLACEMENT_CORES_MAX ? 'single' : 'worker';
+}
+
+/**
+ * V8 copies the young generation's survivors with helper threads (parallel scavenge). Where the
+ * process has at most SINGLE_PLACEMENT_CORES_MAX cores, the helpers only contend with the
+ * threads doing the work: on the project's 2-core VM (put at 64 clients, alternating runs,
+ * session 4) they spent about 200 ms of CPU per 6 s run while the main thread's scavenge pauses
+ * stayed as long, and server CPU per put fell from about 125 us to 110 with them off. V8 reads
+ * the flag at every scavenge, so turning it off at start is safe. (`--single-threaded-gc` would
+ * also stop concurrent marking, but changing that after start aborts the process.)
+ */
+export function tuneGcForCores(cores: number): boolean {
+  if (cores > SINGLE_PLACEMENT_CORES_MAX) return false;
+  setFlagsFromString('--no-parallel-scavenge');
+  return true;
+}
+
+function placementOf(name: Exclude<PlacementName, 'auto'>, a: {
   front: MainActorSpec; raft: ActorSpec; apply: ActorSpec; watch: ActorSpec; lease: ActorSpec;
 }): Placement {
   if (name === 'single') return { threads: [], main: [a.front, a.raft, a.apply, a.watch, a.lease] };
@@ -356,8 +387,12 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     address: addr.watch, module: bootModule, export: 'createWatchActor',
     options: { mvccPath: paths.mvcc, frontAddress: addr.front } satisfies WatchWorkerOptions,
   };
+  const cores = availableParallelism();
+  const placement = resolvePlacement(config.placement ?? 'auto', cores);
+  const serialScavenge = tuneGcForCores(cores);
+  logger.info('actor placement', { placement, cores, serialScavenge });
   const host = await ThreadHost.start({
-    placement: placementOf(config.placement ?? 'worker', {
+    placement: placementOf(placement, {
       front: { address: addr.front, create: () => front },
       raft: raftSpec, apply: applySpec, watch: watchSpec, lease: leaseSpec,
     }),

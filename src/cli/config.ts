@@ -67,7 +67,7 @@ const FLAGS = {
   'auto-compaction-mode': [z.enum(['periodic', 'revision']), 'periodic', "'periodic' or 'revision'"],
   'auto-compaction-retention': [z.string().regex(/^(\d+|\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, 'must be a number or a duration like 1h30m'), '0', 'auto compaction retention (0 = off; hours, or a duration in periodic mode)'],
   'log-level': [z.enum(['debug', 'info', 'warn', 'error', 'panic', 'fatal']), 'info', 'log level'],
-  'actor-placement': [z.enum(['worker', 'threads', 'single']), 'worker', "strata: 'worker' (raft, apply, watch and lease together on one worker thread), 'threads' (each on its own worker thread) or 'single' (all on the main thread)"],
+  'actor-placement': [z.enum(['auto', 'worker', 'threads', 'single']), 'auto', "strata: 'worker' (raft, apply, watch and lease together on one worker thread), 'threads' (each on its own worker thread), 'single' (all on the main thread) or 'auto' ('single' on up to 2 cores, else 'worker')"],
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -123,7 +123,7 @@ export interface ServerConfig {
   /** Periodic mode: milliseconds; revision mode: revisions to keep. 0 turns it off. */
   readonly autoCompactionRetention: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
-  readonly actorPlacement: 'worker' | 'threads' | 'single';
+  readonly actorPlacement: 'auto' | 'worker' | 'threads' | 'single';
   /** Accepted etcd flags that do nothing here, each with why (logged as warnings at start). */
   readonly ignoredFlags: readonly string[];
 }

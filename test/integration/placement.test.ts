@@ -1,14 +1,21 @@
 /**
  * Actor placement is configuration: with every actor on the main thread
- * (`--actor-placement=single`), or one worker thread per actor (`threads`), a member answers as
- * it does with its default placement (raft, apply, watch and lease on one worker). The same
- * etcdctl session (writes, a txn, a prefix watch with history, a lease with an attached key,
- * compaction) runs against both placements and must print the same.
+ * (`--actor-placement=single`), one worker thread per actor (`threads`), or the default (`auto`:
+ * `single` or `worker` by the cores), a member answers as it does with raft, apply, watch and
+ * lease on one worker (`worker`). The same etcdctl session (writes, a txn, a prefix watch with
+ * history, a lease with an attached key, compaction) runs against each and must print the same.
  */
 import t from 'tap';
 import { etcdMissing, etcdctl, etcdctlWatch } from '../helpers/real-etcd.js';
 import { startStrata } from '../helpers/strata-server.js';
+import { resolvePlacement, SINGLE_PLACEMENT_CORES_MAX } from '../../actors/boot.js';
 
+t.test('auto is single up to SINGLE_PLACEMENT_CORES_MAX cores, worker above', async (t) => {
+  t.equal(resolvePlacement('auto', 1), 'single');
+  t.equal(resolvePlacement('auto', SINGLE_PLACEMENT_CORES_MAX), 'single');
+  t.equal(resolvePlacement('auto', SINGLE_PLACEMENT_CORES_MAX + 1), 'worker');
+  for (const name of ['single', 'worker', 'threads'] as const) t.equal(resolvePlacement(name, 1), name, `${name} stays`);
+});
 
 async function session(endpoint: string): Promise<string[]> {
   const out: string[] = [];
@@ -27,12 +34,12 @@ async function session(endpoint: string): Promise<string[]> {
   return out;
 }
 
-t.test('single and threads placements answer as the default one', { skip: etcdMissing() }, async (t) => {
-  const byDefault = await startStrata();
-  t.teardown(() => byDefault.stop());
-  const want = await session(byDefault.endpoint);
+t.test('single, threads and auto placements answer as worker does', { skip: etcdMissing() }, async (t) => {
+  const reference = await startStrata({ extraArgs: ['--actor-placement=worker'] });
+  t.teardown(() => reference.stop());
+  const want = await session(reference.endpoint);
   t.equal(want[3]?.split(' ').length, 9, 'the prefix watch printed its history');
-  for (const placement of ['single', 'threads']) {
+  for (const placement of ['single', 'threads', 'auto']) {
     const other = await startStrata({ extraArgs: [`--actor-placement=${placement}`] });
     t.teardown(() => other.stop());
     const got = await session(other.endpoint);
