@@ -52,8 +52,14 @@ import {
   EMPTY_HARD_STATE, assertContiguous, emptySnapshot, entrySize, limitSize,
 } from '../../raft/index.js';
 
-/** Entries the in-memory tail holds at most (etcd's default --snapshot-catchup-entries is 5,000). */
-export const LOG_TAIL_ENTRIES_MAX = 4_096;
+/**
+ * Entries the in-memory tail holds at most. etcd keeps 5,000 (--snapshot-catchup-entries) in its
+ * MemoryStorage, but Go's collector is not generational: in V8, entries that live half a second
+ * (4,096 of them at 8,000 puts/s) outlive two scavenges, get copied twice and promoted, and die in
+ * the old generation. 256 is a few batches, enough for the reads right after an append (commit
+ * rule, apply, followers in step); a follower further behind is served from LMDB.
+ */
+export const LOG_TAIL_ENTRIES_MAX = 256;
 /** Bytes (entrySize) the in-memory tail holds at most. */
 export const LOG_TAIL_BYTES_MAX = 16 * 1024 * 1024;
 /**
