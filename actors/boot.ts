@@ -31,6 +31,7 @@ import { ApplyActor } from './apply/apply-actor.js';
 import { FrontActor } from './front/front-actor.js';
 import { services, type HostFacts, type MemberInfo } from './front/services.js';
 import { RaftActor } from './raft/raft-actor.js';
+import { PeerActor } from './peer/peer-actor.js';
 import { LeaseActor } from './lease/lease-actor.js';
 import { leaseService } from './front/lease-service.js';
 import { LeaseIdGenerator, Lessor, minLeaseTtlSeconds } from '../src/lease/index.js';
@@ -39,8 +40,10 @@ import { WatchActor } from './watch/watch-actor.js';
 import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
-  ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, SharedHistogram, timeAsyncMethod,
+  ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
+  crossesWire, timeAsyncMethod, type PeerAddress,
 } from '../src/runtime/node/index.js';
+import { RAFT_DEFAULTS } from '../src/raft/index.js';
 
 /** What etcd 3.4 clients are told this server is (they compare it with 3.4.x). */
 export const ETCD_VERSION = '3.4.23';
@@ -53,6 +56,8 @@ export interface BootConfig {
   readonly clusterId: bigint;
   readonly members: readonly MemberInfo[];
   readonly listenClient: { readonly host: string; readonly port: number };
+  /** Where peers reach this member (--listen-peer-urls); listened on only with other members. */
+  readonly listenPeer?: { readonly host: string; readonly port: number };
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly quotaBackendBytes: number;
@@ -113,12 +118,15 @@ export function tuneGcForCores(cores: number): boolean {
 
 function placementOf(name: Exclude<PlacementName, 'auto'>, a: {
   front: MainActorSpec; raft: ActorSpec; apply: ActorSpec; watch: ActorSpec; lease: ActorSpec;
+  /** The peer actor, with other members only; always on main, beside its sockets. */
+  peer: MainActorSpec | null;
 }): Placement {
-  if (name === 'single') return { threads: [], main: [a.front, a.raft, a.apply, a.watch, a.lease] };
-  if (name === 'worker') return { threads: [{ actors: [a.raft, a.apply, a.watch, a.lease] }], main: [a.front] };
+  const onMain = a.peer === null ? [a.front] : [a.front, a.peer];
+  if (name === 'single') return { threads: [], main: [...onMain, a.raft, a.apply, a.watch, a.lease] };
+  if (name === 'worker') return { threads: [{ actors: [a.raft, a.apply, a.watch, a.lease] }], main: onMain };
   return {
     threads: [{ actors: [a.raft] }, { actors: [a.apply] }, { actors: [a.watch] }, { actors: [a.lease] }],
-    main: [a.front],
+    main: onMain,
   };
 }
 
@@ -128,6 +136,14 @@ export interface Member {
   /** Resolves when the member stopped; rejects if an actor crashed. */
   readonly done: Promise<void>;
   stop(): Promise<void>;
+}
+
+/** How often a member with peers checks for a leader before it serves clients. */
+const LEADER_POLL_MS = 20;
+
+function peerAddressOf(url: string): PeerAddress {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
 }
 
 /** Named limits of the pipeline. */
@@ -325,7 +341,10 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   });
   const meta = store.state();
   const me = config.name;
-  const addr = { front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply`, watch: `${me}/watch` };
+  const addr = {
+    front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply`, watch: `${me}/watch`, peer: `${me}/peer`,
+  };
+  const others = config.members.filter((m) => m.id !== config.memberId);
   const leaseAddress = `${me}/lease`;
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
@@ -359,7 +378,9 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     address: addr.raft, module: bootModule, export: 'createRaftActor',
     options: {
       envPath: paths.mvcc, memberId: config.memberId, voters: config.members.map((m) => m.id),
-      peers: [[config.memberId, addr.raft]], frontAddress: addr.front, applyAddress: addr.apply,
+      // Raft reaches every other member through the peer actor, which knows their sockets.
+      peers: [[config.memberId, addr.raft], ...others.map((m) => [m.id, addr.peer] as const)],
+      frontAddress: addr.front, applyAddress: addr.apply,
       leaseAddress, tickMs: config.heartbeatIntervalMs,
       electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
       applied: meta.appliedIndex, snapshotCount: config.snapshotCount,
@@ -387,6 +408,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     address: addr.watch, module: bootModule, export: 'createWatchActor',
     options: { mvccPath: paths.mvcc, frontAddress: addr.front } satisfies WatchWorkerOptions,
   };
+  const peerActor = others.length === 0 ? null : new PeerActor({ raftAddress: addr.raft });
   const cores = availableParallelism();
   const placement = resolvePlacement(config.placement ?? 'auto', cores);
   const serialScavenge = tuneGcForCores(cores);
@@ -395,6 +417,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     placement: placementOf(placement, {
       front: { address: addr.front, create: () => front },
       raft: raftSpec, apply: applySpec, watch: watchSpec, lease: leaseSpec,
+      peer: peerActor === null ? null : { address: addr.peer, create: () => peerActor },
     }),
     logger,
     workerLogLevel: config.logLevel === 'debug' ? 'debug' : 'warn',
@@ -465,6 +488,27 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       metrics: () => metrics.text(),
     },
   });
+  let peers: PeerTransport | null = null;
+  if (peerActor !== null) {
+    assert(config.listenPeer !== undefined, 'a member with peers listens for them');
+    peers = await PeerTransport.start({
+      selfId: config.memberId, clusterId: config.clusterId, listen: config.listenPeer,
+      peers: new Map(others.map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)])),
+      onMessage: (m) => peerActor.deliver(m),
+      // One message holds up to maxBytesPerMessage of entries, and at least one entry whole.
+      frameBytesMax: RAFT_DEFAULTS.maxBytesPerMessage + receiveBytesMax,
+      messageLimits: { entriesMax: RAFT_DEFAULTS.maxEntriesPerMessage },
+      logger: logger.child({ part: 'peer' }),
+    });
+    const transport = peers;
+    peerActor.attach({ send: (m) => transport.send(m), crossesWire });
+    // As etcd, serve clients only once the cluster has a leader (etcd waits for its publish
+    // through Raft): a client's first request then finds a working cluster.
+    let stopped = false;
+    void host.done.then(() => { stopped = true; }, () => { stopped = true; });
+    while (front.leader === 0n && !stopped) await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+    logger.info('the cluster has a leader', { leader: front.leader.toString(16) });
+  }
   const port = new ClientPort({ grpc, http: gateway.handle, logger });
   const clientPort = await port.listen(config.listenClient.port, config.listenClient.host);
 
@@ -478,6 +522,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await port.close();
+      await peers?.close();
       await host.stop();
       await backend.close();
     })();

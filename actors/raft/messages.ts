@@ -18,7 +18,11 @@ export type RaftInbox =
   /** Apply made entries up to `index` durable in the mvcc env: the log below may be compacted. */
   | { readonly type: 'raft.applied'; readonly index: number }
   | { readonly type: 'raft.tick' }
-  | { readonly type: 'raft.persisted'; readonly seq: number };
+  | { readonly type: 'raft.persisted'; readonly seq: number }
+  /** The peer actor could not send to `member` (down, or too far behind): Raft probes it again. */
+  | { readonly type: 'raft.unreachable'; readonly member: bigint }
+  /** The peer actor did not send a snapshot to `member` (snapshot transfer is not built). */
+  | { readonly type: 'raft.snapshotFailed'; readonly member: bigint };
 
 export type RaftOutbox =
   | { readonly type: 'apply.committed'; readonly entries: readonly Entry[] }

@@ -146,6 +146,12 @@ export class RaftActor implements Actor<RaftInbox> {
         if (this.#stateDue) this.#reportState(ctx);
         ctx.setTimer(this.#options.tickMs, { type: 'raft.tick' });
         break;
+      case 'raft.unreachable':
+        node.reportUnreachable(message.member as MemberId);
+        break;
+      case 'raft.snapshotFailed':
+        node.reportSnapshot(message.member as MemberId, false);
+        break;
       case 'raft.persisted':
         assert(this.#inFlight !== null && this.#inFlight.seq === message.seq, 'persisted the Ready in flight');
         this.#afterPersist(this.#inFlight.ready, ctx);

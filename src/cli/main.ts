@@ -37,10 +37,18 @@ export function bootConfigOf(c: ServerConfig) {
       clientUrls: m.name === c.name ? c.advertiseClientUrls : [],
     };
   });
-  if (members.length > 1) {
-    throw new ConfigError('invalid --initial-cluster: multi-member clusters need the peer transport, which is not built yet');
-  }
   const self = members.find((m) => m.name === c.name)!;
+  const listenPeer = new URL(c.listenPeerUrls[0]!);
+  // A lone member has no peer traffic: its peer URLs only make its id (peer TLS flags are noted).
+  if (members.length > 1) {
+    if (listenPeer.protocol !== 'http:') {
+      throw new ConfigError(`invalid --listen-peer-urls "${listenPeer.href}": peer TLS (https) is not supported yet`);
+    }
+    for (const m of members) {
+      const bad = m.peerUrls.find((u) => !u.startsWith('http://'));
+      if (bad !== undefined) throw new ConfigError(`invalid --initial-cluster: peer URL "${bad}" of ${m.name}: peer TLS (https) is not supported yet`);
+    }
+  }
   return {
     name: c.name,
     dataDir: c.dataDir,
@@ -48,6 +56,9 @@ export function bootConfigOf(c: ServerConfig) {
     clusterId: clusterIdOf(members.map((m) => m.id)),
     members,
     listenClient: { host: listen.hostname.replace(/^\[|\]$/g, ''), port: Number(listen.port) },
+    ...(members.length > 1 && {
+      listenPeer: { host: listenPeer.hostname.replace(/^\[|\]$/g, ''), port: Number(listenPeer.port) },
+    }),
     heartbeatIntervalMs: c.heartbeatIntervalMs,
     electionTimeoutMs: c.electionTimeoutMs,
     quotaBackendBytes: c.quotaBackendBytes,

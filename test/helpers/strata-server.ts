@@ -33,11 +33,16 @@ export interface StrataOptions {
   readonly extraArgs?: readonly string[];
   readonly name?: string;
   readonly token?: string;
+  /** Ports chosen by the caller (a cluster needs every peer URL before any member starts). */
+  readonly clientPort?: number;
+  readonly peerPort?: number;
+  /** etcd's --initial-cluster; this member alone by default. */
+  readonly initialCluster?: string;
 }
 
 export async function startStrata(options: StrataOptions = {}): Promise<StrataServer> {
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  const clientPort = options.clientPort ?? await freePort();
+  const peerPort = options.peerPort ?? await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'strata-test-'));
   const name = options.name ?? 'default';
   const clientUrl = `http://127.0.0.1:${clientPort}`;
@@ -46,7 +51,7 @@ export async function startStrata(options: StrataOptions = {}): Promise<StrataSe
     strataMain, `--name=${name}`, `--data-dir=${dataDir}`,
     `--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`,
     `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=${name}=${peerUrl}`,
+    `--initial-cluster=${options.initialCluster ?? `${name}=${peerUrl}`}`,
     `--initial-cluster-token=${options.token ?? 'etcd-cluster'}`,
     ...(options.extraArgs ?? []),
   ];
@@ -110,4 +115,34 @@ export async function startStrata(options: StrataOptions = {}): Promise<StrataSe
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A cluster of `size` members as real processes (names m1..mN), started together: each member
+ * serves clients only once the cluster has a leader, so all must be up before any is ready.
+ */
+export async function startStrataCluster(size: number, options: Pick<StrataOptions, 'extraArgs' | 'token'> = {}): Promise<StrataServer[]> {
+  const ports: { client: number; peer: number }[] = [];
+  const taken = new Set<number>();
+  const port = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) {
+        taken.add(p);
+        return p;
+      }
+    }
+  };
+  for (let i = 0; i < size; i++) ports.push({ client: await port(), peer: await port() });
+  const initialCluster = ports.map((p, i) => `m${i + 1}=http://127.0.0.1:${p.peer}`).join(',');
+  const started = await Promise.allSettled(ports.map((p, i) => startStrata({
+    ...options, name: `m${i + 1}`, clientPort: p.client, peerPort: p.peer, initialCluster,
+  })));
+  const members = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(members.map((m) => m.stop()));
+    throw failed.reason;
+  }
+  return members;
 }

@@ -45,3 +45,10 @@ export {
   DISK_BUCKETS_SECONDS, MemberMetrics, SharedHistogram, timeAsyncMethod,
 } from './metrics-member.js';
 export type { MemberMetricSources } from './metrics-member.js';
+export { PEER_LIMITS, PeerTransport } from './peer-transport.js';
+export type { PeerAddress, PeerTransportOptions } from './peer-transport.js';
+export {
+  PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeHello, decodeMessage, encodeHello,
+  encodeMessage,
+} from './peer-codec.js';
+export type { Hello, MessageLimits } from './peer-codec.js';

@@ -1,0 +1,148 @@
+/**
+ * The peer wire format: how Raft messages travel between member processes (peer-transport.ts).
+ * Peer bytes are untrusted input, so everything decoded here is validated (zod) before it
+ * reaches the Raft core, which asserts on what it is given.
+ *
+ * A connection carries frames, each a u32 big-endian payload length and a msgpack payload. The
+ * dialer's first frame is the hello, `[PEER_PROTOCOL_VERSION, clusterId, from, to]`; every later
+ * frame is one Raft message, positionally:
+ *
+ *   [type, to, from, term, logTerm, index, commit, reject, rejectHint, context|nil,
+ *    [[term, index, entryType (0 normal, 1 confChange), data], ...]]
+ *
+ * Member ids go as msgpack 64-bit integers (decoded as bigint, or as a number when small). Only
+ * the message types one member sends another are accepted: the local ones (MsgHup, MsgBeat,
+ * MsgCheckQuorum, MsgUnreachable, MsgSnapStatus) never cross the wire, and neither does MsgSnap,
+ * because snapshot transfer (a copy of the member's env) is not built: a Raft snapshot here
+ * carries no data, and restoring one would empty the follower's keyspace.
+ */
+import { Packr } from 'msgpackr';
+import { z } from 'zod';
+import type { MemberId } from '../../base/index.js';
+import type { Entry, EntryType, Message, MessageType } from '../../raft/index.js';
+
+/** Bumped on any change of the frame layout; a peer speaking another version is refused. */
+export const PEER_PROTOCOL_VERSION = 1;
+
+/** Bytes of a frame's length prefix. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** The message types a member accepts from a peer. */
+export const WIRE_MESSAGE_TYPES = [
+  'MsgProp', 'MsgApp', 'MsgAppResp', 'MsgVote', 'MsgVoteResp', 'MsgPreVote', 'MsgPreVoteResp',
+  'MsgHeartbeat', 'MsgHeartbeatResp', 'MsgTransferLeader', 'MsgTimeoutNow', 'MsgReadIndex',
+  'MsgReadIndexResp',
+] as const satisfies readonly MessageType[];
+
+const WIRE_TYPES = new Set<MessageType>(WIRE_MESSAGE_TYPES);
+
+/** Whether `type` may be sent to a peer (see the module comment for the ones that may not). */
+export function crossesWire(type: MessageType): boolean {
+  return WIRE_TYPES.has(type);
+}
+
+const packr = new Packr({ useRecords: false, int64AsType: 'bigint', copyBuffers: true });
+
+const U64_MAX = (1n << 64n) - 1n;
+const memberId = z.union([z.bigint(), z.number().int().nonnegative()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= 0n && v <= U64_MAX, 'member id out of range')
+  .transform((v) => v as MemberId);
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const bytes = z.instanceof(Uint8Array);
+const entryType = z.union([z.literal(0), z.literal(1)]);
+
+const helloSchema = z.tuple([z.literal(PEER_PROTOCOL_VERSION), memberId, memberId, memberId]);
+
+export interface Hello {
+  readonly clusterId: bigint;
+  readonly from: MemberId;
+  readonly to: MemberId;
+}
+
+function frame(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** The hello frame, length prefix included. */
+export function encodeHello(h: Hello): Buffer {
+  return frame(packr.pack([PEER_PROTOCOL_VERSION, h.clusterId, h.from, h.to]));
+}
+
+/** A hello payload (no prefix), or why it is refused. */
+export function decodeHello(payload: Uint8Array): Hello | string {
+  const raw = unpack(payload);
+  if (typeof raw === 'string') return raw;
+  const parsed = helloSchema.safeParse(raw.value);
+  if (!parsed.success) return `bad hello: ${z.prettifyError(parsed.error).split('\n')[0] ?? ''}`;
+  const [, clusterId, from, to] = parsed.data;
+  return { clusterId, from, to };
+}
+
+const ENTRY_TYPE_CODE: Readonly<Record<EntryType, 0 | 1>> = { normal: 0, confChange: 1 };
+const ENTRY_TYPES: readonly EntryType[] = ['normal', 'confChange'];
+
+/** A message frame, length prefix included. The caller checks crossesWire(m.type) first. */
+export function encodeMessage(m: Message): Buffer {
+  const entries = m.entries.map((e) => [e.term, e.index, ENTRY_TYPE_CODE[e.type], e.data]);
+  return frame(packr.pack([
+    m.type, m.to, m.from, m.term, m.logTerm, m.index, m.commit, m.reject, m.rejectHint,
+    m.context, entries,
+  ]));
+}
+
+/** Limits a decoded message must keep. */
+export interface MessageLimits {
+  /** Entries in one message at most (the sender's Raft caps them the same way). */
+  readonly entriesMax: number;
+}
+
+function messageSchema(l: MessageLimits) {
+  return z.tuple([
+    z.enum(WIRE_MESSAGE_TYPES), memberId, memberId, count, count, count, count, z.boolean(), count,
+    bytes.nullable(), z.array(z.tuple([count, count, entryType, bytes])).max(l.entriesMax),
+  ]);
+}
+
+const schemas = new Map<number, ReturnType<typeof messageSchema>>();
+
+/** A message payload (no prefix), or why it is refused. */
+export function decodeMessage(payload: Uint8Array, l: MessageLimits): Message | string {
+  const raw = unpack(payload);
+  if (typeof raw === 'string') return raw;
+  let schema = schemas.get(l.entriesMax);
+  if (schema === undefined) {
+    schema = messageSchema(l);
+    schemas.set(l.entriesMax, schema);
+  }
+  const parsed = schema.safeParse(raw.value);
+  if (!parsed.success) return `bad message: ${z.prettifyError(parsed.error).split('\n')[0] ?? ''}`;
+  const [type, to, from, term, logTerm, index, commit, reject, rejectHint, context, rawEntries] = parsed.data;
+  const entries: Entry[] = rawEntries.map(([t, i, kind, data]) => ({
+    term: t, index: i, type: ENTRY_TYPES[kind]!, data,
+  }));
+  // What the Raft core asserts of an append, checked here so a bad peer cannot stop this member.
+  if (type === 'MsgApp') {
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!;
+      if (e.index !== index + 1 + k) return `bad message: MsgApp entry ${k} has index ${e.index}, not ${index + 1 + k}`;
+      if (e.term > term || e.term < (k === 0 ? logTerm : entries[k - 1]!.term)) {
+        return `bad message: MsgApp entry ${e.index} has term ${e.term} out of order`;
+      }
+    }
+  }
+  return {
+    type, to, from, term, logTerm, index, entries, commit, reject, rejectHint, snapshot: null, context,
+  };
+}
+
+function unpack(payload: Uint8Array): { readonly value: unknown } | string {
+  try {
+    return { value: packr.unpack(payload) as unknown };
+  } catch (err) {
+    return `undecodable frame: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}

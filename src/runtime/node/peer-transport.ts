@@ -1,0 +1,269 @@
+/**
+ * The TCP peer transport: Raft messages between member processes (the network actor of DESIGN.md
+ * for real processes; src/sim/sim-network.ts is its simulated twin). Frames and validation are in
+ * peer-codec.ts.
+ *
+ * Each member dials every other member once and sends on that connection only; it receives on the
+ * connections the others dialed to it (etcd's peer streams are one-way too). The dialer opens with
+ * a hello naming the cluster, itself and the member it meant to reach; the listener refuses a
+ * connection whose hello names another cluster (etcd: "request cluster ID mismatch"), another
+ * member, or a member it does not know, and any connection that sends a malformed, oversized or
+ * misaddressed frame. A refused peer is logged once per connection, and this member keeps
+ * serving.
+ *
+ * Sending never blocks and never queues without bound: a message to a peer that is not connected,
+ * or whose socket already holds PEER_LIMITS.sendBufferBytesMax unsent bytes, is dropped and
+ * `send` returns false (the caller tells Raft the peer is unreachable; Raft resends what matters:
+ * heartbeats, probes and appends after a rejection). A closed connection is dialed again after a
+ * backoff that doubles from redialMinMs to redialMaxMs.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { assert, type Logger, type MemberId } from '../../base/index.js';
+import type { Message } from '../../raft/index.js';
+import {
+  FRAME_HEADER_BYTES, decodeHello, decodeMessage, encodeHello, encodeMessage, type MessageLimits,
+} from './peer-codec.js';
+
+/** Named limits of the peer transport. */
+export const PEER_LIMITS = {
+  /** Unsent bytes on one peer connection before further messages to it are dropped. */
+  sendBufferBytesMax: 16 * 1024 * 1024,
+  /** First redial delay after a connection fails or closes. */
+  redialMinMs: 50,
+  /** Longest redial delay. */
+  redialMaxMs: 1_000,
+  /** How long an inbound connection may take to send its hello. */
+  helloTimeoutMs: 5_000,
+  /** Inbound connections open at once (each live peer holds one; the rest are strays or attacks). */
+  inboundConnectionsMax: 64,
+} as const;
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface PeerTransportOptions {
+  readonly selfId: bigint;
+  readonly clusterId: bigint;
+  readonly listen: PeerAddress;
+  /** Every other member and where it listens. */
+  readonly peers: ReadonlyMap<bigint, PeerAddress>;
+  /** A validated message from a peer, addressed to this member. */
+  readonly onMessage: (m: Message) => void;
+  /** Largest frame payload accepted (a Raft message's entries plus framing). */
+  readonly frameBytesMax: number;
+  readonly messageLimits: MessageLimits;
+  readonly logger: Logger;
+}
+
+/** Splits a byte stream into length-prefixed frames; null once a frame is over the limit. */
+class FrameReader {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+
+  constructor(private readonly frameBytesMax: number) {}
+
+  /** Takes a chunk; returns the complete payloads, or a reason to drop the connection. */
+  push(chunk: Buffer): Buffer[] | string {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    const out: Buffer[] = [];
+    while (this.#buffered >= FRAME_HEADER_BYTES) {
+      const head = this.#peekHeader();
+      if (head > this.frameBytesMax) return `frame of ${head} bytes is over the limit of ${this.frameBytesMax}`;
+      if (this.#buffered < FRAME_HEADER_BYTES + head) break;
+      const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#buffered);
+      out.push(all.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + head));
+      const rest = all.subarray(FRAME_HEADER_BYTES + head);
+      this.#chunks = rest.length > 0 ? [rest] : [];
+      this.#buffered = rest.length;
+    }
+    return out;
+  }
+
+  #peekHeader(): number {
+    const first = this.#chunks[0]!;
+    if (first.length >= FRAME_HEADER_BYTES) return first.readUInt32BE(0);
+    const joined = Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks = [joined];
+    return joined.readUInt32BE(0);
+  }
+}
+
+/** The outbound connection to one peer. */
+class Link {
+  #socket: Socket | null = null;
+  #connected = false;
+  #corked = false;
+  #backoffMs: number = PEER_LIMITS.redialMinMs;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #closed = false;
+  /** Whether the last failure was logged (one line per outage, not per redial). */
+  #outageLogged = false;
+
+  constructor(
+    private readonly to: bigint,
+    private readonly address: PeerAddress,
+    private readonly hello: Buffer,
+    private readonly logger: Logger,
+  ) {}
+
+  dial(): void {
+    if (this.#closed) return;
+    const socket = connect({ host: this.address.host, port: this.address.port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      this.#connected = true;
+      this.#backoffMs = PEER_LIMITS.redialMinMs;
+      if (this.#outageLogged) this.logger.info('peer connection restored', { peer: this.to.toString(16) });
+      this.#outageLogged = false;
+      socket.write(this.hello);
+    });
+    // The listener never writes on a connection it did not dial; anything it sends is a stray.
+    socket.on('data', () => socket.destroy());
+    socket.on('error', (err) => {
+      if (!this.#outageLogged) {
+        this.logger.warn('peer unreachable', { peer: this.to.toString(16), error: err.message });
+        this.#outageLogged = true;
+      }
+    });
+    socket.on('close', () => {
+      this.#connected = false;
+      this.#socket = null;
+      if (this.#closed) return;
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        this.dial();
+      }, this.#backoffMs);
+      this.#backoffMs = Math.min(this.#backoffMs * 2, PEER_LIMITS.redialMaxMs);
+    });
+  }
+
+  send(frame: Buffer): boolean {
+    const socket = this.#socket;
+    if (!this.#connected || socket === null) return false;
+    if (socket.writableLength > PEER_LIMITS.sendBufferBytesMax) return false;
+    // Raft sends a Ready's messages together: one write (writev) for all of them.
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      queueMicrotask(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(frame);
+    return true;
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#socket?.destroy();
+  }
+}
+
+export class PeerTransport {
+  readonly #o: PeerTransportOptions;
+  readonly #links = new Map<bigint, Link>();
+  readonly #server: Server;
+  readonly #inbound = new Set<Socket>();
+  #closed = false;
+
+  private constructor(o: PeerTransportOptions, server: Server) {
+    this.#o = o;
+    this.#server = server;
+    for (const [id, address] of o.peers) {
+      assert(id !== o.selfId, 'the peers do not include this member');
+      const hello = encodeHello({ clusterId: o.clusterId, from: o.selfId as MemberId, to: id as MemberId });
+      this.#links.set(id, new Link(id, address, hello, o.logger));
+    }
+  }
+
+  /** Listens on `options.listen` and starts dialing every peer. */
+  static async start(o: PeerTransportOptions): Promise<PeerTransport> {
+    const server = createServer();
+    const transport = new PeerTransport(o, server);
+    server.on('connection', (socket) => transport.#accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.listen.port, o.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    for (const link of transport.#links.values()) link.dial();
+    return transport;
+  }
+
+  /** The port actually bound (when 0 was asked for). */
+  get port(): number {
+    const a = this.#server.address();
+    assert(a !== null && typeof a === 'object', 'peer listener is bound');
+    return a.port;
+  }
+
+  /** Sends `m` to `m.to`; false when it was dropped (peer not connected or too far behind). */
+  send(m: Message): boolean {
+    const link = this.#links.get(m.to);
+    if (link === undefined || this.#closed) return false;
+    return link.send(encodeMessage(m));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const link of this.#links.values()) link.close();
+    for (const socket of this.#inbound) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(socket: Socket): void {
+    const o = this.#o;
+    if (this.#closed || this.#inbound.size >= PEER_LIMITS.inboundConnectionsMax) {
+      socket.destroy();
+      return;
+    }
+    this.#inbound.add(socket);
+    socket.setNoDelay(true);
+    const reader = new FrameReader(o.frameBytesMax);
+    let from: bigint | null = null;
+    const refuse = (why: string): void => {
+      o.logger.warn('refused a peer connection', { remote: `${socket.remoteAddress}:${socket.remotePort}`, why });
+      socket.destroy();
+    };
+    const helloTimer = setTimeout(() => refuse('no hello in time'), PEER_LIMITS.helloTimeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      const frames = reader.push(chunk);
+      if (typeof frames === 'string') return refuse(frames);
+      for (const payload of frames) {
+        if (socket.destroyed) return;
+        if (from === null) {
+          clearTimeout(helloTimer);
+          const hello = decodeHello(payload);
+          if (typeof hello === 'string') return refuse(hello);
+          if (hello.clusterId !== o.clusterId) {
+            return refuse(`request cluster ID mismatch (got ${hello.clusterId.toString(16)}, want ${o.clusterId.toString(16)})`);
+          }
+          if (hello.to !== o.selfId) return refuse(`hello for member ${hello.to.toString(16)}, this is ${o.selfId.toString(16)}`);
+          if (!o.peers.has(hello.from)) return refuse(`unknown member ${hello.from.toString(16)}`);
+          from = hello.from;
+          continue;
+        }
+        const m = decodeMessage(payload, o.messageLimits);
+        if (typeof m === 'string') return refuse(m);
+        if (m.from !== from || m.to !== o.selfId) {
+          return refuse(`message from ${m.from.toString(16)} to ${m.to.toString(16)} on the connection of ${from.toString(16)}`);
+        }
+        o.onMessage(m);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(helloTimer);
+      this.#inbound.delete(socket);
+    });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The TCP peer transport between two members in one process: messages arrive intact and in order
+ * both ways; sending to a peer that is not up is refused (false), and the transport dials it
+ * again once it is; a member of another cluster is refused at its hello and nothing it sends is
+ * delivered; frames over the limit close the connection.
+ */
+import { connect } from 'node:net';
+import t from 'tap';
+import { nullLogger, type MemberId } from '../../src/base/index.js';
+import { message, type Message } from '../../src/raft/index.js';
+import { PeerTransport, type PeerTransportOptions } from '../../src/runtime/node/peer-transport.js';
+import { freePort } from '../../src/cli/bench/server-process.js';
+
+const A = 0xaaaan;
+const B = 0xbbbbn;
+const CLUSTER = 0xc1n;
+
+async function pair(o: { clusterOfA?: bigint; frameBytesMax?: number } = {}) {
+  const ports = { a: await freePort(), b: await freePort() };
+  const got = { a: [] as Message[], b: [] as Message[] };
+  const opts = (self: bigint, other: bigint, port: number, otherPort: number, cluster: bigint, into: Message[]): PeerTransportOptions => ({
+    selfId: self, clusterId: cluster, listen: { host: '127.0.0.1', port },
+    peers: new Map([[other, { host: '127.0.0.1', port: otherPort }]]),
+    onMessage: (m) => into.push(m), frameBytesMax: o.frameBytesMax ?? 1 << 20,
+    messageLimits: { entriesMax: 64 }, logger: nullLogger,
+  });
+  const startA = () => PeerTransport.start(opts(A, B, ports.a, ports.b, o.clusterOfA ?? CLUSTER, got.a));
+  const startB = () => PeerTransport.start(opts(B, A, ports.b, ports.a, CLUSTER, got.b));
+  return { ports, got, startA, startB };
+}
+
+async function eventually(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const heartbeat = (from: bigint, to: bigint, term: number): Message =>
+  message({ type: 'MsgHeartbeat', from: from as MemberId, to: to as MemberId, term, commit: term });
+
+t.test('messages arrive intact and in order, both ways', async (t) => {
+  const p = await pair();
+  const [a, b] = await Promise.all([p.startA(), p.startB()]);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  await eventually('A connected to B', () => a.send(heartbeat(A, B, 0)));
+  await eventually('B connected to A', () => b.send(heartbeat(B, A, 0)));
+  const app = message({
+    type: 'MsgApp', from: A as MemberId, to: B as MemberId, term: 3, logTerm: 2, index: 10, commit: 9,
+    entries: [
+      { term: 3, index: 11, type: 'normal', data: Uint8Array.of(1, 2, 3) },
+      { term: 3, index: 12, type: 'confChange', data: new Uint8Array(100_000).fill(7) },
+    ],
+  });
+  for (let i = 1; i <= 100; i++) t.ok(a.send(i === 50 ? app : heartbeat(A, B, i)), `send ${i}`);
+  await eventually('B got them all', () => p.got.b.length >= 101);
+  const terms = p.got.b.slice(1).map((m) => m.term);
+  t.same(terms, Array.from({ length: 100 }, (_, i) => (i + 1 === 50 ? 3 : i + 1)), 'in order');
+  const got = p.got.b.find((m) => m.type === 'MsgApp')!;
+  t.same({ ...got, entries: [] }, { ...app, entries: [] }, 'the append intact');
+  t.same(got.entries.map((e) => ({ ...e, data: Buffer.from(e.data).toString('hex') })),
+    app.entries.map((e) => ({ ...e, data: Buffer.from(e.data).toString('hex') })), 'its entries intact');
+  await eventually('A got B\'s', () => p.got.a.length >= 1);
+  t.equal(p.got.a[0]!.from, B);
+});
+
+t.test('a peer that is down: refused, then dialed again once it is up', async (t) => {
+  const p = await pair();
+  const a = await p.startA();
+  t.teardown(() => a.close());
+  t.notOk(a.send(heartbeat(A, B, 1)), 'B is not up: dropped');
+  const b = await p.startB();
+  t.teardown(() => b.close());
+  await eventually('A redialed B', () => a.send(heartbeat(A, B, 2)));
+  await eventually('B got it', () => p.got.b.some((m) => m.term === 2));
+  await b.close();
+  await eventually('A saw B go', () => !a.send(heartbeat(A, B, 3)));
+  const b2 = await p.startB();
+  t.teardown(() => b2.close());
+  await eventually('A redialed B again', () => a.send(heartbeat(A, B, 4)));
+  await eventually('B got it', () => p.got.b.some((m) => m.term === 4));
+});
+
+t.test('a member of another cluster is refused', async (t) => {
+  const p = await pair({ clusterOfA: 0xdeadn });
+  const [a, b] = await Promise.all([p.startA(), p.startB()]);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  for (let i = 0; i < 50; i++) {
+    a.send(heartbeat(A, B, i));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.same(p.got.b, [], 'nothing from the stranger was delivered');
+});
+
+t.test('a frame over the limit closes the connection', async (t) => {
+  const p = await pair({ frameBytesMax: 1024 });
+  const b = await p.startB();
+  t.teardown(() => b.close());
+  const closed = await new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: p.ports.b }, () => {
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(1025);
+      s.write(header);
+    });
+    const timer = setTimeout(() => { s.destroy(); resolve(false); }, 5_000);
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  t.ok(closed);
+});
