@@ -270,6 +270,8 @@ export interface LeaseWorkerOptions {
   readonly memberId: bigint;
   readonly raftAddress: string;
   readonly frontAddress: string;
+  /** The peer actor, with other members (answers to their forwarded questions). */
+  readonly peerAddress?: string;
   readonly minTtlSeconds: number;
   readonly extendMs: number;
   readonly revokesPerSecondMax: number;
@@ -279,6 +281,7 @@ export interface LeaseWorkerOptions {
 export function createLeaseActor(o: LeaseWorkerOptions): AnyActor {
   return new LeaseActor({
     memberId: o.memberId, raftAddress: o.raftAddress, frontAddress: o.frontAddress,
+    ...(o.peerAddress !== undefined && { peerAddress: o.peerAddress }),
     minTtlSeconds: o.minTtlSeconds, extendMs: o.extendMs,
     lessor: { revokesPerSecondMax: o.revokesPerSecondMax },
     waitingRequestsMax: PIPELINE.leaseWaitingRequestsMax,
@@ -359,6 +362,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     autoCompaction: config.autoCompaction,
     watchAddress: addr.watch, watchStreamsMax: PIPELINE.watchStreamsMax,
     leaseAddress,
+    ...(others.length > 0 && { peerAddress: addr.peer }),
   });
   const disk = {
     walFsync: new SharedHistogram(DISK_BUCKETS_SECONDS),
@@ -400,6 +404,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     address: leaseAddress, module: bootModule, export: 'createLeaseActor',
     options: {
       memberId: config.memberId, raftAddress: addr.raft, frontAddress: addr.front, minTtlSeconds,
+      ...(others.length > 0 && { peerAddress: addr.peer }),
       extendMs: config.electionTimeoutMs,
       revokesPerSecondMax: config.leaseRevokesPerSecondMax ?? limits.leaseRevokesPerSecondMax,
     } satisfies LeaseWorkerOptions,
@@ -408,7 +413,9 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     address: addr.watch, module: bootModule, export: 'createWatchActor',
     options: { mvccPath: paths.mvcc, frontAddress: addr.front } satisfies WatchWorkerOptions,
   };
-  const peerActor = others.length === 0 ? null : new PeerActor({ raftAddress: addr.raft });
+  const peerActor = others.length === 0 ? null : new PeerActor({
+    memberId: config.memberId, raftAddress: addr.raft, leaseAddress, frontAddress: addr.front,
+  });
   const cores = availableParallelism();
   const placement = resolvePlacement(config.placement ?? 'auto', cores);
   const serialScavenge = tuneGcForCores(cores);
@@ -494,14 +501,14 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     peers = await PeerTransport.start({
       selfId: config.memberId, clusterId: config.clusterId, listen: config.listenPeer,
       peers: new Map(others.map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)])),
-      onMessage: (m) => peerActor.deliver(m),
+      onFrame: (f) => peerActor.deliver(f),
       // One message holds up to maxBytesPerMessage of entries, and at least one entry whole.
       frameBytesMax: RAFT_DEFAULTS.maxBytesPerMessage + receiveBytesMax,
       messageLimits: { entriesMax: RAFT_DEFAULTS.maxEntriesPerMessage },
       logger: logger.child({ part: 'peer' }),
     });
     const transport = peers;
-    peerActor.attach({ send: (m) => transport.send(m), crossesWire });
+    peerActor.attach({ send: (m) => transport.send(m), sendLease: (f) => transport.sendLease(f), crossesWire });
     // As etcd, serve clients only once the cluster has a leader (etcd waits for its publish
     // through Raft): a client's first request then finds a working cluster.
     let stopped = false;

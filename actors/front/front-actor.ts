@@ -26,6 +26,8 @@ export interface FrontOptions {
   readonly raftAddress: Address;
   /** The lease actor (keepalives, time-to-live); absent when the member serves no leases. */
   readonly leaseAddress?: Address;
+  /** The peer actor, with other members: a follower forwards lease questions to the leader. */
+  readonly peerAddress?: Address;
   /** First proposal id: the proposer's wall clock in ms x 1000, so ids never repeat across restarts. */
   readonly proposalIdBase: number;
   /** etcd: 5 s + 2 x election timeout. */
@@ -158,9 +160,17 @@ export class FrontActor implements Actor<FrontInbox> {
       return Promise.reject(new EtcdError('ErrTooManyRequests'));
     }
     const requestId = this.#nextLeaseRequestId++;
+    // Only the leader's lease actor holds deadlines: a follower asks it (etcd forwards too).
+    const leader = this.#leader;
+    const peer = this.#o.peerAddress;
+    const forward = peer !== undefined && leader !== 0n && leader !== this.#o.memberId;
     return new Promise<LeaseAnswerOk>((resolve, reject) => {
       this.#leaseRequests.set(requestId, { resolve, reject, deadline: ctx.now() + this.#o.requestTimeoutMs });
-      ctx.send(to, { type: 'lease.request', requestId, op, id, minApplied: this.#applied });
+      if (forward) {
+        ctx.send(peer, { type: 'peer.leaseRequest', to: leader, requestId, op, id, minApplied: this.#applied });
+      } else {
+        ctx.send(to, { type: 'lease.request', requestId, op, id, minApplied: this.#applied });
+      }
     });
   }
 

@@ -15,8 +15,9 @@
  * - keepalives and time-to-live questions from the front are answered from the deadlines, after
  *   this actor has seen the batch the front had seen when the client asked (a bounded wait).
  *
- * Followers answer ErrNotPrimary: forwarding a keepalive to the leader's lease actor needs the
- * peer transport, which a multi-member cluster brings (issue 10).
+ * A follower's front forwards its questions to the leader's lease actor through the peer actors
+ * (`replyTo` names the asking member; the answer goes back the same way). A member that does not
+ * lead answers ErrNotPrimary.
  */
 import { assert, assertNever, leaseId } from '../../src/base/index.js';
 import type { Clock, LeaseId } from '../../src/base/index.js';
@@ -30,6 +31,8 @@ export interface LeaseActorOptions {
   readonly memberId: bigint;
   readonly raftAddress: Address;
   readonly frontAddress: Address;
+  /** Where answers to other members' questions go (the peer actor); only with peers. */
+  readonly peerAddress?: Address;
   readonly minTtlSeconds: number;
   /** How long a new leader extends every lease before expiring any (etcd: election timeout). */
   readonly extendMs: number;
@@ -97,7 +100,7 @@ export class LeaseActor implements Actor<LeaseInbox> {
       case 'lease.request':
         if (message.minApplied > this.#applied) {
           if (this.#waiting.length >= this.#o.waitingRequestsMax) {
-            this.#answer(ctx, message.requestId, { ok: false, code: 'ErrTooManyRequests' });
+            this.#answer(ctx, message, { ok: false, code: 'ErrTooManyRequests' });
           } else {
             this.#waiting.push(message);
           }
@@ -163,29 +166,34 @@ export class LeaseActor implements Actor<LeaseInbox> {
         // revoke to apply and then answers TTL 0; answering 0 at once tells it the same.
         const answer: LeaseAnswer = renewed.code === 'ErrNotPrimary'
           ? { ok: false, code: 'ErrNotPrimary' } : { ok: true, ttlSeconds: 0, grantedTtlSeconds: 0 };
-        this.#answer(ctx, r.requestId, answer);
+        this.#answer(ctx, r, answer);
         return;
       }
       this.#propose(renewed.commands, ctx);
-      this.#answer(ctx, r.requestId, {
+      this.#answer(ctx, r, {
         ok: true, ttlSeconds: renewed.ttlSeconds, grantedTtlSeconds: renewed.ttlSeconds,
       });
       return;
     }
     const t = this.#lessor.timeToLive(id, false);
     if (t.ok) {
-      this.#answer(ctx, r.requestId, {
+      this.#answer(ctx, r, {
         ok: true, ttlSeconds: t.ttlSeconds, grantedTtlSeconds: t.grantedTtlSeconds,
       });
     } else if (t.code === 'ErrLeaseNotFound') {
-      this.#answer(ctx, r.requestId, { ok: true, ttlSeconds: -1, grantedTtlSeconds: 0 });
+      this.#answer(ctx, r, { ok: true, ttlSeconds: -1, grantedTtlSeconds: 0 });
     } else {
-      this.#answer(ctx, r.requestId, { ok: false, code: t.code });
+      this.#answer(ctx, r, { ok: false, code: t.code });
     }
   }
 
-  #answer(ctx: ActorContext<LeaseInbox>, requestId: number, answer: LeaseAnswer): void {
-    ctx.send(this.#o.frontAddress, { type: 'front.leaseAnswered', requestId, answer });
+  #answer(ctx: ActorContext<LeaseInbox>, r: Request, answer: LeaseAnswer): void {
+    const { requestId, replyTo } = r;
+    if (replyTo === undefined) {
+      ctx.send(this.#o.frontAddress, { type: 'front.leaseAnswered', requestId, answer });
+    } else if (this.#o.peerAddress !== undefined) {
+      ctx.send(this.#o.peerAddress, { type: 'peer.leaseAnswer', to: replyTo, requestId, answer });
+    }
   }
 
   /**

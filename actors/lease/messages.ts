@@ -44,9 +44,12 @@ export type LeaseInbox =
   | {
     readonly type: 'lease.request'; readonly requestId: number; readonly op: 'renew' | 'timeToLive';
     readonly id: bigint; readonly minApplied: number;
+    /** Set when another member's front asked (forwarded by the peer actors): answer it there. */
+    readonly replyTo?: bigint;
   }
   | { readonly type: 'lease.tick' };
 
 export type LeaseOutbox =
   | { readonly type: 'front.leaseAnswered'; readonly requestId: number; readonly answer: LeaseAnswer }
+  | { readonly type: 'peer.leaseAnswer'; readonly to: bigint; readonly requestId: number; readonly answer: LeaseAnswer }
   | { readonly type: 'raft.propose'; readonly ids: readonly number[]; readonly data: readonly Uint8Array[] };

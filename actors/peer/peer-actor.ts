@@ -2,28 +2,41 @@
  * The peer actor: the member's end of the network (DESIGN.md's network actor), on the main thread
  * beside the sockets. Raft sends it every message for another member; it hands them to the
  * transport and tells Raft when one could not go (`raft.unreachable`: the peer is down or too far
- * behind; Raft probes again later). Messages the transport receives come back in through
- * `deliver` and go to the raft actor.
+ * behind; Raft probes again later). Frames the transport receives come back in through `deliver`:
+ * Raft messages go to the raft actor, lease questions from followers to the lease actor (which
+ * answers through this actor), answers to this member's questions to the front.
+ *
+ * Keepalives and time-to-live questions are forwarded to the leader as etcd forwards them: only
+ * the leader's lease actor holds deadlines. One that cannot be sent is answered ErrNotPrimary at
+ * once (the front reports "no leader" or "not leader"); one whose answer is lost times out in the
+ * front.
  *
  * MsgSnap is never sent: snapshot transfer (a copy of the member's env) is not built, and a Raft
  * snapshot here carries no data. Raft is told the snapshot failed, so it keeps the follower
  * probing; the refusal is logged at most once per SNAPSHOT_WARN_INTERVAL_MS per peer.
  */
 import { assert, assertNever } from '../../src/base/index.js';
+import type { MemberId } from '../../src/base/index.js';
 import type { Message } from '../../src/raft/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
+import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../../src/runtime/node/index.js';
 import type { PeerInbox } from './messages.js';
 
 /** The transport as the actor sees it. */
 export interface PeerLink {
   /** Sends `m` to `m.to`; false when it was dropped. */
   send(m: Message): boolean;
+  /** Sends a lease frame to `f.to`; false when it was dropped. */
+  sendLease(f: LeaseRequestFrame | LeaseAnswerFrame): boolean;
   /** Whether `type` may cross the wire. */
   crossesWire(type: Message['type']): boolean;
 }
 
 export interface PeerActorOptions {
+  readonly memberId: bigint;
   readonly raftAddress: Address;
+  readonly leaseAddress: Address;
+  readonly frontAddress: Address;
 }
 
 const SNAPSHOT_WARN_INTERVAL_MS = 60_000;
@@ -63,14 +76,50 @@ export class PeerActor implements Actor<PeerInbox> {
         }
         break;
       }
+      case 'peer.leaseRequest': {
+        const sent = this.#link?.sendLease({
+          kind: 'leaseRequest', to: message.to as MemberId, from: this.#o.memberId as MemberId,
+          requestId: message.requestId, op: message.op, leaseId: message.id, minApplied: message.minApplied,
+        }) ?? false;
+        if (!sent) {
+          ctx.send(this.#o.frontAddress, {
+            type: 'front.leaseAnswered', requestId: message.requestId, answer: { ok: false, code: 'ErrNotPrimary' },
+          });
+        }
+        break;
+      }
+      case 'peer.leaseAnswer':
+        // Lost if it cannot go: the asker's front times the question out.
+        this.#link?.sendLease({
+          kind: 'leaseAnswer', to: message.to as MemberId, from: this.#o.memberId as MemberId,
+          requestId: message.requestId, answer: message.answer,
+        });
+        break;
       default:
-        assertNever(message.type, 'peer message');
+        assertNever(message, 'peer message');
     }
   }
 
-  /** A message from a peer (already validated by the transport). Before start: dropped. */
-  deliver(m: Message): void {
-    this.#ctx?.send(this.#o.raftAddress, { type: 'raft.step', message: m });
+  /** A frame from a peer (already validated by the transport). Before start: dropped. */
+  deliver(f: PeerFrame): void {
+    const ctx = this.#ctx;
+    if (ctx === null) return;
+    switch (f.kind) {
+      case 'raft':
+        ctx.send(this.#o.raftAddress, { type: 'raft.step', message: f.message });
+        return;
+      case 'leaseRequest':
+        ctx.send(this.#o.leaseAddress, {
+          type: 'lease.request', requestId: f.requestId, op: f.op, id: f.leaseId, minApplied: f.minApplied,
+          replyTo: f.from,
+        });
+        return;
+      case 'leaseAnswer':
+        ctx.send(this.#o.frontAddress, { type: 'front.leaseAnswered', requestId: f.requestId, answer: f.answer });
+        return;
+      default:
+        assertNever(f, 'peer frame');
+    }
   }
 
   #refuseSnapshot(to: bigint, ctx: ActorContext<PeerInbox>): void {

@@ -112,6 +112,32 @@ t.test('a three-member cluster over TCP', async (t) => {
     await watcher.cancel();
   });
 
+  await t.test('a follower forwards keepalives and time-to-live to the leader', { skip: etcdMissing() }, async (t) => {
+    const leader = statuses.findIndex((s) => s.memberId === leaderId);
+    const follower = members[(leader + 1) % 3]!;
+    const granted = await etcdctl(members[leader]!.endpoint, ['lease', 'grant', '60']);
+    const id = /lease ([0-9a-f]+) granted/.exec(granted.stdout)?.[1];
+    t.ok(id, granted.stdout + granted.stderr);
+    const kept = await etcdctl(follower.endpoint, ['lease', 'keep-alive', '--once', id!]);
+    t.match(kept.stdout, new RegExp(`lease ${id} keepalived with TTL\\(60\\)`), `keepalive on a follower: ${kept.stderr}`);
+    const ttl = await etcdctl(follower.endpoint, ['lease', 'timetolive', id!]);
+    t.match(ttl.stdout, /granted with TTL\(60s\), remaining\((59|60)s\)/, `time-to-live on a follower: ${ttl.stderr}`);
+    const gone = await etcdctl(follower.endpoint, ['lease', 'timetolive', '1234abcd']);
+    t.match(gone.stdout, /already expired/, 'an unknown lease, asked on a follower');
+    // The etcd3 client's keepalive stream on a follower renews the lease at the leader: 3.5 s
+    // after the grant more than 6 - 3.5 s remain (one renewal at least arrived).
+    const lease = clients[(leader + 1) % 3]!.lease(6, { autoKeepAlive: true });
+    await lease.put('leased').value('x');
+    const leased = BigInt(await lease.grant()).toString(16);
+    await new Promise((r) => setTimeout(r, 3_500));
+    const left = await etcdctl(members[leader]!.endpoint, ['lease', 'timetolive', leased]);
+    const remaining = Number(/remaining\((\d+)s\)/.exec(left.stdout)?.[1] ?? -1);
+    t.ok(remaining >= 3, `renewed through the follower (remaining ${remaining} s): ${left.stdout}`);
+    t.equal(await clients[leader]!.get('leased').string(), 'x', 'its key is there');
+    await lease.revoke();
+    t.equal(await clients[leader]!.get('leased').string(), null, 'and went with the revoke');
+  });
+
   await t.test('the peer port refuses bad input and the cluster keeps serving', async (t) => {
     const target = members[0]!;
     t.ok(await peerPortCloses(target.peerUrl, Buffer.from('GET / HTTP/1.1\r\n\r\n')), 'garbage: closed');

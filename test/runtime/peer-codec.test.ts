@@ -3,7 +3,8 @@
  * (fast-check over random messages), local types and MsgSnap never cross, and each kind of bad
  * payload is refused with a reason instead of reaching the Raft core: not msgpack, the wrong
  * shape, an unknown or local type, out-of-range numbers, too many entries, an append whose
- * entries are not contiguous or whose terms go back, a hello of another protocol version.
+ * entries are not contiguous or whose terms go back, a hello of another protocol version. The
+ * lease frames (forwarded keepalives and their answers) round-trip and are checked the same way.
  */
 import t from 'tap';
 import fc from 'fast-check';
@@ -11,8 +12,8 @@ import { Packr } from 'msgpackr';
 import type { MemberId } from '../../src/base/index.js';
 import { message, type Entry, type Message } from '../../src/raft/index.js';
 import {
-  PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeHello, decodeMessage, encodeHello,
-  encodeMessage,
+  PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeFrame, decodeHello, decodeMessage,
+  encodeHello, encodeLeaseFrame, encodeMessage,
 } from '../../src/runtime/node/peer-codec.js';
 
 const LIMITS = { entriesMax: 8 };
@@ -101,5 +102,36 @@ t.test('hello: round trip, and another version or shape is refused', (t) => {
   t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2])), /^bad hello/);
   t.match(decodeHello(Buffer.from([0xc1])), /^(undecodable|bad hello)/);
   t.match(decodeHello(Buffer.from([0x93, 0x01])), /^undecodable/, 'a truncated array');
+  t.end();
+});
+
+t.test('lease frames: round trip, and malformed ones are refused', (t) => {
+  const request = {
+    kind: 'leaseRequest', to: 1n as MemberId, from: 2n as MemberId, requestId: 7, op: 'renew',
+    leaseId: -(1n << 63n), minApplied: 42,
+  } as const;
+  t.same(decodeFrame(payloadOf(encodeLeaseFrame(request)), LIMITS), request);
+  const answers = [
+    { ok: true, ttlSeconds: 60, grantedTtlSeconds: 60 },
+    { ok: true, ttlSeconds: -1, grantedTtlSeconds: 0 },
+    { ok: false, code: 'ErrNotPrimary' },
+    { ok: false, code: 'ErrTooManyRequests' },
+  ] as const;
+  for (const answer of answers) {
+    const f = { kind: 'leaseAnswer', to: 1n as MemberId, from: 2n as MemberId, requestId: 7, answer } as const;
+    t.same(decodeFrame(payloadOf(encodeLeaseFrame(f)), LIMITS), f, JSON.stringify(answer));
+  }
+  const m = message({ type: 'MsgHeartbeat', to: 1n as MemberId, from: 2n as MemberId, term: 3 });
+  t.same(decodeFrame(payloadOf(encodeMessage(m)), LIMITS), { kind: 'raft', message: m }, 'a Raft message');
+  for (const [what, bad] of [
+    ['an unknown op', ['LeaseRequest', 1, 2, 7, 'steal', 5, 0]],
+    ['a lease id over 64 bits', ['LeaseRequest', 1, 2, 7, 'renew', 2 ** 64, 0]],
+    ['a negative request id', ['LeaseRequest', 1, 2, -7, 'renew', 5, 0]],
+    ['a refusal without its code', ['LeaseAnswer', 1, 2, 7, false, 0, 0, null]],
+    ['an unknown code', ['LeaseAnswer', 1, 2, 7, false, 0, 0, 'ErrWhatever']],
+    ['a TTL below -1', ['LeaseAnswer', 1, 2, 7, true, -5, 0, null]],
+  ] as const) {
+    t.type(decodeFrame(packr.pack(bad), LIMITS), 'string', what);
+  }
   t.end();
 });

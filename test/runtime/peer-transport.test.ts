@@ -21,7 +21,7 @@ async function pair(o: { clusterOfA?: bigint; frameBytesMax?: number } = {}) {
   const opts = (self: bigint, other: bigint, port: number, otherPort: number, cluster: bigint, into: Message[]): PeerTransportOptions => ({
     selfId: self, clusterId: cluster, listen: { host: '127.0.0.1', port },
     peers: new Map([[other, { host: '127.0.0.1', port: otherPort }]]),
-    onMessage: (m) => into.push(m), frameBytesMax: o.frameBytesMax ?? 1 << 20,
+    onFrame: (f) => { if (f.kind === 'raft') into.push(f.message); }, frameBytesMax: o.frameBytesMax ?? 1 << 20,
     messageLimits: { entriesMax: 64 }, logger: nullLogger,
   });
   const startA = () => PeerTransport.start(opts(A, B, ports.a, ports.b, o.clusterOfA ?? CLUSTER, got.a));

@@ -48,7 +48,9 @@ export type { MemberMetricSources } from './metrics-member.js';
 export { PEER_LIMITS, PeerTransport } from './peer-transport.js';
 export type { PeerAddress, PeerTransportOptions } from './peer-transport.js';
 export {
-  PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeHello, decodeMessage, encodeHello,
-  encodeMessage,
+  LEASE_ANSWER_CODES, PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeFrame, decodeHello,
+  decodeMessage, encodeHello, encodeLeaseFrame, encodeMessage,
 } from './peer-codec.js';
-export type { Hello, MessageLimits } from './peer-codec.js';
+export type {
+  Hello, LeaseAnswerCode, LeaseAnswerFrame, LeaseRequestFrame, MessageLimits, PeerFrame,
+} from './peer-codec.js';

@@ -10,6 +10,12 @@
  *   [type, to, from, term, logTerm, index, commit, reject, rejectHint, context|nil,
  *    [[term, index, entryType (0 normal, 1 confChange), data], ...]]
  *
+ * or one of the two lease frames, which carry a keepalive or time-to-live question from a
+ * follower to the leader's lease actor and its answer back (etcd forwards these to the leader):
+ *
+ *   ['LeaseRequest', to, from, requestId, op ('renew' | 'timeToLive'), leaseId, minApplied]
+ *   ['LeaseAnswer', to, from, requestId, ok, ttlSeconds, grantedTtlSeconds, code|nil]
+ *
  * Member ids go as msgpack 64-bit integers (decoded as bigint, or as a number when small). Only
  * the message types one member sends another are accepted: the local ones (MsgHup, MsgBeat,
  * MsgCheckQuorum, MsgUnreachable, MsgSnapStatus) never cross the wire, and neither does MsgSnap,
@@ -20,6 +26,35 @@ import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import type { MemberId } from '../../base/index.js';
 import type { Entry, EntryType, Message, MessageType } from '../../raft/index.js';
+
+/** A lease question forwarded to the leader; `requestId` is the asking member's front's. */
+export interface LeaseRequestFrame {
+  readonly kind: 'leaseRequest';
+  readonly to: MemberId;
+  readonly from: MemberId;
+  readonly requestId: number;
+  readonly op: 'renew' | 'timeToLive';
+  readonly leaseId: bigint;
+  /** The asker's applied index: the leader answers once its lease actor has seen as much. */
+  readonly minApplied: number;
+}
+
+/** The leader's answer (the lease actor's LeaseAnswer, flattened). */
+export interface LeaseAnswerFrame {
+  readonly kind: 'leaseAnswer';
+  readonly to: MemberId;
+  readonly from: MemberId;
+  readonly requestId: number;
+  readonly answer:
+    | { readonly ok: true; readonly ttlSeconds: number; readonly grantedTtlSeconds: number }
+    | { readonly ok: false; readonly code: LeaseAnswerCode };
+}
+
+export const LEASE_ANSWER_CODES = ['ErrNotPrimary', 'ErrTooManyRequests'] as const;
+export type LeaseAnswerCode = (typeof LEASE_ANSWER_CODES)[number];
+
+/** Everything a peer may send after its hello. */
+export type PeerFrame = { readonly kind: 'raft'; readonly message: Message } | LeaseRequestFrame | LeaseAnswerFrame;
 
 /** Bumped on any change of the frame layout; a peer speaking another version is refused. */
 export const PEER_PROTOCOL_VERSION = 1;
@@ -49,6 +84,12 @@ const memberId = z.union([z.bigint(), z.number().int().nonnegative()])
   .refine((v) => v >= 0n && v <= U64_MAX, 'member id out of range')
   .transform((v) => v as MemberId);
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+const int64 = z.union([z.bigint(), z.number().int()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= I64_MIN && v <= I64_MAX, 'lease id out of range');
+const ttl = z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER);
 const bytes = z.instanceof(Uint8Array);
 const entryType = z.union([z.literal(0), z.literal(1)]);
 
@@ -109,16 +150,61 @@ function messageSchema(l: MessageLimits) {
 
 const schemas = new Map<number, ReturnType<typeof messageSchema>>();
 
-/** A message payload (no prefix), or why it is refused. */
+/** A lease frame, length prefix included. */
+export function encodeLeaseFrame(f: LeaseRequestFrame | LeaseAnswerFrame): Buffer {
+  if (f.kind === 'leaseRequest') {
+    return frame(packr.pack(['LeaseRequest', f.to, f.from, f.requestId, f.op, f.leaseId, f.minApplied]));
+  }
+  const a = f.answer;
+  return frame(packr.pack(a.ok
+    ? ['LeaseAnswer', f.to, f.from, f.requestId, true, a.ttlSeconds, a.grantedTtlSeconds, null]
+    : ['LeaseAnswer', f.to, f.from, f.requestId, false, 0, 0, a.code]));
+}
+
+const leaseRequestSchema = z.tuple([
+  z.literal('LeaseRequest'), memberId, memberId, count, z.enum(['renew', 'timeToLive']), int64, count,
+]);
+const leaseAnswerSchema = z.tuple([
+  z.literal('LeaseAnswer'), memberId, memberId, count, z.boolean(), ttl, ttl, z.enum(LEASE_ANSWER_CODES).nullable(),
+]);
+
+/** A frame payload after the hello (no prefix), or why it is refused. */
+export function decodeFrame(payload: Uint8Array, l: MessageLimits): PeerFrame | string {
+  const raw = unpack(payload);
+  if (typeof raw === 'string') return raw;
+  const head = Array.isArray(raw.value) ? (raw.value as unknown[])[0] : undefined;
+  if (head === 'LeaseRequest') {
+    const p = leaseRequestSchema.safeParse(raw.value);
+    if (!p.success) return `bad lease request: ${z.prettifyError(p.error).split('\n')[0] ?? ''}`;
+    const [, to, from, requestId, op, leaseId, minApplied] = p.data;
+    return { kind: 'leaseRequest', to, from, requestId, op, leaseId, minApplied };
+  }
+  if (head === 'LeaseAnswer') {
+    const p = leaseAnswerSchema.safeParse(raw.value);
+    if (!p.success) return `bad lease answer: ${z.prettifyError(p.error).split('\n')[0] ?? ''}`;
+    const [, to, from, requestId, ok, ttlSeconds, grantedTtlSeconds, code] = p.data;
+    if (ok) return { kind: 'leaseAnswer', to, from, requestId, answer: { ok, ttlSeconds, grantedTtlSeconds } };
+    if (code === null) return 'bad lease answer: a refusal without its code';
+    return { kind: 'leaseAnswer', to, from, requestId, answer: { ok, code } };
+  }
+  const m = decodeRaft(raw.value, l);
+  return typeof m === 'string' ? m : { kind: 'raft', message: m };
+}
+
+/** A Raft message payload (no prefix), or why it is refused. */
 export function decodeMessage(payload: Uint8Array, l: MessageLimits): Message | string {
   const raw = unpack(payload);
   if (typeof raw === 'string') return raw;
+  return decodeRaft(raw.value, l);
+}
+
+function decodeRaft(value: unknown, l: MessageLimits): Message | string {
   let schema = schemas.get(l.entriesMax);
   if (schema === undefined) {
     schema = messageSchema(l);
     schemas.set(l.entriesMax, schema);
   }
-  const parsed = schema.safeParse(raw.value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) return `bad message: ${z.prettifyError(parsed.error).split('\n')[0] ?? ''}`;
   const [type, to, from, term, logTerm, index, commit, reject, rejectHint, context, rawEntries] = parsed.data;
   const entries: Entry[] = rawEntries.map(([t, i, kind, data]) => ({

@@ -21,7 +21,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { assert, type Logger, type MemberId } from '../../base/index.js';
 import type { Message } from '../../raft/index.js';
 import {
-  FRAME_HEADER_BYTES, decodeHello, decodeMessage, encodeHello, encodeMessage, type MessageLimits,
+  FRAME_HEADER_BYTES, decodeFrame, decodeHello, encodeHello, encodeLeaseFrame, encodeMessage,
+  type LeaseAnswerFrame, type LeaseRequestFrame, type MessageLimits, type PeerFrame,
 } from './peer-codec.js';
 
 /** Named limits of the peer transport. */
@@ -49,8 +50,8 @@ export interface PeerTransportOptions {
   readonly listen: PeerAddress;
   /** Every other member and where it listens. */
   readonly peers: ReadonlyMap<bigint, PeerAddress>;
-  /** A validated message from a peer, addressed to this member. */
-  readonly onMessage: (m: Message) => void;
+  /** A validated frame from a peer, addressed to this member. */
+  readonly onFrame: (f: PeerFrame) => void;
   /** Largest frame payload accepted (a Raft message's entries plus framing). */
   readonly frameBytesMax: number;
   readonly messageLimits: MessageLimits;
@@ -212,6 +213,13 @@ export class PeerTransport {
     return link.send(encodeMessage(m));
   }
 
+  /** Sends a lease frame to `f.to`; false when it was dropped. */
+  sendLease(f: LeaseRequestFrame | LeaseAnswerFrame): boolean {
+    const link = this.#links.get(f.to);
+    if (link === undefined || this.#closed) return false;
+    return link.send(encodeLeaseFrame(f));
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -252,12 +260,13 @@ export class PeerTransport {
           from = hello.from;
           continue;
         }
-        const m = decodeMessage(payload, o.messageLimits);
-        if (typeof m === 'string') return refuse(m);
-        if (m.from !== from || m.to !== o.selfId) {
-          return refuse(`message from ${m.from.toString(16)} to ${m.to.toString(16)} on the connection of ${from.toString(16)}`);
+        const f = decodeFrame(payload, o.messageLimits);
+        if (typeof f === 'string') return refuse(f);
+        const ends = f.kind === 'raft' ? f.message : f;
+        if (ends.from !== from || ends.to !== o.selfId) {
+          return refuse(`frame from ${ends.from.toString(16)} to ${ends.to.toString(16)} on the connection of ${from.toString(16)}`);
         }
-        o.onMessage(m);
+        o.onFrame(f);
       }
     });
     socket.on('error', () => undefined);
