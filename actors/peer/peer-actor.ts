@@ -18,8 +18,9 @@
 import { assert, assertNever } from '../../src/base/index.js';
 import type { MemberId } from '../../src/base/index.js';
 import type { Message } from '../../src/raft/index.js';
-import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
-import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../../src/runtime/node/index.js';
+import type {
+  Actor, ActorContext, Address, LeaseAnswerFrame, LeaseRequestFrame, PeerFrame,
+} from '../../src/runtime/index.js';
 import type { PeerInbox } from './messages.js';
 
 /** The transport as the actor sees it. */
@@ -101,7 +102,7 @@ export class PeerActor implements Actor<PeerInbox> {
   }
 
   /** A frame from a peer (already validated by the transport). Before start: dropped. */
-  deliver(f: PeerFrame): void {
+  deliver(f: PeerFrame<Message>): void {
     const ctx = this.#ctx;
     if (ctx === null) return;
     switch (f.kind) {

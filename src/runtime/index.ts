@@ -30,3 +30,5 @@ export { CalendarQueue } from './calendar-queue.js';
 export { RunQueue } from './run-queue.js';
 export type { LatencyRange, SimActorFactory, SimHostOptions } from './sim-host.js';
 export { OUTSIDE, SimHost } from './sim-host.js';
+export { LEASE_ANSWER_CODES } from './peer-frames.js';
+export type { LeaseAnswerCode, LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from './peer-frames.js';

@@ -48,9 +48,7 @@ export type { MemberMetricSources } from './metrics-member.js';
 export { PEER_LIMITS, PeerTransport } from './peer-transport.js';
 export type { PeerAddress, PeerTransportOptions } from './peer-transport.js';
 export {
-  LEASE_ANSWER_CODES, PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeFrame, decodeHello,
-  decodeMessage, encodeHello, encodeLeaseFrame, encodeMessage,
+  PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeFrame, decodeHello, decodeMessage,
+  encodeHello, encodeLeaseFrame, encodeMessage,
 } from './peer-codec.js';
-export type {
-  Hello, LeaseAnswerCode, LeaseAnswerFrame, LeaseRequestFrame, MessageLimits, PeerFrame,
-} from './peer-codec.js';
+export type { Hello, MessageLimits } from './peer-codec.js';

@@ -26,35 +26,9 @@ import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import type { MemberId } from '../../base/index.js';
 import type { Entry, EntryType, Message, MessageType } from '../../raft/index.js';
+import { LEASE_ANSWER_CODES } from '../peer-frames.js';
+import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-frames.js';
 
-/** A lease question forwarded to the leader; `requestId` is the asking member's front's. */
-export interface LeaseRequestFrame {
-  readonly kind: 'leaseRequest';
-  readonly to: MemberId;
-  readonly from: MemberId;
-  readonly requestId: number;
-  readonly op: 'renew' | 'timeToLive';
-  readonly leaseId: bigint;
-  /** The asker's applied index: the leader answers once its lease actor has seen as much. */
-  readonly minApplied: number;
-}
-
-/** The leader's answer (the lease actor's LeaseAnswer, flattened). */
-export interface LeaseAnswerFrame {
-  readonly kind: 'leaseAnswer';
-  readonly to: MemberId;
-  readonly from: MemberId;
-  readonly requestId: number;
-  readonly answer:
-    | { readonly ok: true; readonly ttlSeconds: number; readonly grantedTtlSeconds: number }
-    | { readonly ok: false; readonly code: LeaseAnswerCode };
-}
-
-export const LEASE_ANSWER_CODES = ['ErrNotPrimary', 'ErrTooManyRequests'] as const;
-export type LeaseAnswerCode = (typeof LEASE_ANSWER_CODES)[number];
-
-/** Everything a peer may send after its hello. */
-export type PeerFrame = { readonly kind: 'raft'; readonly message: Message } | LeaseRequestFrame | LeaseAnswerFrame;
 
 /** Bumped on any change of the frame layout; a peer speaking another version is refused. */
 export const PEER_PROTOCOL_VERSION = 1;
@@ -169,7 +143,7 @@ const leaseAnswerSchema = z.tuple([
 ]);
 
 /** A frame payload after the hello (no prefix), or why it is refused. */
-export function decodeFrame(payload: Uint8Array, l: MessageLimits): PeerFrame | string {
+export function decodeFrame(payload: Uint8Array, l: MessageLimits): PeerFrame<Message> | string {
   const raw = unpack(payload);
   if (typeof raw === 'string') return raw;
   const head = Array.isArray(raw.value) ? (raw.value as unknown[])[0] : undefined;

@@ -20,9 +20,10 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { assert, type Logger, type MemberId } from '../../base/index.js';
 import type { Message } from '../../raft/index.js';
+import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-frames.js';
 import {
   FRAME_HEADER_BYTES, decodeFrame, decodeHello, encodeHello, encodeLeaseFrame, encodeMessage,
-  type LeaseAnswerFrame, type LeaseRequestFrame, type MessageLimits, type PeerFrame,
+  type MessageLimits,
 } from './peer-codec.js';
 
 /** Named limits of the peer transport. */
@@ -51,7 +52,7 @@ export interface PeerTransportOptions {
   /** Every other member and where it listens. */
   readonly peers: ReadonlyMap<bigint, PeerAddress>;
   /** A validated frame from a peer, addressed to this member. */
-  readonly onFrame: (f: PeerFrame) => void;
+  readonly onFrame: (f: PeerFrame<Message>) => void;
   /** Largest frame payload accepted (a Raft message's entries plus framing). */
   readonly frameBytesMax: number;
   readonly messageLimits: MessageLimits;
