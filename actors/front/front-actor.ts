@@ -79,6 +79,8 @@ export class FrontActor implements Actor<FrontInbox> {
   #nextReadId = 1;
   /** Keepalive / time-to-live questions sent to the lease actor; bounded like proposals. */
   readonly #leaseRequests = new Map<number, Pending<LeaseAnswerOk>>();
+  /** MoveLeader calls waiting to see their transferee lead, by transferee. */
+  readonly #transfers: { readonly target: bigint; readonly pending: Pending<void> }[] = [];
   #nextLeaseRequestId = 1;
   #term = 0;
   #leader = 0n;
@@ -171,6 +173,22 @@ export class FrontActor implements Actor<FrontInbox> {
       } else {
         ctx.send(to, { type: 'lease.request', requestId, op, id, minApplied: this.#applied });
       }
+    });
+  }
+
+  /**
+   * Maintenance.MoveLeader on the leader: asks Raft to hand leadership to `target` and resolves
+   * once this member sees `target` lead (etcd polls for the same), or fails with etcd's
+   * ErrTimeoutLeaderTransfer after the request timeout.
+   */
+  moveLeader(target: bigint): Promise<void> {
+    const ctx = this.#ctx;
+    if (ctx === undefined || this.#stopped) return Promise.reject(new EtcdError('ErrStopped'));
+    if (this.#leader === target) return Promise.resolve();
+    if (this.#transfers.length >= this.#o.pendingReadsMax) return Promise.reject(new EtcdError('ErrTooManyRequests'));
+    return new Promise<void>((resolve, reject) => {
+      this.#transfers.push({ target, pending: { resolve, reject, deadline: ctx.now() + this.#o.requestTimeoutMs } });
+      ctx.send(this.#o.raftAddress, { type: 'raft.transferLeader', transferee: target });
     });
   }
 
@@ -275,6 +293,12 @@ export class FrontActor implements Actor<FrontInbox> {
         this.#term = message.term;
         this.#leader = message.leader;
         this.#commit = message.commit;
+        for (let i = this.#transfers.length - 1; i >= 0; i--) {
+          const w = this.#transfers[i]!;
+          if (w.target !== message.leader) continue;
+          this.#transfers.splice(i, 1);
+          w.pending.resolve();
+        }
         return;
       case 'front.leaseAnswered': {
         const p = this.#leaseRequests.get(message.requestId);
@@ -362,6 +386,12 @@ export class FrontActor implements Actor<FrontInbox> {
 
   /** Fails whatever outlived its deadline with etcd's "request timed out". */
   #sweep(now: number): void {
+    for (let i = this.#transfers.length - 1; i >= 0; i--) {
+      const w = this.#transfers[i]!;
+      if (w.pending.deadline > now) continue;
+      this.#transfers.splice(i, 1);
+      w.pending.reject(new EtcdError('ErrTimeoutLeaderTransfer'));
+    }
     for (const [id, p] of this.#leaseRequests) {
       if (p.deadline > now) continue;
       this.#leaseRequests.delete(id);
@@ -395,6 +425,7 @@ export class FrontActor implements Actor<FrontInbox> {
     this.#leaseRequests.clear();
     for (const p of this.#proposals.values()) p.reject(new EtcdError(code));
     this.#proposals.clear();
+    for (const w of this.#transfers.splice(0)) w.pending.reject(new EtcdError(code));
     const all = [...this.#nextWaiters, ...(this.#round?.waiters ?? []), ...this.#parked.flatMap((p) => p.waiters)];
     for (const w of all) w.reject(new EtcdError(code));
     this.#nextWaiters = [];

@@ -217,6 +217,7 @@ export function services(d: ServiceDeps) {
     async moveLeader(w: api.MoveLeaderRequest): Promise<api.MoveLeaderResponse> {
       if (front.leader !== front.memberId) throw new EtcdError('ErrNotLeader');
       if (!d.members.some((m) => m.id === w.targetID)) throw new EtcdError('ErrBadLeaderTransferee');
+      await front.moveLeader(w.targetID);
       return { header: hdr(front.revision) };
     },
     async *snapshot(): AsyncGenerator<api.SnapshotResponse> {

@@ -1,9 +1,10 @@
 /**
  * A three-member cluster of real processes over the TCP peer transport, through the etcd3 client
  * and etcdctl: one leader, writes taken by every member, linearizable reads everywhere, a watch on
- * a follower, the member list; kill -9 of the leader, a new leader taking writes, the old one
- * restarted and caught up, HashKV equal on all three; and a peer port that refuses garbage, a
- * stranger's cluster and oversized frames while the cluster keeps serving.
+ * a follower, keepalives on a follower, the member list; kill -9 of the leader, a new leader
+ * taking writes, the old one restarted and caught up, HashKV equal on all three; move-leader; and
+ * a peer port that refuses garbage, a stranger's cluster and oversized frames while the cluster
+ * keeps serving.
  */
 import { connect } from 'node:net';
 import t from 'tap';
@@ -185,5 +186,25 @@ t.test('a three-member cluster over TCP', async (t) => {
       return hs.every((h) => h !== undefined) && new Set(hs).size === 1 ? hs : undefined;
     });
     t.equal(hashes.length, 3, 'all three members hash the keyspace alike');
- });
+  });
+
+  await t.test('move-leader hands leadership to the member named', { skip: etcdMissing() }, async (t) => {
+    const now = await Promise.all(members.map(status));
+    const leader = now.findIndex((s) => s.memberId === s.leader);
+    const target = (leader + 1) % 3;
+    const targetHex = BigInt(now[target]!.memberId).toString(16);
+    const all = members.map((m) => m.endpoint).join(',');
+    const moved = await etcdctl(all, ['move-leader', targetHex]);
+    t.match(moved.stdout, new RegExp(`Leadership transferred from \\w+ to ${targetHex}`), moved.stderr);
+    const after = await until('every member to see the new leader', async () => {
+      const ss = await Promise.all(members.map(status));
+      return ss.every((s) => s.leader === now[target]!.memberId) ? ss : undefined;
+    });
+    t.equal(after[target]!.leader, after[target]!.memberId, 'the target leads');
+    const follower = (target + 1) % 3;
+    const refused = await etcdctl(members[follower]!.endpoint, ['move-leader', targetHex]);
+    t.not(refused.code, 0, 'asking a follower alone is refused');
+    await clients[follower]!.put('after-move').value('ok');
+    t.equal(await clients[target]!.get('after-move').string(), 'ok', 'the cluster takes writes');
+  });
 });
