@@ -348,10 +348,14 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply`, watch: `${me}/watch`, peer: `${me}/peer`,
   };
   const others = config.members.filter((m) => m.id !== config.memberId);
+  // The member list: another member's client URLs arrive in its peer hello (etcd publishes them
+  // through Raft), so each entry's clientUrls is replaced when they do.
+  const memberTable: { -readonly [K in keyof MemberInfo]: MemberInfo[K] }[] = config.members.map((m) => ({ ...m }));
+  const self = memberTable.find((m) => m.id === config.memberId);
   const leaseAddress = `${me}/lease`;
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
-  assert(config.members.some((m) => m.id === config.memberId), 'this member is in the cluster');
+  assert(self !== undefined, 'this member is in the cluster');
 
   const front = new FrontActor({
     memberId: config.memberId, clusterId: config.clusterId, raftAddress: addr.raft,
@@ -431,7 +435,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   });
 
   const svc = services({
-    front, store, host: hostFacts(paths.mvcc), members: config.members,
+    front, store, host: hostFacts(paths.mvcc), members: memberTable,
     limits: {
       requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps,
       quotaBytes: config.quotaBackendBytes,
@@ -500,6 +504,11 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     assert(config.listenPeer !== undefined, 'a member with peers listens for them');
     peers = await PeerTransport.start({
       selfId: config.memberId, clusterId: config.clusterId, listen: config.listenPeer,
+      clientUrls: self.clientUrls,
+      onHello: (from, clientUrls) => {
+        const m = memberTable.find((x) => x.id === from);
+        if (m !== undefined) m.clientUrls = [...clientUrls];
+      },
       peers: new Map(others.map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)])),
       onFrame: (f) => peerActor.deliver(f),
       // One message holds up to maxBytesPerMessage of entries, and at least one entry whole.
@@ -521,7 +530,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
 
   const idHex = config.memberId.toString(16);
   const clusterHex = config.clusterId.toString(16);
-  logger.info(`published {Name:${config.name} ClientURLs:[${config.members.find((x) => x.id === config.memberId)?.clientUrls.join(' ') ?? ''}]} to cluster ${clusterHex}`, { member: idHex });
+  logger.info(`published {Name:${config.name} ClientURLs:[${self.clientUrls.join(' ')}]} to cluster ${clusterHex}`, { member: idHex });
   logger.info(`enabled capabilities for version ${CLUSTER_VERSION.slice(0, 3)}`, { member: idHex });
   logger.info(`ready to serve client requests on ${config.listenClient.host}:${clientPort}`, { member: idHex });
 

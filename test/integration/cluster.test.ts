@@ -98,9 +98,12 @@ t.test('a three-member cluster over TCP', async (t) => {
     }
     const list = await etcdctl(members[follower]!.endpoint, ['member', 'list', '-w', 'json']);
     t.equal(list.code, 0, list.stderr);
-    const listed = (JSON.parse(list.stdout) as { members: { name: string; peerURLs: string[] }[] }).members;
+    const listed = (JSON.parse(list.stdout) as { members: { name: string; peerURLs: string[]; clientURLs: string[] }[] }).members;
     t.same(listed.map((m) => m.name).sort(), ['m1', 'm2', 'm3'], 'member list names all three');
     t.same(listed.map((m) => m.peerURLs[0]).sort(), members.map((m) => m.peerUrl).sort(), 'with their peer URLs');
+    t.same(listed.map((m) => m.clientURLs[0]).sort(), members.map((m) => m.clientUrl).sort(), 'and client URLs');
+    const cluster = await etcdctl(members[follower]!.endpoint, ['endpoint', 'status', '--cluster', '-w', 'json']);
+    t.equal((JSON.parse(cluster.stdout) as unknown[]).length, 3, `endpoint status --cluster reaches all three: ${cluster.stderr}`);
   });
 
   await t.test('a watch on a follower sees a write made on the leader', async (t) => {
@@ -145,11 +148,11 @@ t.test('a three-member cluster over TCP', async (t) => {
     t.ok(await peerPortCloses(target.peerUrl, Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])), 'oversized frame: closed');
     const me = BigInt(statuses[0]!.memberId);
     const other = BigInt(statuses[1]!.memberId);
-    t.ok(await peerPortCloses(target.peerUrl, encodeHello({ clusterId: 12345n, from: other as MemberId, to: me as MemberId })),
+    t.ok(await peerPortCloses(target.peerUrl, encodeHello({ clusterId: 12345n, from: other as MemberId, to: me as MemberId, clientUrls: [] })),
       'a hello from another cluster: closed');
     const cluster = BigInt(statuses[0]!.clusterId);
     const forged = Buffer.concat([
-      encodeHello({ clusterId: cluster, from: other as MemberId, to: me as MemberId }),
+      encodeHello({ clusterId: cluster, from: other as MemberId, to: me as MemberId, clientUrls: [] }),
       // A message claiming to come from a third member on the second member's connection.
       encodeMessage(message({ type: 'MsgHeartbeat', to: me as MemberId, from: 7n as MemberId, term: 1 })),
     ]);

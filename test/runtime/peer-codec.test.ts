@@ -96,10 +96,15 @@ t.test('malformed payloads are refused with a reason', (t) => {
 });
 
 t.test('hello: round trip, and another version or shape is refused', (t) => {
-  const h = { clusterId: (1n << 64n) - 1n, from: 5n as MemberId, to: (1n << 63n) as MemberId };
+  const h = {
+    clusterId: (1n << 64n) - 1n, from: 5n as MemberId, to: (1n << 63n) as MemberId,
+    clientUrls: ['http://127.0.0.1:2379', 'http://[::1]:2379'],
+  };
   t.same(decodeHello(payloadOf(encodeHello(h))), h);
-  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION + 1, 1, 2, 3])), /^bad hello/);
-  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2])), /^bad hello/);
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION + 1, 1, 2, 3, []])), /^bad hello/);
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3])), /^bad hello/, 'without client URLs');
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, ['x'.repeat(1025)]])), /^bad hello/, 'a URL too long');
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, Array(17).fill('u')])), /^bad hello/, 'too many URLs');
   t.match(decodeHello(Buffer.from([0xc1])), /^(undecodable|bad hello)/);
   t.match(decodeHello(Buffer.from([0x93, 0x01])), /^undecodable/, 'a truncated array');
   t.end();

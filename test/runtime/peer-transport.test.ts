@@ -18,15 +18,17 @@ const CLUSTER = 0xc1n;
 async function pair(o: { clusterOfA?: bigint; frameBytesMax?: number } = {}) {
   const ports = { a: await freePort(), b: await freePort() };
   const got = { a: [] as Message[], b: [] as Message[] };
+  const hellos: [bigint, readonly string[]][] = [];
   const opts = (self: bigint, other: bigint, port: number, otherPort: number, cluster: bigint, into: Message[]): PeerTransportOptions => ({
-    selfId: self, clusterId: cluster, listen: { host: '127.0.0.1', port },
+    selfId: self, clusterId: cluster, listen: { host: '127.0.0.1', port }, clientUrls: [`http://client-of-${self}`],
+    onHello: (from, urls) => hellos.push([from, urls]),
     peers: new Map([[other, { host: '127.0.0.1', port: otherPort }]]),
     onFrame: (f) => { if (f.kind === 'raft') into.push(f.message); }, frameBytesMax: o.frameBytesMax ?? 1 << 20,
     messageLimits: { entriesMax: 64 }, logger: nullLogger,
   });
   const startA = () => PeerTransport.start(opts(A, B, ports.a, ports.b, o.clusterOfA ?? CLUSTER, got.a));
   const startB = () => PeerTransport.start(opts(B, A, ports.b, ports.a, CLUSTER, got.b));
-  return { ports, got, startA, startB };
+  return { ports, got, hellos, startA, startB };
 }
 
 async function eventually(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -63,6 +65,8 @@ t.test('messages arrive intact and in order, both ways', async (t) => {
     app.entries.map((e) => ({ ...e, data: Buffer.from(e.data).toString('hex') })), 'its entries intact');
   await eventually('A got B\'s', () => p.got.a.length >= 1);
   t.equal(p.got.a[0]!.from, B);
+  t.same(p.hellos.map(([from, urls]) => `${from}:${urls.join()}`).sort(),
+    [`${A}:http://client-of-${A}`, `${B}:http://client-of-${B}`], 'each said hello with its client URLs');
 });
 
 t.test('a peer that is down: refused, then dialed again once it is up', async (t) => {

@@ -4,8 +4,9 @@
  * reaches the Raft core, which asserts on what it is given.
  *
  * A connection carries frames, each a u32 big-endian payload length and a msgpack payload. The
- * dialer's first frame is the hello, `[PEER_PROTOCOL_VERSION, clusterId, from, to]`; every later
- * frame is one Raft message, positionally:
+ * dialer's first frame is the hello, `[PEER_PROTOCOL_VERSION, clusterId, from, to, clientUrls]`
+ * (the dialer's advertised client URLs, which etcd publishes through Raft for the member list);
+ * every later frame is one Raft message, positionally:
  *
  *   [type, to, from, term, logTerm, index, commit, reject, rejectHint, context|nil,
  *    [[term, index, entryType (0 normal, 1 confChange), data], ...]]
@@ -67,12 +68,21 @@ const ttl = z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER);
 const bytes = z.instanceof(Uint8Array);
 const entryType = z.union([z.literal(0), z.literal(1)]);
 
-const helloSchema = z.tuple([z.literal(PEER_PROTOCOL_VERSION), memberId, memberId, memberId]);
+/** Client URLs a hello may carry, and the length of each. */
+export const HELLO_CLIENT_URLS_MAX = 16;
+export const HELLO_URL_BYTES_MAX = 1024;
+
+const helloSchema = z.tuple([
+  z.literal(PEER_PROTOCOL_VERSION), memberId, memberId, memberId,
+  z.array(z.string().max(HELLO_URL_BYTES_MAX)).max(HELLO_CLIENT_URLS_MAX),
+]);
 
 export interface Hello {
   readonly clusterId: bigint;
   readonly from: MemberId;
   readonly to: MemberId;
+  /** The sender's advertised client URLs. */
+  readonly clientUrls: readonly string[];
 }
 
 function frame(payload: Uint8Array): Buffer {
@@ -84,7 +94,7 @@ function frame(payload: Uint8Array): Buffer {
 
 /** The hello frame, length prefix included. */
 export function encodeHello(h: Hello): Buffer {
-  return frame(packr.pack([PEER_PROTOCOL_VERSION, h.clusterId, h.from, h.to]));
+  return frame(packr.pack([PEER_PROTOCOL_VERSION, h.clusterId, h.from, h.to, h.clientUrls]));
 }
 
 /** A hello payload (no prefix), or why it is refused. */
@@ -93,8 +103,8 @@ export function decodeHello(payload: Uint8Array): Hello | string {
   if (typeof raw === 'string') return raw;
   const parsed = helloSchema.safeParse(raw.value);
   if (!parsed.success) return `bad hello: ${z.prettifyError(parsed.error).split('\n')[0] ?? ''}`;
-  const [, clusterId, from, to] = parsed.data;
-  return { clusterId, from, to };
+  const [, clusterId, from, to, clientUrls] = parsed.data;
+  return { clusterId, from, to, clientUrls };
 }
 
 const ENTRY_TYPE_CODE: Readonly<Record<EntryType, 0 | 1>> = { normal: 0, confChange: 1 };

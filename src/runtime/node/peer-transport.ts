@@ -49,6 +49,10 @@ export interface PeerTransportOptions {
   readonly selfId: bigint;
   readonly clusterId: bigint;
   readonly listen: PeerAddress;
+  /** This member's advertised client URLs, told to every peer in the hello. */
+  readonly clientUrls: readonly string[];
+  /** A peer said hello: who it is and its client URLs. */
+  readonly onHello?: (from: bigint, clientUrls: readonly string[]) => void;
   /** Every other member and where it listens. */
   readonly peers: ReadonlyMap<bigint, PeerAddress>;
   /** A validated frame from a peer, addressed to this member. */
@@ -179,7 +183,9 @@ export class PeerTransport {
     this.#server = server;
     for (const [id, address] of o.peers) {
       assert(id !== o.selfId, 'the peers do not include this member');
-      const hello = encodeHello({ clusterId: o.clusterId, from: o.selfId as MemberId, to: id as MemberId });
+      const hello = encodeHello({
+        clusterId: o.clusterId, from: o.selfId as MemberId, to: id as MemberId, clientUrls: o.clientUrls,
+      });
       this.#links.set(id, new Link(id, address, hello, o.logger));
     }
   }
@@ -259,6 +265,7 @@ export class PeerTransport {
           if (hello.to !== o.selfId) return refuse(`hello for member ${hello.to.toString(16)}, this is ${o.selfId.toString(16)}`);
           if (!o.peers.has(hello.from)) return refuse(`unknown member ${hello.from.toString(16)}`);
           from = hello.from;
+          o.onHello?.(hello.from, hello.clientUrls);
           continue;
         }
         const f = decodeFrame(payload, o.messageLimits);
