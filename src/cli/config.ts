@@ -77,11 +77,11 @@ type FlagName = keyof typeof FLAGS;
  * traffic does not have. Boolean flags take no value (`--peer-auto-tls`), as in Go's flag package.
  */
 const IGNORED_FLAGS: Readonly<Record<string, { readonly bool: boolean; readonly why: string }>> = {
-  'peer-auto-tls': { bool: true, why: 'peer TLS: the peer transport is not built yet' },
-  'peer-cert-file': { bool: false, why: 'peer TLS: the peer transport is not built yet' },
-  'peer-key-file': { bool: false, why: 'peer TLS: the peer transport is not built yet' },
-  'peer-trusted-ca-file': { bool: false, why: 'peer TLS: the peer transport is not built yet' },
-  'peer-client-cert-auth': { bool: true, why: 'peer TLS: the peer transport is not built yet' },
+  'peer-auto-tls': { bool: true, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
+  'peer-cert-file': { bool: false, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
+  'peer-key-file': { bool: false, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
+  'peer-trusted-ca-file': { bool: false, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
+  'peer-client-cert-auth': { bool: true, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
   'experimental-initial-corrupt-check': { bool: true, why: 'strata checks LMDB pages itself' },
   'strict-reconfig-check': { bool: true, why: 'membership changes are not built yet' },
   'enable-pprof': { bool: true, why: 'Go profiling; use node --cpu-prof' },

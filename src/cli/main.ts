@@ -4,7 +4,8 @@
  * `strata bench ...` drives a load benchmark against any etcd-compatible endpoint; `strata sim`
  * is the deterministic cluster simulator. Errors in flags are one line on stderr and exit 2.
  */
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, flagHelp, parseServerConfig, type ServerConfig } from './config.js';
 import { clusterIdOf, memberIdOf } from './identity.js';
@@ -76,7 +77,13 @@ export function bootConfigOf(c: ServerConfig) {
 async function serve(argv: readonly string[]): Promise<number> {
   let boot: ReturnType<typeof bootConfigOf>;
   try {
-    boot = bootConfigOf(parseServerConfig(argv, process.env));
+    const config = parseServerConfig(argv, process.env);
+    // etcd reads --initial-cluster-state only for an empty data dir: `existing` then joins a
+    // running cluster that added this member (MemberAdd), which strata does not support yet.
+    if (config.initialClusterState === 'existing' && !existsSync(join(config.dataDir, 'member'))) {
+      throw new ConfigError('invalid --initial-cluster-state existing: joining a running cluster (after MemberAdd) is not supported yet');
+    }
+    boot = bootConfigOf(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`strata: ${err.message}\n`);

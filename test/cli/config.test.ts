@@ -3,8 +3,12 @@
  * errors naming the bad flag, and member/cluster ids derived exactly as a real etcd derives them
  * (checked against a running etcd when the binary is installed).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, parseServerConfig } from '../../src/cli/config.js';
+import { bootConfigOf, main } from '../../src/cli/main.js';
 import { clusterIdOf, memberIdOf } from '../../src/cli/identity.js';
 import { etcdMissing, etcdctl, startRealEtcd } from '../helpers/real-etcd.js';
 
@@ -88,4 +92,29 @@ t.test('etcd flags without effect here are accepted with a note; client TLS is r
   t.throws(() => parseServerConfig(['--cert-file=/x'], {}), /--cert-file: client TLS is not supported yet/);
   t.throws(() => parseServerConfig(['--enable-v2'], {}), /v2 API/);
   t.equal(parseServerConfig(['--enable-v2=false'], {}).name, 'default');
+});
+
+t.test('a cluster: several members boot; https peer URLs and joining with `existing` are refused', async (t) => {
+  const cluster = ['--name=m1', '--initial-cluster=m1=http://127.0.0.1:1,m2=http://127.0.0.1:2,m3=http://127.0.0.1:3',
+    '--listen-peer-urls=http://127.0.0.1:1', '--initial-advertise-peer-urls=http://127.0.0.1:1'];
+  const boot = bootConfigOf(parseServerConfig(cluster, {}));
+  t.equal(boot.members.length, 3);
+  t.same(boot.listenPeer, { host: '127.0.0.1', port: 1 }, 'it listens for its peers');
+  t.equal(new Set(boot.members.map((m) => m.id)).size, 3, 'three member ids');
+  t.equal(bootConfigOf(parseServerConfig([], {})).listenPeer, undefined, 'a lone member listens for no peers');
+  t.throws(() => bootConfigOf(parseServerConfig([...cluster, '--listen-peer-urls=https://127.0.0.1:1'], {})),
+    /--listen-peer-urls .*peer TLS/);
+  t.throws(() => bootConfigOf(parseServerConfig(['--name=m1', '--initial-cluster=m1=http://127.0.0.1:1,m2=https://127.0.0.1:2'], {})),
+    /peer URL "https:\/\/127.0.0.1:2" of m2: peer TLS/);
+  const dir = mkdtempSync(join(tmpdir(), 'strata-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const stderr = process.stderr.write;
+  let said = '';
+  process.stderr.write = ((chunk: string) => { said += chunk; return true; }) as typeof process.stderr.write;
+  try {
+    t.equal(await main([`--data-dir=${join(dir, 'fresh')}`, '--initial-cluster-state=existing']), 2, 'exit 2');
+  } finally {
+    process.stderr.write = stderr;
+  }
+  t.match(said, /--initial-cluster-state existing: joining a running cluster .* not supported/);
 });
