@@ -41,7 +41,7 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  crossesWire, timeAsyncMethod, type PeerAddress,
+  crossesWire, serverTls, timeAsyncMethod, type PeerAddress, type TlsMaterial,
 } from '../src/runtime/node/index.js';
 import { RAFT_DEFAULTS } from '../src/raft/index.js';
 
@@ -55,9 +55,13 @@ export interface BootConfig {
   readonly memberId: bigint;
   readonly clusterId: bigint;
   readonly members: readonly MemberInfo[];
-  readonly listenClient: { readonly host: string; readonly port: number };
+  /** Every --listen-client-urls address; `tls` for https ones, served with `clientTls`. */
+  readonly listenClients: readonly { readonly host: string; readonly port: number; readonly tls: boolean }[];
+  readonly clientTls?: TlsMaterial;
   /** Where peers reach this member (--listen-peer-urls); listened on only with other members. */
-  readonly listenPeer?: { readonly host: string; readonly port: number };
+  readonly listenPeer?: { readonly host: string; readonly port: number; readonly tls: boolean };
+  /** TLS of the peer URLs that are https (listened on and dialed). */
+  readonly peerTls?: TlsMaterial;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly quotaBackendBytes: number;
@@ -143,7 +147,7 @@ const LEADER_POLL_MS = 20;
 
 function peerAddressOf(url: string): PeerAddress {
   const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), tls: u.protocol === 'https:' };
 }
 
 /** Named limits of the pipeline. */
@@ -515,6 +519,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       frameBytesMax: RAFT_DEFAULTS.maxBytesPerMessage + receiveBytesMax,
       messageLimits: { entriesMax: RAFT_DEFAULTS.maxEntriesPerMessage },
       logger: logger.child({ part: 'peer' }),
+      ...(config.peerTls !== undefined && { tls: config.peerTls }),
     });
     const transport = peers;
     peerActor.attach({ send: (m) => transport.send(m), sendLease: (f) => transport.sendLease(f), crossesWire });
@@ -526,13 +531,19 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     logger.info('the cluster has a leader', { leader: front.leader.toString(16) });
   }
   const port = new ClientPort({ grpc, http: gateway.handle, logger });
-  const clientPort = await port.listen(config.listenClient.port, config.listenClient.host);
+  let clientPort = 0;
+  for (const [i, l] of config.listenClients.entries()) {
+    assert(!l.tls || config.clientTls !== undefined, 'https client URLs come with TLS material');
+    const bound = await port.listen(l.port, l.host, l.tls ? serverTls(config.clientTls!, []) : undefined);
+    if (i === 0) clientPort = bound;
+  }
 
   const idHex = config.memberId.toString(16);
   const clusterHex = config.clusterId.toString(16);
   logger.info(`published {Name:${config.name} ClientURLs:[${self.clientUrls.join(' ')}]} to cluster ${clusterHex}`, { member: idHex });
   logger.info(`enabled capabilities for version ${CLUSTER_VERSION.slice(0, 3)}`, { member: idHex });
-  logger.info(`ready to serve client requests on ${config.listenClient.host}:${clientPort}`, { member: idHex });
+  const first = config.listenClients[0]!;
+  logger.info(`ready to serve client requests on ${first.host}:${clientPort}`, { member: idHex });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -27,6 +27,10 @@ const urlList = z.string().transform((s, ctx) => {
   return parts;
 });
 
+/** A Go boolean flag: bare (`--auto-tls`) means true; `--auto-tls=false` is allowed. */
+const boolFlag = z.enum(['true', 'false', '1', '0', 't', 'f', 'TRUE', 'FALSE', 'True', 'False'], 'must be true or false')
+  .transform((v) => ['true', '1', 't', 'TRUE', 'True'].includes(v));
+
 const intFlag = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.string().regex(/^-?\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
 
@@ -67,21 +71,29 @@ const FLAGS = {
   'auto-compaction-mode': [z.enum(['periodic', 'revision']), 'periodic', "'periodic' or 'revision'"],
   'auto-compaction-retention': [z.string().regex(/^(\d+|\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, 'must be a number or a duration like 1h30m'), '0', 'auto compaction retention (0 = off; hours, or a duration in periodic mode)'],
   'log-level': [z.enum(['debug', 'info', 'warn', 'error', 'panic', 'fatal']), 'info', 'log level'],
+  'cert-file': [z.string(), '', 'path to the client server TLS cert file'],
+  'key-file': [z.string(), '', 'path to the client server TLS key file'],
+  'trusted-ca-file': [z.string(), '', 'path to the client server TLS trusted CA cert file'],
+  'client-cert-auth': [boolFlag, 'false', 'enable client cert authentication'],
+  'auto-tls': [boolFlag, 'false', 'client TLS using generated certificates'],
+  'peer-cert-file': [z.string(), '', 'path to the peer server TLS cert file'],
+  'peer-key-file': [z.string(), '', 'path to the peer server TLS key file'],
+  'peer-trusted-ca-file': [z.string(), '', 'path to the peer server TLS trusted CA file'],
+  'peer-client-cert-auth': [boolFlag, 'false', 'enable peer client cert authentication'],
+  'peer-auto-tls': [boolFlag, 'false', 'peer TLS using generated certificates'],
   'actor-placement': [z.enum(['auto', 'worker', 'threads', 'single']), 'auto', "strata: 'worker' (raft, apply, watch and lease together on one worker thread), 'threads' (each on its own worker thread), 'single' (all on the main thread) or 'auto' ('single' on up to 2 cores, else 'worker')"],
 } as const;
 
 type FlagName = keyof typeof FLAGS;
+
+/** Flags that take no value (Go's boolean flags): present means true. */
+const BOOL_FLAGS: ReadonlySet<string> = new Set(['client-cert-auth', 'auto-tls', 'peer-client-cert-auth', 'peer-auto-tls']);
 
 /**
  * etcd flags strata accepts and ignores, with why: they tune what a single member without peer
  * traffic does not have. Boolean flags take no value (`--peer-auto-tls`), as in Go's flag package.
  */
 const IGNORED_FLAGS: Readonly<Record<string, { readonly bool: boolean; readonly why: string }>> = {
-  'peer-auto-tls': { bool: true, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
-  'peer-cert-file': { bool: false, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
-  'peer-key-file': { bool: false, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
-  'peer-trusted-ca-file': { bool: false, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
-  'peer-client-cert-auth': { bool: true, why: 'peer TLS is not supported yet (peer URLs must be http://)' },
   'experimental-initial-corrupt-check': { bool: true, why: 'strata checks LMDB pages itself' },
   'strict-reconfig-check': { bool: true, why: 'membership changes are not built yet' },
   'enable-pprof': { bool: true, why: 'Go profiling; use node --cpu-prof' },
@@ -92,15 +104,20 @@ const IGNORED_FLAGS: Readonly<Record<string, { readonly bool: boolean; readonly 
 
 /** Flags strata refuses because honouring them silently wrong would be worse than failing. */
 const REFUSED_FLAGS: Readonly<Record<string, string>> = {
-  'cert-file': 'client TLS is not supported yet',
-  'key-file': 'client TLS is not supported yet',
-  'trusted-ca-file': 'client TLS is not supported yet',
-  'client-cert-auth': 'client TLS is not supported yet',
-  'client-crl-file': 'client TLS is not supported yet',
-  'auto-tls': 'client TLS is not supported yet',
+  'client-crl-file': 'certificate revocation lists are not supported yet',
+  'peer-crl-file': 'certificate revocation lists are not supported yet',
   'enable-v2': 'the v2 API is not supported',
 };
 type FlagValue<N extends FlagName> = z.output<(typeof FLAGS)[N][0]>;
+
+/** etcd's TLS flags for one side (client or peer). */
+export interface TlsFlags {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly trustedCaFile: string;
+  readonly clientCertAuth: boolean;
+  readonly autoTls: boolean;
+}
 
 export interface ServerConfig {
   readonly name: string;
@@ -124,6 +141,9 @@ export interface ServerConfig {
   readonly autoCompactionRetention: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
   readonly actorPlacement: 'auto' | 'worker' | 'threads' | 'single';
+  /** TLS of the client URLs (https ones) and of the peer URLs; files empty when not given. */
+  readonly clientTls: TlsFlags;
+  readonly peerTls: TlsFlags;
   /** Accepted etcd flags that do nothing here, each with why (logged as warnings at start). */
   readonly ignoredFlags: readonly string[];
 }
@@ -159,6 +179,7 @@ function readArgs(argv: readonly string[], ignored: string[]): Map<string, strin
     }
     if (!(name in FLAGS)) throw new ConfigError(`unknown flag --${name} (see --help)`);
     let value = m[2];
+    if (value === undefined && BOOL_FLAGS.has(name)) value = 'true';
     if (value === undefined) {
       value = argv[i + 1];
       if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
@@ -249,6 +270,14 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     autoCompactionRetention: retention(get('auto-compaction-retention'), mode),
     logLevel: get('log-level'),
     actorPlacement: get('actor-placement'),
+    clientTls: {
+      certFile: get('cert-file'), keyFile: get('key-file'), trustedCaFile: get('trusted-ca-file'),
+      clientCertAuth: get('client-cert-auth'), autoTls: get('auto-tls'),
+    },
+    peerTls: {
+      certFile: get('peer-cert-file'), keyFile: get('peer-key-file'), trustedCaFile: get('peer-trusted-ca-file'),
+      clientCertAuth: get('peer-client-cert-auth'), autoTls: get('peer-auto-tls'),
+    },
     ignoredFlags,
   };
 }

@@ -8,6 +8,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, flagHelp, parseServerConfig, type ServerConfig } from './config.js';
+import { hasTls, loadTls, tlsProblem, type TlsFiles, type TlsMaterial } from '../runtime/node/index.js';
 import { clusterIdOf, memberIdOf } from './identity.js';
 
 const VERSION_TEXT = 'strata 0.1.0 (etcd API 3.4)';
@@ -26,11 +27,14 @@ function usage(): string {
 }
 
 /** The member's boot configuration, derived from validated flags. */
-export function bootConfigOf(c: ServerConfig) {
-  const listen = new URL(c.listenClientUrls[0]!);
-  if (listen.protocol !== 'http:') {
-    throw new ConfigError(`invalid --listen-client-urls "${listen.href}": TLS (https) is not supported yet`);
-  }
+export function bootConfigOf(c: ServerConfig, now = new Date()) {
+  const listens = c.listenClientUrls.map((raw) => {
+    const u = webUrl(raw, '--listen-client-urls');
+    return { host: hostOf(u), port: Number(u.port), tls: u.protocol === 'https:' };
+  });
+  const clientTls = listens.some((l) => l.tls)
+    ? tlsOf(c.clientTls, 'client', '--cert-file and --key-file, or --auto-tls', listens.map((l) => l.host), now)
+    : undefined;
   const members = c.initialCluster.map((m) => {
     const id = memberIdOf(m.peerUrls, c.initialClusterToken);
     return {
@@ -39,15 +43,14 @@ export function bootConfigOf(c: ServerConfig) {
     };
   });
   const self = members.find((m) => m.name === c.name)!;
-  const listenPeer = new URL(c.listenPeerUrls[0]!);
-  // A lone member has no peer traffic: its peer URLs only make its id (peer TLS flags are noted).
+  const listenPeer = webUrl(c.listenPeerUrls[0]!, '--listen-peer-urls');
+  // A lone member has no peer traffic: its peer URLs only make its id.
+  let peerTls: TlsMaterial | undefined;
   if (members.length > 1) {
-    if (listenPeer.protocol !== 'http:') {
-      throw new ConfigError(`invalid --listen-peer-urls "${listenPeer.href}": peer TLS (https) is not supported yet`);
-    }
-    for (const m of members) {
-      const bad = m.peerUrls.find((u) => !u.startsWith('http://'));
-      if (bad !== undefined) throw new ConfigError(`invalid --initial-cluster: peer URL "${bad}" of ${m.name}: peer TLS (https) is not supported yet`);
+    const urls = [listenPeer, ...members.flatMap((m) => m.peerUrls.map((u) => webUrl(u, `--initial-cluster (${m.name})`)))];
+    if (urls.some((u) => u.protocol === 'https:')) {
+      peerTls = tlsOf(c.peerTls, 'peer', '--peer-cert-file and --peer-key-file, or --peer-auto-tls',
+        [hostOf(listenPeer), ...self.peerUrls.map((u) => hostOf(new URL(u)))], now);
     }
   }
   return {
@@ -56,10 +59,12 @@ export function bootConfigOf(c: ServerConfig) {
     memberId: self.id,
     clusterId: clusterIdOf(members.map((m) => m.id)),
     members,
-    listenClient: { host: listen.hostname.replace(/^\[|\]$/g, ''), port: Number(listen.port) },
+    listenClients: listens,
+    ...(clientTls !== undefined && { clientTls }),
     ...(members.length > 1 && {
-      listenPeer: { host: listenPeer.hostname.replace(/^\[|\]$/g, ''), port: Number(listenPeer.port) },
+      listenPeer: { host: hostOf(listenPeer), port: Number(listenPeer.port), tls: listenPeer.protocol === 'https:' },
     }),
+    ...(peerTls !== undefined && { peerTls }),
     heartbeatIntervalMs: c.heartbeatIntervalMs,
     electionTimeoutMs: c.electionTimeoutMs,
     quotaBackendBytes: c.quotaBackendBytes,
@@ -72,6 +77,32 @@ export function bootConfigOf(c: ServerConfig) {
     placement: c.actorPlacement,
     logLevel: c.logLevel,
   };
+}
+
+function hostOf(u: URL): string {
+  return u.hostname.replace(/^\[|\]$/g, '');
+}
+
+/** `raw` as an http or https URL with a port, or a ConfigError naming `flag`. */
+function webUrl(raw: string, flag: string): URL {
+  const u = new URL(raw);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigError(`invalid ${flag} "${raw}": only http:// and https:// URLs are supported`);
+  }
+  if (u.port === '') throw new ConfigError(`invalid ${flag} "${raw}": the URL needs a port`);
+  return u;
+}
+
+/** The TLS material a side's https URLs need, or a ConfigError saying which flags are missing. */
+function tlsOf(files: TlsFiles, side: string, needs: string, hosts: readonly string[], now: Date): TlsMaterial {
+  const problem = tlsProblem(files, side);
+  if (problem !== null) throw new ConfigError(`invalid TLS flags: ${problem}`);
+  if (!hasTls(files)) throw new ConfigError(`invalid ${side} URLs: https needs ${needs}`);
+  try {
+    return loadTls(files, hosts, now);
+  } catch (err) {
+    throw new ConfigError(`invalid ${side} TLS files: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 async function serve(argv: readonly string[]): Promise<number> {

@@ -83,29 +83,44 @@ t.test('an unknown ETCD_* variable is a warning, as in etcd', async (t) => {
   t.same(parseServerConfig([], { ETCD_BOGUS: '1' }).ignoredFlags, ['unrecognized environment variable ETCD_BOGUS']);
 });
 
-t.test('etcd flags without effect here are accepted with a note; client TLS is refused', async (t) => {
+t.test('etcd flags without effect here are accepted with a note; TLS flags are read; CRLs are refused', async (t) => {
   const c = parseServerConfig(['--peer-auto-tls', '--experimental-initial-corrupt-check',
-    '--logger', 'zap', '--name', 'x'], {});
+    '--logger', 'zap', '--client-cert-auth', '--name', 'x', '--auto-tls=false'], {});
   t.equal(c.name, 'x', 'a boolean flag does not swallow the next argument; a string one does');
-  t.equal(c.ignoredFlags.length, 3);
-  t.match(c.ignoredFlags[0], /--peer-auto-tls has no effect/);
-  t.throws(() => parseServerConfig(['--cert-file=/x'], {}), /--cert-file: client TLS is not supported yet/);
+  t.equal(c.ignoredFlags.length, 2);
+  t.match(c.ignoredFlags[0], /--experimental-initial-corrupt-check has no effect/);
+  t.same(c.peerTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: false, autoTls: true });
+  t.same(c.clientTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: true, autoTls: false });
+  t.throws(() => parseServerConfig(['--auto-tls=maybe'], {}), /--auto-tls "maybe": must be true or false/);
+  t.throws(() => parseServerConfig(['--client-crl-file=/x'], {}), /--client-crl-file: certificate revocation lists are not supported/);
+  t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1'], {})),
+    /https needs --cert-file and --key-file, or --auto-tls/);
+  t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1', '--cert-file=/nonexistent/c', '--key-file=/nonexistent/k'], {})),
+    /invalid client TLS files: ENOENT/);
+  t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1', '--cert-file=/x'], {})),
+    /needs both a cert file and a key file/);
+  t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=unix://x:1'], {})), /--listen-client-urls "unix:\/\/x:1"/);
+  const auto = bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1,http://127.0.0.1:2', '--auto-tls'], {}));
+  t.same(auto.listenClients, [{ host: '127.0.0.1', port: 1, tls: true }, { host: '127.0.0.1', port: 2, tls: false }]);
+  t.equal(auto.clientTls?.auto, true, 'a certificate made at start');
   t.throws(() => parseServerConfig(['--enable-v2'], {}), /v2 API/);
   t.equal(parseServerConfig(['--enable-v2=false'], {}).name, 'default');
 });
 
-t.test('a cluster: several members boot; https peer URLs and joining with `existing` are refused', async (t) => {
+t.test('a cluster: several members boot; https peers need TLS flags; joining with `existing` is refused', async (t) => {
   const cluster = ['--name=m1', '--initial-cluster=m1=http://127.0.0.1:1,m2=http://127.0.0.1:2,m3=http://127.0.0.1:3',
     '--listen-peer-urls=http://127.0.0.1:1', '--initial-advertise-peer-urls=http://127.0.0.1:1'];
   const boot = bootConfigOf(parseServerConfig(cluster, {}));
   t.equal(boot.members.length, 3);
-  t.same(boot.listenPeer, { host: '127.0.0.1', port: 1 }, 'it listens for its peers');
+  t.same(boot.listenPeer, { host: '127.0.0.1', port: 1, tls: false }, 'it listens for its peers');
   t.equal(new Set(boot.members.map((m) => m.id)).size, 3, 'three member ids');
   t.equal(bootConfigOf(parseServerConfig([], {})).listenPeer, undefined, 'a lone member listens for no peers');
   t.throws(() => bootConfigOf(parseServerConfig([...cluster, '--listen-peer-urls=https://127.0.0.1:1'], {})),
-    /--listen-peer-urls .*peer TLS/);
-  t.throws(() => bootConfigOf(parseServerConfig(['--name=m1', '--initial-cluster=m1=http://127.0.0.1:1,m2=https://127.0.0.1:2'], {})),
-    /peer URL "https:\/\/127.0.0.1:2" of m2: peer TLS/);
+    /invalid peer URLs: https needs --peer-cert-file and --peer-key-file, or --peer-auto-tls/);
+  const tlsPeers = bootConfigOf(parseServerConfig(['--name=m1', '--initial-cluster=m1=https://127.0.0.1:1,m2=https://127.0.0.1:2',
+    '--listen-peer-urls=https://127.0.0.1:1', '--peer-auto-tls'], {}));
+  t.equal(tlsPeers.listenPeer?.tls, true);
+  t.equal(tlsPeers.peerTls?.auto, true);
   const dir = mkdtempSync(join(tmpdir(), 'strata-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const stderr = process.stderr.write;

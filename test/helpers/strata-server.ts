@@ -38,6 +38,11 @@ export interface StrataOptions {
   readonly peerPort?: number;
   /** etcd's --initial-cluster; this member alone by default. */
   readonly initialCluster?: string;
+  /** `https` serves clients (or peers) with TLS; the TLS flags go in extraArgs. */
+  readonly clientScheme?: 'http' | 'https';
+  readonly peerScheme?: 'http' | 'https';
+  /** More --listen-client-urls after the member's own. */
+  readonly extraClientUrls?: readonly string[];
 }
 
 export async function startStrata(options: StrataOptions = {}): Promise<StrataServer> {
@@ -45,11 +50,12 @@ export async function startStrata(options: StrataOptions = {}): Promise<StrataSe
   const peerPort = options.peerPort ?? await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'strata-test-'));
   const name = options.name ?? 'default';
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const clientUrl = `${options.clientScheme ?? 'http'}://127.0.0.1:${clientPort}`;
+  const peerUrl = `${options.peerScheme ?? 'http'}://127.0.0.1:${peerPort}`;
   const args = [
     strataMain, `--name=${name}`, `--data-dir=${dataDir}`,
-    `--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`,
+    `--listen-client-urls=${[clientUrl, ...(options.extraClientUrls ?? [])].join(',')}`,
+    `--advertise-client-urls=${clientUrl}`,
     `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=${options.initialCluster ?? `${name}=${peerUrl}`}`,
     `--initial-cluster-token=${options.token ?? 'etcd-cluster'}`,
@@ -121,7 +127,7 @@ export async function startStrata(options: StrataOptions = {}): Promise<StrataSe
  * A cluster of `size` members as real processes (names m1..mN), started together: each member
  * serves clients only once the cluster has a leader, so all must be up before any is ready.
  */
-export async function startStrataCluster(size: number, options: Pick<StrataOptions, 'extraArgs' | 'token'> = {}): Promise<StrataServer[]> {
+export async function startStrataCluster(size: number, options: Pick<StrataOptions, 'extraArgs' | 'token' | 'peerScheme'> = {}): Promise<StrataServer[]> {
   const ports: { client: number; peer: number }[] = [];
   const taken = new Set<number>();
   const port = async (): Promise<number> => {
@@ -134,7 +140,7 @@ export async function startStrataCluster(size: number, options: Pick<StrataOptio
     }
   };
   for (let i = 0; i < size; i++) ports.push({ client: await port(), peer: await port() });
-  const initialCluster = ports.map((p, i) => `m${i + 1}=http://127.0.0.1:${p.peer}`).join(',');
+  const initialCluster = ports.map((p, i) => `m${i + 1}=${options.peerScheme ?? 'http'}://127.0.0.1:${p.peer}`).join(',');
   const started = await Promise.allSettled(ports.map((p, i) => startStrata({
     ...options, name: `m${i + 1}`, clientPort: p.client, peerPort: p.peer, initialCluster,
   })));

@@ -12,6 +12,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { assert, nullLogger } from '../../base/index.js';
 import type { Logger } from '../../base/index.js';
@@ -40,7 +41,8 @@ export function prefaceMatch(head: Uint8Array): 'h2' | 'http1' | 'undecided' {
 }
 
 export class ClientPort {
-  readonly #server: net.Server;
+  /** One listener per client URL (etcd serves several, cleartext and TLS side by side). */
+  readonly #servers: net.Server[] = [];
   readonly #http: http.Server;
   readonly #grpc: Http2Acceptor;
   readonly #logger: Logger;
@@ -59,23 +61,33 @@ export class ClientPort {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    this.#server = net.createServer((socket) => this.#sniff(socket));
   }
 
-  /** Listens and resolves with the bound port (pass 0 for any free port). */
-  listen(port: number, host: string): Promise<number> {
+  /**
+   * Listens on one more address and resolves with the bound port (pass 0 for any free port).
+   * With `tls` the connections are TLS (ALPN h2 or http/1.1), told apart after the handshake the
+   * same way.
+   */
+  listen(port: number, host: string, tlsOptions?: tls.TlsOptions): Promise<number> {
+    const server = tlsOptions === undefined
+      ? net.createServer((socket) => this.#sniff(socket))
+      : tls.createServer({ ...tlsOptions, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => this.#sniff(socket));
+    if (tlsOptions !== undefined) {
+      server.on('tlsClientError', (err: Error) => this.#logger.debug('client TLS handshake failed', { err: String(err) }));
+    }
+    this.#servers.push(server);
     return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        resolve((this.#server.address() as AddressInfo).port);
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as AddressInfo).port);
       });
     });
   }
 
   /** Stops accepting and closes every connection of both protocols. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.#http.closeAllConnections();
     for (const s of this.#sockets) s.destroy();
     await Promise.all([closed, this.#grpc.close(),

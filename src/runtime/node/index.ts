@@ -52,3 +52,7 @@ export {
   encodeHello, encodeLeaseFrame, encodeMessage,
 } from './peer-codec.js';
 export type { Hello, MessageLimits } from './peer-codec.js';
+export { SELF_CERT_VALID_DAYS, selfCert } from './self-cert.js';
+export type { CertOptions, SelfCert } from './self-cert.js';
+export { clientTls, hasTls, loadTls, serverTls, tlsProblem } from './tls-material.js';
+export type { TlsFiles, TlsMaterial } from './tls-material.js';

@@ -18,9 +18,11 @@
  * backoff that doubles from redialMinMs to redialMaxMs.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { assert, type Logger, type MemberId } from '../../base/index.js';
 import type { Message } from '../../raft/index.js';
 import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-frames.js';
+import { clientTls, serverTls, type TlsMaterial } from './tls-material.js';
 import {
   FRAME_HEADER_BYTES, decodeFrame, decodeHello, encodeHello, encodeLeaseFrame, encodeMessage,
   type MessageLimits,
@@ -43,6 +45,8 @@ export const PEER_LIMITS = {
 export interface PeerAddress {
   readonly host: string;
   readonly port: number;
+  /** An https peer URL: the connection is TLS (with the transport's `tls` material). */
+  readonly tls?: boolean;
 }
 
 export interface PeerTransportOptions {
@@ -61,6 +65,8 @@ export interface PeerTransportOptions {
   readonly frameBytesMax: number;
   readonly messageLimits: MessageLimits;
   readonly logger: Logger;
+  /** Certificate, key and CA for https peer URLs (ours and the peers'). */
+  readonly tls?: TlsMaterial;
 }
 
 /** Splits a byte stream into length-prefixed frames; null once a frame is over the limit. */
@@ -113,14 +119,18 @@ class Link {
     private readonly address: PeerAddress,
     private readonly hello: Buffer,
     private readonly logger: Logger,
+    private readonly tls: TlsMaterial | undefined,
   ) {}
 
   dial(): void {
     if (this.#closed) return;
-    const socket = connect({ host: this.address.host, port: this.address.port });
+    const { host, port } = this.address;
+    const secure = this.address.tls === true;
+    assert(!secure || this.tls !== undefined, 'an https peer is dialed with TLS material');
+    const socket = secure ? tlsConnect({ ...clientTls(this.tls!, host), host, port }) : connect({ host, port });
     this.#socket = socket;
     socket.setNoDelay(true);
-    socket.on('connect', () => {
+    socket.on(secure ? 'secureConnect' : 'connect', () => {
       this.#connected = true;
       this.#backoffMs = PEER_LIMITS.redialMinMs;
       if (this.#outageLogged) this.logger.info('peer connection restored', { peer: this.to.toString(16) });
@@ -186,15 +196,17 @@ export class PeerTransport {
       const hello = encodeHello({
         clusterId: o.clusterId, from: o.selfId as MemberId, to: id as MemberId, clientUrls: o.clientUrls,
       });
-      this.#links.set(id, new Link(id, address, hello, o.logger));
+      this.#links.set(id, new Link(id, address, hello, o.logger, o.tls));
     }
   }
 
   /** Listens on `options.listen` and starts dialing every peer. */
   static async start(o: PeerTransportOptions): Promise<PeerTransport> {
-    const server = createServer();
+    assert(o.listen.tls !== true || o.tls !== undefined, 'an https peer URL is served with TLS material');
+    const server = o.listen.tls === true ? createTlsServer(serverTls(o.tls!, [])) : createServer();
     const transport = new PeerTransport(o, server);
-    server.on('connection', (socket) => transport.#accept(socket));
+    server.on(o.listen.tls === true ? 'secureConnection' : 'connection', (socket: Socket) => transport.#accept(socket));
+    server.on('tlsClientError', (err: Error) => o.logger.warn('refused a peer connection', { why: `TLS: ${err.message}` }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(o.listen.port, o.listen.host, () => {

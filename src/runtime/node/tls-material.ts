@@ -1,0 +1,71 @@
+/**
+ * TLS material for one side of a member (its client URLs or its peer URLs), from etcd's flags:
+ * a certificate and key from files (`--cert-file`/`--key-file`, `--peer-cert-file`/...), or a
+ * self-signed pair made at start (`--auto-tls`, `--peer-auto-tls`); the CA that verifies the
+ * other end (`--trusted-ca-file`, system roots when absent); whether client certificates are
+ * required (`--client-cert-auth`). With auto TLS nothing is verified, as in etcd: the pair only
+ * encrypts.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import { selfCert } from './self-cert.js';
+
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly trustedCaFile: string;
+  readonly clientCertAuth: boolean;
+  readonly autoTls: boolean;
+}
+
+export interface TlsMaterial {
+  readonly cert: string;
+  readonly key: string;
+  /** PEM of the trusted CA; absent: the system's roots. */
+  readonly ca?: string;
+  /** Require and verify the other end's certificate when it connects to us. */
+  readonly clientCertAuth: boolean;
+  /** Made by us (auto TLS): peers' certificates are not verified either. */
+  readonly auto: boolean;
+}
+
+/** Why `files` cannot serve TLS, or null when they can (or when none are asked for). */
+export function tlsProblem(files: TlsFiles, side: string): string | null {
+  if ((files.certFile === '') !== (files.keyFile === '')) return `${side} TLS needs both a cert file and a key file`;
+  if (files.clientCertAuth && files.trustedCaFile === '') return `${side} client cert auth needs a trusted CA file`;
+  return null;
+}
+
+/** Whether the flags configure TLS at all. */
+export function hasTls(files: TlsFiles): boolean {
+  return files.certFile !== '' || files.autoTls;
+}
+
+/** Reads (or, with auto TLS and no files, makes) the material; `hosts` name this member. */
+export function loadTls(files: TlsFiles, hosts: readonly string[], now: Date): TlsMaterial {
+  const ca = files.trustedCaFile === '' ? undefined : readFileSync(files.trustedCaFile, 'utf8');
+  if (files.certFile !== '') {
+    return {
+      cert: readFileSync(files.certFile, 'utf8'), key: readFileSync(files.keyFile, 'utf8'),
+      ...(ca !== undefined && { ca }), clientCertAuth: files.clientCertAuth, auto: false,
+    };
+  }
+  const made = selfCert(hosts, now);
+  return { ...made, ...(ca !== undefined && { ca }), clientCertAuth: files.clientCertAuth, auto: true };
+}
+
+/** Options of a TLS server serving with `m`. */
+export function serverTls(m: TlsMaterial, alpn: readonly string[]): TlsOptions {
+  return {
+    cert: m.cert, key: m.key, ...(m.ca !== undefined && { ca: m.ca }),
+    requestCert: m.clientCertAuth, rejectUnauthorized: m.clientCertAuth, ALPNProtocols: [...alpn],
+  };
+}
+
+/** Options of a TLS client presenting `m` (peers present their certificate as clients too). */
+export function clientTls(m: TlsMaterial, host: string): ConnectionOptions {
+  return {
+    cert: m.cert, key: m.key, ...(m.ca !== undefined && { ca: m.ca }),
+    rejectUnauthorized: !m.auto, servername: /^[\d.:]+$/.test(host) ? '' : host,
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * TLS as etcd's flags set it up, with real processes and clients. A member serving an https and
+ * an http client URL side by side, with a CA-signed certificate and --client-cert-auth: etcdctl
+ * and the etcd3 client with a client certificate work, etcdctl without one is refused, the JSON
+ * gateway answers over TLS, the http URL stays cleartext. A member with --auto-tls serves etcdctl
+ * with --insecure-skip-tls-verify. A three-member cluster whose peers talk TLS with CA-signed
+ * certificates and --peer-client-cert-auth replicates writes. Certificates are made by the test
+ * (src/runtime/node/self-cert.ts).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { Etcd3 } from 'etcd3';
+import { etcdctl, etcdMissing, freePort } from '../helpers/real-etcd.js';
+import { startStrata, startStrataCluster } from '../helpers/strata-server.js';
+import { selfCert } from '../../src/runtime/node/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'strata-tls-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const now = new Date();
+const ca = { ...selfCert([], now, { ca: true, commonName: 'strata-test-ca' }), commonName: 'strata-test-ca' };
+const server = selfCert(['127.0.0.1', 'localhost'], now, { issuer: ca });
+const client = selfCert([], now, { issuer: ca, commonName: 'strata-test-client' });
+const files = {
+  ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key'),
+  clientCert: join(dir, 'client.crt'), clientKey: join(dir, 'client.key'),
+};
+writeFileSync(files.ca, ca.cert);
+writeFileSync(files.cert, server.cert);
+writeFileSync(files.key, server.key);
+writeFileSync(files.clientCert, client.cert);
+writeFileSync(files.clientKey, client.key);
+
+t.test('client TLS with client certificates, beside a cleartext URL', { skip: etcdMissing() }, async (t) => {
+  const plainPort = await freePort();
+  const s = await startStrata({
+    clientScheme: 'https',
+    // A second listen URL, cleartext (etcd serves every --listen-client-urls entry).
+    extraClientUrls: [`http://127.0.0.1:${plainPort}`],
+    extraArgs: [
+      `--cert-file=${files.cert}`, `--key-file=${files.key}`, `--trusted-ca-file=${files.ca}`, '--client-cert-auth',
+    ],
+  });
+  t.teardown(() => s.stop());
+  const tlsArgs = [`--cacert=${files.ca}`, `--cert=${files.clientCert}`, `--key=${files.clientKey}`];
+  const put = await etcdctl(s.clientUrl, [...tlsArgs, 'put', 'k', 'over-tls']);
+  t.equal(put.stdout.trim(), 'OK', put.stderr);
+  const get = await etcdctl(s.clientUrl, [...tlsArgs, 'get', 'k', '--print-value-only']);
+  t.equal(get.stdout.trim(), 'over-tls', get.stderr);
+  const refused = await etcdctl(s.clientUrl, [`--cacert=${files.ca}`, '--dial-timeout=2s', '--command-timeout=3s', 'get', 'k']);
+  t.not(refused.code, 0, 'no client certificate: refused');
+
+  const c = new Etcd3({
+    hosts: s.clientUrl,
+    credentials: {
+      rootCertificate: Buffer.from(ca.cert), certChain: Buffer.from(client.cert), privateKey: Buffer.from(client.key),
+    },
+  });
+  t.teardown(() => c.close());
+  await c.put('etcd3').value('yes');
+  t.equal(await c.get('k').string(), 'over-tls', 'the etcd3 client over TLS');
+
+  const json = await new Promise<string>((resolve, reject) => {
+    const req = request(`${s.clientUrl}/v3/kv/range`, {
+      method: 'POST', ca: ca.cert, cert: client.cert, key: client.key,
+    }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += String(d); });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ key: Buffer.from('etcd3').toString('base64') }));
+  });
+  t.match(json, /"value":"eWVz"/, 'the JSON gateway over TLS');
+
+  const plain = await etcdctl(`127.0.0.1:${plainPort}`, ['get', 'etcd3', '--print-value-only']);
+  t.equal(plain.stdout.trim(), 'yes', `the http URL stays cleartext: ${plain.stderr}`);
+});
+
+t.test('--auto-tls: a self-signed certificate, as etcd makes one', { skip: etcdMissing() }, async (t) => {
+  const s = await startStrata({ clientScheme: 'https', extraArgs: ['--auto-tls'] });
+  t.teardown(() => s.stop());
+  const args = ['--insecure-transport=false', '--insecure-skip-tls-verify'];
+  t.equal((await etcdctl(s.endpoint, [...args, 'put', 'a', '1'])).stdout.trim(), 'OK');
+  t.equal((await etcdctl(s.endpoint, [...args, 'get', 'a', '--print-value-only'])).stdout.trim(), '1');
+  const verified = await etcdctl(s.clientUrl, ['--dial-timeout=2s', '--command-timeout=3s', 'get', 'a']);
+  t.not(verified.code, 0, 'a client that verifies refuses the self-signed certificate');
+});
+
+t.test('a cluster whose peers talk TLS and check each other\'s certificates', async (t) => {
+  const members = await startStrataCluster(3, {
+    peerScheme: 'https',
+    extraArgs: [
+      `--peer-cert-file=${files.cert}`, `--peer-key-file=${files.key}`, `--peer-trusted-ca-file=${files.ca}`,
+      '--peer-client-cert-auth',
+    ],
+  });
+  t.teardown(() => Promise.all(members.map((m) => m.stop())));
+  const clients = members.map((m) => new Etcd3({ hosts: m.clientUrl }));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  await clients[0]!.put('p').value('replicated');
+  for (let i = 0; i < 3; i++) t.equal(await clients[i]!.get('p').string(), 'replicated', `member ${i + 1}`);
+});
