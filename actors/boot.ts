@@ -11,11 +11,14 @@
  * the main thread directly.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync,
+  statSync, writeFileSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { open as openLmdb } from 'lmdb';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { assert, limits, type Logger, type MemberId } from '../src/base/index.js';
 import { codecFor } from '../src/api/index.js';
 import { Applier, storedAlarms } from '../src/apply/index.js';
@@ -41,9 +44,10 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  crossesWire, serverTls, timeAsyncMethod, type PeerAddress, type TlsMaterial,
+  closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, storedHardState, timeAsyncMethod,
+  type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
-import { RAFT_DEFAULTS } from '../src/raft/index.js';
+import { NONE, RAFT_DEFAULTS } from '../src/raft/index.js';
 
 /** What etcd 3.4 clients are told this server is (they compare it with 3.4.x). */
 export const ETCD_VERSION = '3.4.23';
@@ -168,14 +172,65 @@ const PIPELINE = {
 } as const;
 
 interface Paths {
+  /** The member's directory. */
+  readonly member: string;
   /** The member's env: mvcc tables and Raft log. */
   readonly mvcc: string;
   /** Where data dirs written before the shared env kept the Raft log (imported, then removed). */
   readonly legacyWal: string;
+  /** A snapshot from the leader being made the new env (see installSnapshot). */
+  readonly incoming: string;
 }
 
 function pathsOf(dataDir: string): Paths {
-  return { mvcc: join(dataDir, 'member', 'mvcc'), legacyWal: join(dataDir, 'member', 'wal') };
+  const member = join(dataDir, 'member');
+  return {
+    member, mvcc: join(member, 'mvcc'), legacyWal: join(member, 'wal'), incoming: join(member, 'mvcc-incoming'),
+  };
+}
+
+/** Marks an incoming env as complete: from then on it replaces the old one, even after a crash. */
+const INCOMING_READY = 'READY';
+
+/** Finishes (or drops) a snapshot install a crash interrupted. */
+function recoverInstall(paths: Paths, logger: Logger): void {
+  if (!existsSync(paths.incoming)) return;
+  if (existsSync(join(paths.incoming, INCOMING_READY))) {
+    swapInIncoming(paths);
+    logger.warn('finished installing a snapshot interrupted by a crash');
+  } else {
+    rmSync(paths.incoming, { recursive: true, force: true });
+  }
+}
+
+function swapInIncoming(paths: Paths): void {
+  rmSync(paths.mvcc, { recursive: true, force: true });
+  renameSync(paths.incoming, paths.mvcc);
+  rmSync(join(paths.mvcc, INCOMING_READY), { force: true });
+}
+
+/**
+ * Makes the keyspace the leader sent (`file`, already fsynced) this member's env: its Raft log
+ * becomes the snapshot, keeping the stored term and vote (raised to the snapshot's term if that
+ * is newer). Runs with the member stopped. The new env is built beside the old one, marked
+ * complete, and only then swapped in, so a crash at any point leaves the old env or the new one.
+ */
+async function installSnapshot(paths: Paths, meta: SnapMeta, file: string): Promise<void> {
+  const hard = await storedHardState(paths.mvcc);
+  await closeEnvAt(paths.mvcc);
+  rmSync(paths.incoming, { recursive: true, force: true });
+  mkdirSync(paths.incoming, { recursive: true });
+  renameSync(file, join(paths.incoming, 'data.mdb'));
+  const keep = hard.term >= meta.term;
+  await installRaftSnapshot(paths.incoming, {
+    index: meta.index, term: meta.term, confState: { voters: [...meta.voters], learners: [...meta.learners] },
+  }, { term: keep ? hard.term : meta.term, vote: keep ? hard.vote : NONE, commit: meta.index });
+  const ready = join(paths.incoming, INCOMING_READY);
+  writeFileSync(ready, '');
+  const fd = openSync(paths.incoming, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  swapInIncoming(paths);
 }
 
 // ---- worker-side factories (called inside the actor threads) ----
@@ -294,8 +349,25 @@ export function createLeaseActor(o: LeaseWorkerOptions): AnyActor {
 
 // ---- the member ----
 
-function hostFacts(mvccPath: string): HostFacts {
-  const env = acquireEnv({ path: mvccPath });
+/**
+ * Copies the member's keyspace (its env without the Raft log, as etcd's db file is without its
+ * WAL) into a new directory beside the env; returns that directory (data.mdb inside).
+ */
+async function copyKeyspace(env: RootDatabase, mvccPath: string): Promise<string> {
+  const dir = mkdtempSync(join(mvccPath, '..', 'snapshot-'));
+  try {
+    await env.backup(dir, false);
+    const copy = openLmdb({ path: dir, maxDbs: ENV_TABLES_MAX });
+    for (const name of [RAFT_LOG_TABLE, RAFT_META_TABLE]) await copy.openDB({ name }).drop();
+    await copy.close();
+    return dir;
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function hostFacts(env: RootDatabase, mvccPath: string): HostFacts {
   const tables = MVCC_TABLES.map((name) => env.openDB({ name, keyEncoding: 'binary', encoding: 'binary' }));
   const dataFile = join(mvccPath, 'data.mdb');
   interface PageStats { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
@@ -311,13 +383,8 @@ function hostFacts(mvccPath: string): HostFacts {
       return pages * root.pageSize;
     },
     async *snapshot() {
-      const dir = mkdtempSync(join(mvccPath, '..', 'snapshot-'));
+      const dir = await copyKeyspace(env, mvccPath);
       try {
-        await env.backup(dir, false);
-        // The snapshot is the keyspace, as etcd's db file is: the Raft log stays behind.
-        const copy = openLmdb({ path: dir, maxDbs: ENV_TABLES_MAX });
-        for (const name of [RAFT_LOG_TABLE, RAFT_META_TABLE]) await copy.openDB({ name }).drop();
-        await copy.close();
         // etcd appends the SHA-256 of the db to the stream so `snapshot restore` can verify it.
         const hash = createHash('sha256');
         for await (const chunk of createReadStream(join(dir, 'data.mdb'), { highWaterMark: PIPELINE.snapshotChunkBytes })) {
@@ -333,9 +400,70 @@ function hostFacts(mvccPath: string): HostFacts {
   };
 }
 
+/**
+ * Starts a member. It runs as one instance of its actors and servers; when a follower takes a
+ * snapshot from the leader, the instance stops, the snapshot becomes its env and a new instance
+ * starts on the same ports (etcd swaps its backend in place; strata restarts the member in the
+ * process, and clients reconnect). `done` settles when the member stops for good.
+ */
 export async function startMember(config: BootConfig, logger: Logger = new ConsoleLogger({ minLevel: config.logLevel })): Promise<Member> {
   for (const note of config.ignoredFlags ?? []) logger.warn(note);
+  let settle!: { resolve: () => void; reject: (err: unknown) => void };
+  const done = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
+  let stopping: Promise<void> | undefined;
+  let restarting = false;
+  const follow = (instance: Instance): void => {
+    instance.done.then(() => {
+      if (!instance.retired) settle.resolve();
+    }, (err: unknown) => settle.reject(err));
+  };
+  const hooks: InstanceHooks = {
+    restartWith: (install) => {
+      if (stopping !== undefined || restarting) return false;
+      restarting = true;
+      const old = current;
+      old.retired = true;
+      void (async () => {
+        await old.stop();
+        await install();
+        if (stopping !== undefined) return settle.resolve();
+        current = await startInstance(pinned, logger, hooks);
+        follow(current);
+        logger.info('member restarted from a snapshot');
+      })().catch((err: unknown) => settle.reject(err)).finally(() => { restarting = false; });
+      return true;
+    },
+  };
+  let current = await startInstance(config, logger, hooks);
+  // A restart binds the ports the first start bound (0 asks for any port only once).
+  const pinned: BootConfig = {
+    ...config, listenClients: config.listenClients.map((l, i) => ({ ...l, port: current.clientPorts[i]! })),
+  };
+  follow(current);
+  const stop = (): Promise<void> => {
+    stopping ??= current.stop().then(() => settle.resolve());
+    return stopping;
+  };
+  return { clientPort: current.clientPorts[0]!, done, stop };
+}
+
+interface Instance {
+  readonly clientPorts: readonly number[];
+  /** Settles when the instance's actors stopped (rejects if one crashed). */
+  readonly done: Promise<void>;
+  /** Stopped to be replaced, not for good. */
+  retired: boolean;
+  stop(): Promise<void>;
+}
+
+interface InstanceHooks {
+  /** Stop this instance, run `install`, start a new one; false when the member is stopping. */
+  restartWith(install: () => Promise<void>): boolean;
+}
+
+async function startInstance(config: BootConfig, logger: Logger, hooks: InstanceHooks): Promise<Instance> {
   const paths = pathsOf(config.dataDir);
+  recoverInstall(paths, logger);
   mkdirSync(paths.mvcc, { recursive: true });
   if (existsSync(paths.legacyWal)) {
     const { entries } = await importRaftLog(paths.legacyWal, paths.mvcc);
@@ -343,6 +471,8 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     logger.info('moved the Raft log into the member env', { entries });
   }
   const backend = LmdbBackend.open({ path: paths.mvcc, tables: MVCC_TABLES });
+  // The main thread's own handle on the env: sizes, keyspace copies (snapshots).
+  const mainEnv = acquireEnv({ path: paths.mvcc });
   const store = new MvccStore(backend, {
     limits: { requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps },
   });
@@ -421,6 +551,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     address: addr.watch, module: bootModule, export: 'createWatchActor',
     options: { mvccPath: paths.mvcc, frontAddress: addr.front } satisfies WatchWorkerOptions,
   };
+  let snapshotTaken = false;
   const peerActor = others.length === 0 ? null : new PeerActor({
     memberId: config.memberId, raftAddress: addr.raft, leaseAddress, frontAddress: addr.front,
   });
@@ -439,7 +570,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   });
 
   const svc = services({
-    front, store, host: hostFacts(paths.mvcc), members: memberTable,
+    front, store, host: hostFacts(mainEnv, paths.mvcc), members: memberTable,
     limits: {
       requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps,
       quotaBytes: config.quotaBackendBytes,
@@ -520,9 +651,40 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       messageLimits: { entriesMax: RAFT_DEFAULTS.maxEntriesPerMessage },
       logger: logger.child({ part: 'peer' }),
       ...(config.peerTls !== undefined && { tls: config.peerTls }),
+      snapshots: {
+        dir: paths.member,
+        // The keyspace is bounded by the quota (writes stop there); room for the copy's slack.
+        bytesMax: 2 * config.quotaBackendBytes,
+        onSnapshot: async (from, meta) => {
+          if (meta.index <= front.appliedIndex) return `not newer than what this member applied (${front.appliedIndex})`;
+          if (snapshotTaken) return 'already installing a snapshot';
+          snapshotTaken = true;
+          logger.warn('installing a snapshot from the leader; the member restarts', { from: from.toString(16), index: meta.index });
+          return null;
+        },
+        onTaken: (meta, file) => {
+          if (!hooks.restartWith(() => installSnapshot(paths, meta, file))) rmSync(file, { force: true });
+        },
+      },
     });
     const transport = peers;
-    peerActor.attach({ send: (m) => transport.send(m), sendLease: (f) => transport.sendLease(f), crossesWire });
+    peerActor.attach({
+      send: (m) => transport.send(m),
+      sendLease: (f) => transport.sendLease(f),
+      crossesWire,
+      sendSnapshot: async (m) => {
+        const md = m.snapshot?.metadata;
+        if (md === undefined) return 'a MsgSnap without its snapshot';
+        const dir = await copyKeyspace(mainEnv, paths.mvcc);
+        try {
+          return await transport.sendSnapshot(m.to, {
+            index: md.index, term: md.term, voters: md.confState.voters, learners: md.confState.learners,
+          }, join(dir, 'data.mdb'));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    });
     // As etcd, serve clients only once the cluster has a leader (etcd waits for its publish
     // through Raft): a client's first request then finds a working cluster.
     let stopped = false;
@@ -531,12 +693,12 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
     logger.info('the cluster has a leader', { leader: front.leader.toString(16) });
   }
   const port = new ClientPort({ grpc, http: gateway.handle, logger });
-  let clientPort = 0;
-  for (const [i, l] of config.listenClients.entries()) {
+  const clientPorts: number[] = [];
+  for (const l of config.listenClients) {
     assert(!l.tls || config.clientTls !== undefined, 'https client URLs come with TLS material');
-    const bound = await port.listen(l.port, l.host, l.tls ? serverTls(config.clientTls!, []) : undefined);
-    if (i === 0) clientPort = bound;
+    clientPorts.push(await port.listen(l.port, l.host, l.tls ? serverTls(config.clientTls!, []) : undefined));
   }
+  const clientPort = clientPorts[0]!;
 
   const idHex = config.memberId.toString(16);
   const clusterHex = config.clusterId.toString(16);
@@ -552,9 +714,12 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
       await peers?.close();
       await host.stop();
       await backend.close();
+      await releaseEnv(mainEnv);
+      // Actors on this thread (placement single) do not close their env handles when stopped.
+      await closeEnvAt(paths.mvcc);
     })();
     return stopping;
   };
   const done = host.done.then(() => stopping);
-  return { clientPort, done: done.then(() => undefined), stop };
+  return { clientPorts, done: done.then(() => undefined), retired: false, stop };
 }

@@ -20,7 +20,7 @@ export type PeerInbox =
 export type PeerOutbox =
   | { readonly type: 'raft.step'; readonly message: RaftMessage }
   | { readonly type: 'raft.unreachable'; readonly member: bigint }
-  | { readonly type: 'raft.snapshotFailed'; readonly member: bigint }
+  | { readonly type: 'raft.snapshotStatus'; readonly member: bigint; readonly ok: boolean }
   | {
     readonly type: 'lease.request'; readonly requestId: number; readonly op: 'renew' | 'timeToLive';
     readonly id: bigint; readonly minApplied: number; readonly replyTo: bigint;

@@ -11,9 +11,11 @@
  * once (the front reports "no leader" or "not leader"); one whose answer is lost times out in the
  * front.
  *
- * MsgSnap is never sent: snapshot transfer (a copy of the member's env) is not built, and a Raft
- * snapshot here carries no data. Raft is told the snapshot failed, so it keeps the follower
- * probing; the refusal is logged at most once per SNAPSHOT_WARN_INTERVAL_MS per peer.
+ * MsgSnap (a follower needs entries the log no longer has) does not travel as a message: the Raft
+ * snapshot here carries no data, the keyspace is the member's env. The link streams a copy of the
+ * env to the follower on a connection of its own (one at a time per follower) and Raft is told how
+ * it went; a failure is logged at most once per SNAPSHOT_WARN_INTERVAL_MS per peer, and Raft
+ * tries again.
  */
 import { assert, assertNever } from '../../src/base/index.js';
 import type { MemberId } from '../../src/base/index.js';
@@ -29,6 +31,8 @@ export interface PeerLink {
   send(m: Message): boolean;
   /** Sends a lease frame to `f.to`; false when it was dropped. */
   sendLease(f: LeaseRequestFrame | LeaseAnswerFrame): boolean;
+  /** Streams the keyspace to `m.to` as the snapshot `m` names; null once taken, else why not. */
+  sendSnapshot(m: Message): Promise<string | null>;
   /** Whether `type` may cross the wire. */
   crossesWire(type: Message['type']): boolean;
 }
@@ -47,6 +51,8 @@ export class PeerActor implements Actor<PeerInbox> {
   #link: PeerLink | null = null;
   #ctx: ActorContext<PeerInbox> | null = null;
   readonly #snapshotWarnedAt = new Map<bigint, number>();
+  /** Followers a snapshot is being sent to. */
+  readonly #sendingSnapshot = new Set<bigint>();
 
   constructor(options: PeerActorOptions) {
     this.#o = options;
@@ -62,6 +68,10 @@ export class PeerActor implements Actor<PeerInbox> {
     this.#ctx = ctx;
   }
 
+  stop(): void {
+    this.#ctx = null;
+  }
+
   receive(message: PeerInbox, ctx: ActorContext<PeerInbox>): void {
     switch (message.type) {
       case 'raft.step': {
@@ -70,7 +80,7 @@ export class PeerActor implements Actor<PeerInbox> {
         if (link === null) {
           ctx.send(this.#o.raftAddress, { type: 'raft.unreachable', member: m.to });
         } else if (m.type === 'MsgSnap') {
-          this.#refuseSnapshot(m.to, ctx);
+          this.#sendSnapshot(link, m, ctx);
         } else {
           assert(link.crossesWire(m.type), `${m.type} is not sent to peers`);
           if (!link.send(m)) ctx.send(this.#o.raftAddress, { type: 'raft.unreachable', member: m.to });
@@ -123,14 +133,25 @@ export class PeerActor implements Actor<PeerInbox> {
     }
   }
 
-  #refuseSnapshot(to: bigint, ctx: ActorContext<PeerInbox>): void {
-    const now = ctx.now();
-    const last = this.#snapshotWarnedAt.get(to);
-    if (last === undefined || now - last >= SNAPSHOT_WARN_INTERVAL_MS) {
-      this.#snapshotWarnedAt.set(to, now);
-      ctx.logger.warn('a follower needs a snapshot, which cannot be sent yet (snapshot transfer is not built); it stays behind',
-        { peer: to.toString(16) });
-    }
-    ctx.send(this.#o.raftAddress, { type: 'raft.snapshotFailed', member: to });
+  #sendSnapshot(link: PeerLink, m: Message, ctx: ActorContext<PeerInbox>): void {
+    const to = m.to;
+    if (this.#sendingSnapshot.has(to)) return;
+    this.#sendingSnapshot.add(to);
+    ctx.logger.info('sending a snapshot', { peer: to.toString(16), index: m.snapshot?.metadata.index ?? 0 });
+    void link.sendSnapshot(m).then((why) => {
+      this.#sendingSnapshot.delete(to);
+      if (this.#ctx === null) return; // stopped meanwhile
+      if (why === null) {
+        ctx.logger.info('snapshot sent', { peer: to.toString(16) });
+      } else {
+        const now = ctx.now();
+        const last = this.#snapshotWarnedAt.get(to);
+        if (last === undefined || now - last >= SNAPSHOT_WARN_INTERVAL_MS) {
+          this.#snapshotWarnedAt.set(to, now);
+          ctx.logger.warn('a snapshot did not reach its follower; Raft will try again', { peer: to.toString(16), why });
+        }
+      }
+      ctx.send(this.#o.raftAddress, { type: 'raft.snapshotStatus', member: to, ok: why === null });
+    });
   }
 }

@@ -21,8 +21,8 @@ export type RaftInbox =
   | { readonly type: 'raft.persisted'; readonly seq: number }
   /** The peer actor could not send to `member` (down, or too far behind): Raft probes it again. */
   | { readonly type: 'raft.unreachable'; readonly member: bigint }
-  /** The peer actor did not send a snapshot to `member` (snapshot transfer is not built). */
-  | { readonly type: 'raft.snapshotFailed'; readonly member: bigint };
+  /** The peer actor sent a snapshot to `member` (ok), or could not. */
+  | { readonly type: 'raft.snapshotStatus'; readonly member: bigint; readonly ok: boolean };
 
 export type RaftOutbox =
   | { readonly type: 'apply.committed'; readonly entries: readonly Entry[] }

@@ -149,8 +149,8 @@ export class RaftActor implements Actor<RaftInbox> {
       case 'raft.unreachable':
         node.reportUnreachable(message.member as MemberId);
         break;
-      case 'raft.snapshotFailed':
-        node.reportSnapshot(message.member as MemberId, false);
+      case 'raft.snapshotStatus':
+        node.reportSnapshot(message.member as MemberId, message.ok);
         break;
       case 'raft.persisted':
         assert(this.#inFlight !== null && this.#inFlight.seq === message.seq, 'persisted the Ready in flight');

@@ -13,7 +13,7 @@ import type { MemberId } from '../../src/base/index.js';
 import { message, type Entry, type Message } from '../../src/raft/index.js';
 import {
   PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeFrame, decodeHello, decodeMessage,
-  encodeHello, encodeLeaseFrame, encodeMessage,
+  decodeSnapFrame, encodeHello, encodeLeaseFrame, encodeMessage, encodeSnapFrame, type SnapFrame,
 } from '../../src/runtime/node/peer-codec.js';
 
 const LIMITS = { entriesMax: 8 };
@@ -98,13 +98,14 @@ t.test('malformed payloads are refused with a reason', (t) => {
 t.test('hello: round trip, and another version or shape is refused', (t) => {
   const h = {
     clusterId: (1n << 64n) - 1n, from: 5n as MemberId, to: (1n << 63n) as MemberId,
-    clientUrls: ['http://127.0.0.1:2379', 'http://[::1]:2379'],
+    clientUrls: ['http://127.0.0.1:2379', 'http://[::1]:2379'], purpose: 'snapshot' as const,
   };
   t.same(decodeHello(payloadOf(encodeHello(h))), h);
-  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION + 1, 1, 2, 3, []])), /^bad hello/);
-  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3])), /^bad hello/, 'without client URLs');
-  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, ['x'.repeat(1025)]])), /^bad hello/, 'a URL too long');
-  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, Array(17).fill('u')])), /^bad hello/, 'too many URLs');
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION + 1, 1, 2, 3, [], 'raft'])), /^bad hello/);
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, 'raft'])), /^bad hello/, 'without client URLs');
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, ['x'.repeat(1025)], 'raft'])), /^bad hello/, 'a URL too long');
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, Array(17).fill('u'), 'raft'])), /^bad hello/, 'too many URLs');
+  t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION, 1, 2, 3, [], 'gossip'])), /^bad hello/, 'an unknown purpose');
   t.match(decodeHello(Buffer.from([0xc1])), /^(undecodable|bad hello)/);
   t.match(decodeHello(Buffer.from([0x93, 0x01])), /^undecodable/, 'a truncated array');
   t.end();
@@ -137,6 +138,28 @@ t.test('lease frames: round trip, and malformed ones are refused', (t) => {
     ['a TTL below -1', ['LeaseAnswer', 1, 2, 7, true, -5, 0, null]],
   ] as const) {
     t.type(decodeFrame(packr.pack(bad), LIMITS), 'string', what);
+  }
+  t.end();
+});
+
+t.test('snapshot frames: round trip, and malformed ones are refused', (t) => {
+  const frames: SnapFrame[] = [
+    { kind: 'meta', index: 5000, term: 3, voters: [1n as MemberId, ((1n << 64n) - 1n) as MemberId], learners: [], bytes: 1 << 30 },
+    { kind: 'chunk', data: new Uint8Array([1, 2, 3]) },
+    { kind: 'end', sha256: new Uint8Array(32).fill(9) },
+    { kind: 'ack', ok: false, why: 'not newer' },
+  ];
+  for (const f of frames) {
+    const back = decodeSnapFrame(payloadOf(encodeSnapFrame(f)));
+    t.same(typeof back === 'object' && 'data' in back ? { ...back, data: Uint8Array.from(back.data) } : back, f, f.kind);
+  }
+  for (const [what, bad] of [
+    ['a short hash', ['SnapEnd', new Uint8Array(31)]],
+    ['a negative size', ['SnapMeta', 1, 1, [], [], -1]],
+    ['an unknown frame', ['SnapNope', 1]],
+    ['chunk data that is not bytes', ['SnapChunk', 'abc']],
+  ] as const) {
+    t.type(decodeSnapFrame(packr.pack(bad)), 'string', what);
   }
   t.end();
 });

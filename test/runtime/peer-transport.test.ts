@@ -4,7 +4,11 @@
  * again once it is; a member of another cluster is refused at its hello and nothing it sends is
  * delivered; frames over the limit close the connection.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { nullLogger, type MemberId } from '../../src/base/index.js';
 import { message, type Message } from '../../src/raft/index.js';
@@ -15,7 +19,9 @@ const A = 0xaaaan;
 const B = 0xbbbbn;
 const CLUSTER = 0xc1n;
 
-async function pair(o: { clusterOfA?: bigint; frameBytesMax?: number } = {}) {
+type Snapshots = PeerTransportOptions['snapshots'];
+
+async function pair(o: { clusterOfA?: bigint; frameBytesMax?: number; snapshotsOfB?: Snapshots } = {}) {
   const ports = { a: await freePort(), b: await freePort() };
   const got = { a: [] as Message[], b: [] as Message[] };
   const hellos: [bigint, readonly string[]][] = [];
@@ -27,7 +33,9 @@ async function pair(o: { clusterOfA?: bigint; frameBytesMax?: number } = {}) {
     messageLimits: { entriesMax: 64 }, logger: nullLogger,
   });
   const startA = () => PeerTransport.start(opts(A, B, ports.a, ports.b, o.clusterOfA ?? CLUSTER, got.a));
-  const startB = () => PeerTransport.start(opts(B, A, ports.b, ports.a, CLUSTER, got.b));
+  const startB = () => PeerTransport.start({
+    ...opts(B, A, ports.b, ports.a, CLUSTER, got.b), ...(o.snapshotsOfB !== undefined && { snapshots: o.snapshotsOfB }),
+  });
   return { ports, got, hellos, startA, startB };
 }
 
@@ -116,3 +124,56 @@ t.test('a frame over the limit closes the connection', async (t) => {
   });
   t.ok(closed);
 });
+
+t.test('snapshots: streamed whole and verified, or refused with a reason', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-snap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'source.mdb');
+  const content = randomBytes(3 * 1024 * 1024 + 17);
+  writeFileSync(file, content);
+  const meta = { index: 5000, term: 2, voters: [A as MemberId, B as MemberId], learners: [] };
+  const taken: { meta: unknown; bytes: Buffer }[] = [];
+  let answer: string | null = null;
+  const p = await pair({
+    snapshotsOfB: {
+      dir, bytesMax: 4 * 1024 * 1024,
+      onSnapshot: async (from, m, path) => {
+        t.equal(from, A);
+        t.same(m, { ...meta, bytes: content.length });
+        t.ok(readFileSync(path).equals(content), 'the file arrived whole before it is offered');
+        return answer;
+      },
+      onTaken: (m, path) => taken.push({ meta: m, bytes: readFileSync(path) }),
+    },
+  });
+  const [a, b] = await Promise.all([p.startA(), p.startB()]);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const first = await a.sendSnapshot(B, meta, file);
+  t.equal(first, null, `taken (${first})`);
+  await eventually('handed over', () => taken.length === 1);
+  t.ok(taken[0]!.bytes.equals(content));
+
+  answer = 'not newer';
+  t.equal(await a.sendSnapshot(B, meta, file), 'not newer', 'refused, with the reason');
+  const big = join(dir, 'big.mdb');
+  writeFileSync(big, Buffer.alloc(4 * 1024 * 1024 + 1));
+  t.equal(await a.sendSnapshot(B, meta, big), 'connection closed', 'over the limit: the connection is closed');
+  t.equal(taken.length, 1, 'nothing more was taken');
+  t.same(readdir(dir), ['big.mdb', 'source.mdb'], 'refused snapshots leave no file behind');
+});
+
+t.test('a member that takes no snapshots closes a snapshot connection', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-snap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'source.mdb');
+  writeFileSync(file, Buffer.alloc(1000));
+  const p = await pair();
+  const [a, b] = await Promise.all([p.startA(), p.startB()]);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  t.equal(await a.sendSnapshot(B, { index: 1, term: 1, voters: [], learners: [] }, file), 'connection closed');
+  t.ok(existsSync(file));
+});
+
+function readdir(dir: string): string[] {
+  return readdirSync(dir).sort();
+}

@@ -28,8 +28,10 @@ export type {
 } from './grpc-server.js';
 export { LmdbBackend } from './lmdb-backend.js';
 export type { LmdbBackendOptions } from './lmdb-backend.js';
-export { LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, importRaftLog } from './lmdb-raft-storage.js';
-export { ENV_TABLES_MAX, acquireEnv, releaseEnv } from './lmdb-env.js';
+export {
+  LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, importRaftLog, installRaftSnapshot, storedHardState,
+} from './lmdb-raft-storage.js';
+export { ENV_TABLES_MAX, acquireEnv, closeEnvAt, releaseEnv } from './lmdb-env.js';
 export type { EnvOptions } from './lmdb-env.js';
 export type { LmdbRaftStorageOptions } from './lmdb-raft-storage.js';
 export { ClientPort, prefaceMatch } from './http-client-port.js';
@@ -49,9 +51,9 @@ export { PEER_LIMITS, PeerTransport } from './peer-transport.js';
 export type { PeerAddress, PeerTransportOptions } from './peer-transport.js';
 export {
   PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeFrame, decodeHello, decodeMessage,
-  encodeHello, encodeLeaseFrame, encodeMessage,
+  decodeSnapFrame, encodeHello, encodeLeaseFrame, encodeMessage, encodeSnapFrame,
 } from './peer-codec.js';
-export type { Hello, MessageLimits } from './peer-codec.js';
+export type { Hello, MessageLimits, SnapFrame, SnapMeta } from './peer-codec.js';
 export { SELF_CERT_VALID_DAYS, selfCert } from './self-cert.js';
 export type { CertOptions, SelfCert } from './self-cert.js';
 export { clientTls, hasTls, loadTls, serverTls, tlsProblem } from './tls-material.js';

@@ -78,3 +78,17 @@ export async function releaseEnv(env: RootDatabase): Promise<void> {
   byEnv.delete(env);
   await env.close();
 }
+
+/**
+ * Closes the env at `path` on this thread whoever still holds it: for a member restarting in
+ * place (a snapshot replaces its env), once every actor that used the env has stopped.
+ */
+export async function closeEnvAt(path: string): Promise<void> {
+  const h = held.get(path);
+  if (h === undefined) return;
+  held.delete(path);
+  byEnv.delete(h.env);
+  h.users = 0;
+  await h.env.flushed;
+  await h.env.close();
+}

@@ -46,7 +46,7 @@ import {
 } from '../../base/index.js';
 import type { MemberId } from '../../base/index.js';
 import type {
-  ConfState, Entry, HardState, InitialState, PersistBatch, RaftStorage, Snapshot, StorageError,
+  ConfState, Entry, HardState, InitialState, PersistBatch, RaftStorage, Snapshot, SnapshotMetadata, StorageError,
 } from '../../raft/index.js';
 import {
   EMPTY_HARD_STATE, assertContiguous, emptySnapshot, entrySize, limitSize,
@@ -531,5 +531,40 @@ export async function importRaftLog(fromPath: string, toPath: string): Promise<{
     await from.close();
     // Released only once the import is fsynced.
     await releaseEnv(to);
+  }
+}
+
+/**
+ * Makes the env at `path`, which holds a keyspace received from the leader (the mvcc tables at an
+ * applied index of at least `snapshot.index`), a member's env: its Raft log becomes that
+ * snapshot (no entries, the offset at the snapshot) with `hardState`, whose commit is the
+ * snapshot's index. Fsynced before it resolves.
+ */
+export async function installRaftSnapshot(path: string, snapshot: SnapshotMetadata, hardState: HardState): Promise<void> {
+  assert(hardState.commit === snapshot.index, 'the installed log commits exactly the snapshot');
+  assert(hardState.term >= snapshot.term, 'the hard state term is at least the snapshot term');
+  const env = acquireEnv({ path });
+  try {
+    const log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
+    const meta = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_META_TABLE, keyEncoding: 'binary', encoding: 'binary' });
+    env.transactionSync(() => {
+      log.clearSync();
+      meta.clearSync();
+      meta.putSync(SNAPSHOT, encodeSnapshot({ metadata: snapshot, data: new Uint8Array(0) }));
+      meta.putSync(OFFSET, packr.pack([snapshot.index, snapshot.term]));
+      meta.putSync(HARD_STATE, encodeHardState(hardState));
+    });
+  } finally {
+    await releaseEnv(env);
+  }
+}
+
+/** The hard state stored in the member env at `path` (the empty one for a new env). */
+export async function storedHardState(path: string): Promise<HardState> {
+  const storage = LmdbRaftStorage.open({ path });
+  try {
+    return storage.initialState().hardState;
+  } finally {
+    await storage.close();
   }
 }

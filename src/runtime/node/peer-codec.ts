@@ -4,9 +4,10 @@
  * reaches the Raft core, which asserts on what it is given.
  *
  * A connection carries frames, each a u32 big-endian payload length and a msgpack payload. The
- * dialer's first frame is the hello, `[PEER_PROTOCOL_VERSION, clusterId, from, to, clientUrls]`
- * (the dialer's advertised client URLs, which etcd publishes through Raft for the member list);
- * every later frame is one Raft message, positionally:
+ * dialer's first frame is the hello, `[PEER_PROTOCOL_VERSION, clusterId, from, to, clientUrls,
+ * purpose]` (the dialer's advertised client URLs, which etcd publishes through Raft for the member
+ * list; purpose 'raft' or 'snapshot'). On a 'raft' connection every later frame is one Raft
+ * message, positionally:
  *
  *   [type, to, from, term, logTerm, index, commit, reject, rejectHint, context|nil,
  *    [[term, index, entryType (0 normal, 1 confChange), data], ...]]
@@ -16,6 +17,11 @@
  *
  *   ['LeaseRequest', to, from, requestId, op ('renew' | 'timeToLive'), leaseId, minApplied]
  *   ['LeaseAnswer', to, from, requestId, ok, ttlSeconds, grantedTtlSeconds, code|nil]
+ *
+ * A 'snapshot' connection carries one Raft snapshot from the leader to a follower that needs the
+ * keyspace (its log was compacted past what the follower has), as etcd streams its db file:
+ * `['SnapMeta', index, term, voters, learners, bytes]`, then `['SnapChunk', data]` frames adding
+ * up to `bytes`, then `['SnapEnd', sha256]`; the follower answers `['SnapAck', ok, why]`.
  *
  * Member ids go as msgpack 64-bit integers (decoded as bigint, or as a number when small). Only
  * the message types one member sends another are accepted: the local ones (MsgHup, MsgBeat,
@@ -75,6 +81,7 @@ export const HELLO_URL_BYTES_MAX = 1024;
 const helloSchema = z.tuple([
   z.literal(PEER_PROTOCOL_VERSION), memberId, memberId, memberId,
   z.array(z.string().max(HELLO_URL_BYTES_MAX)).max(HELLO_CLIENT_URLS_MAX),
+  z.enum(['raft', 'snapshot']),
 ]);
 
 export interface Hello {
@@ -83,6 +90,8 @@ export interface Hello {
   readonly to: MemberId;
   /** The sender's advertised client URLs. */
   readonly clientUrls: readonly string[];
+  /** What the connection carries: Raft traffic, or one snapshot. */
+  readonly purpose: 'raft' | 'snapshot';
 }
 
 function frame(payload: Uint8Array): Buffer {
@@ -94,7 +103,7 @@ function frame(payload: Uint8Array): Buffer {
 
 /** The hello frame, length prefix included. */
 export function encodeHello(h: Hello): Buffer {
-  return frame(packr.pack([PEER_PROTOCOL_VERSION, h.clusterId, h.from, h.to, h.clientUrls]));
+  return frame(packr.pack([PEER_PROTOCOL_VERSION, h.clusterId, h.from, h.to, h.clientUrls, h.purpose]));
 }
 
 /** A hello payload (no prefix), or why it is refused. */
@@ -103,8 +112,8 @@ export function decodeHello(payload: Uint8Array): Hello | string {
   if (typeof raw === 'string') return raw;
   const parsed = helloSchema.safeParse(raw.value);
   if (!parsed.success) return `bad hello: ${z.prettifyError(parsed.error).split('\n')[0] ?? ''}`;
-  const [, clusterId, from, to, clientUrls] = parsed.data;
-  return { clusterId, from, to, clientUrls };
+  const [, clusterId, from, to, clientUrls, purpose] = parsed.data;
+  return { clusterId, from, to, clientUrls, purpose };
 }
 
 const ENTRY_TYPE_CODE: Readonly<Record<EntryType, 0 | 1>> = { normal: 0, confChange: 1 };
@@ -133,6 +142,56 @@ function messageSchema(l: MessageLimits) {
 }
 
 const schemas = new Map<number, ReturnType<typeof messageSchema>>();
+
+/** What a snapshot's first frame says: the Raft snapshot's metadata and the keyspace's size. */
+export interface SnapMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly voters: readonly MemberId[];
+  readonly learners: readonly MemberId[];
+  readonly bytes: number;
+}
+
+/** The frames of a snapshot connection after its hello. */
+export type SnapFrame =
+  | ({ readonly kind: 'meta' } & SnapMeta)
+  | { readonly kind: 'chunk'; readonly data: Uint8Array }
+  | { readonly kind: 'end'; readonly sha256: Uint8Array }
+  | { readonly kind: 'ack'; readonly ok: boolean; readonly why: string };
+
+/** Members a snapshot's membership may list at most. */
+export const SNAP_MEMBERS_MAX = 1_000;
+
+export function encodeSnapFrame(f: SnapFrame): Buffer {
+  switch (f.kind) {
+    case 'meta': return frame(packr.pack(['SnapMeta', f.index, f.term, f.voters, f.learners, f.bytes]));
+    case 'chunk': return frame(packr.pack(['SnapChunk', f.data]));
+    case 'end': return frame(packr.pack(['SnapEnd', f.sha256]));
+    case 'ack': return frame(packr.pack(['SnapAck', f.ok, f.why]));
+  }
+}
+
+const snapSchema = z.union([
+  z.tuple([z.literal('SnapMeta'), count, count, z.array(memberId).max(SNAP_MEMBERS_MAX), z.array(memberId).max(SNAP_MEMBERS_MAX), count]),
+  z.tuple([z.literal('SnapChunk'), bytes]),
+  z.tuple([z.literal('SnapEnd'), bytes.refine((b) => b.length === 32, 'a SHA-256 is 32 bytes')]),
+  z.tuple([z.literal('SnapAck'), z.boolean(), z.string().max(1024)]),
+]);
+
+/** A snapshot connection's frame payload (no prefix), or why it is refused. */
+export function decodeSnapFrame(payload: Uint8Array): SnapFrame | string {
+  const raw = unpack(payload);
+  if (typeof raw === 'string') return raw;
+  const p = snapSchema.safeParse(raw.value);
+  if (!p.success) return `bad snapshot frame: ${z.prettifyError(p.error).split('\n')[0] ?? ''}`;
+  const v = p.data;
+  switch (v[0]) {
+    case 'SnapMeta': return { kind: 'meta', index: v[1], term: v[2], voters: v[3], learners: v[4], bytes: v[5] };
+    case 'SnapChunk': return { kind: 'chunk', data: v[1] };
+    case 'SnapEnd': return { kind: 'end', sha256: v[1] };
+    case 'SnapAck': return { kind: 'ack', ok: v[1], why: v[2] };
+  }
+}
 
 /** A lease frame, length prefix included. */
 export function encodeLeaseFrame(f: LeaseRequestFrame | LeaseAnswerFrame): Buffer {

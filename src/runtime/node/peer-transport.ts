@@ -17,6 +17,10 @@
  * heartbeats, probes and appends after a rejection). A closed connection is dialed again after a
  * backoff that doubles from redialMinMs to redialMaxMs.
  */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { closeSync, createReadStream, fsyncSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { assert, type Logger, type MemberId } from '../../base/index.js';
@@ -24,8 +28,8 @@ import type { Message } from '../../raft/index.js';
 import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-frames.js';
 import { clientTls, serverTls, type TlsMaterial } from './tls-material.js';
 import {
-  FRAME_HEADER_BYTES, decodeFrame, decodeHello, encodeHello, encodeLeaseFrame, encodeMessage,
-  type MessageLimits,
+  FRAME_HEADER_BYTES, decodeFrame, decodeHello, decodeSnapFrame, encodeHello, encodeLeaseFrame,
+  encodeMessage, encodeSnapFrame, type MessageLimits, type SnapMeta,
 } from './peer-codec.js';
 
 /** Named limits of the peer transport. */
@@ -40,6 +44,10 @@ export const PEER_LIMITS = {
   helloTimeoutMs: 5_000,
   /** Inbound connections open at once (each live peer holds one; the rest are strays or attacks). */
   inboundConnectionsMax: 64,
+  /** Bytes of keyspace per snapshot frame. */
+  snapshotChunkBytes: 1024 * 1024,
+  /** How long a snapshot's sender waits for the follower's answer once everything is sent. */
+  snapshotAckTimeoutMs: 60_000,
 } as const;
 
 export interface PeerAddress {
@@ -67,7 +75,38 @@ export interface PeerTransportOptions {
   readonly logger: Logger;
   /** Certificate, key and CA for https peer URLs (ours and the peers'). */
   readonly tls?: TlsMaterial;
+  /**
+   * Receiving snapshots: where the keyspace is written while it arrives, the largest accepted,
+   * and what to do with a complete, verified one (null: taken; a string: refused, and why).
+   * Without it, snapshot connections are refused.
+   */
+  readonly snapshots?: {
+    readonly dir: string;
+    readonly bytesMax: number;
+    readonly onSnapshot: (from: bigint, meta: SnapMeta, file: string) => Promise<string | null>;
+    /** A snapshot onSnapshot took, once its sender was told: the file is the taker's now. */
+    readonly onTaken: (meta: SnapMeta, file: string) => void;
+  };
 }
+
+/** Resolves once `socket` drained; rejects if it closes first. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      socket.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      socket.off('drain', onDrain);
+      reject(new Error('connection closed'));
+    };
+    socket.once('drain', onDrain);
+    socket.once('close', onClose);
+  });
+}
+
+/** What a snapshot chunk's frame adds to its data, at most (msgpack array, tag, bin header). */
+const SNAP_CHUNK_OVERHEAD_BYTES = 64;
 
 /** Splits a byte stream into length-prefixed frames; null once a frame is over the limit. */
 class FrameReader {
@@ -186,6 +225,8 @@ export class PeerTransport {
   readonly #links = new Map<bigint, Link>();
   readonly #server: Server;
   readonly #inbound = new Set<Socket>();
+  /** Snapshot connections this member dialed. */
+  readonly #outbound = new Set<Socket>();
   #closed = false;
 
   private constructor(o: PeerTransportOptions, server: Server) {
@@ -195,6 +236,7 @@ export class PeerTransport {
       assert(id !== o.selfId, 'the peers do not include this member');
       const hello = encodeHello({
         clusterId: o.clusterId, from: o.selfId as MemberId, to: id as MemberId, clientUrls: o.clientUrls,
+        purpose: 'raft',
       });
       this.#links.set(id, new Link(id, address, hello, o.logger, o.tls));
     }
@@ -202,6 +244,7 @@ export class PeerTransport {
 
   /** Listens on `options.listen` and starts dialing every peer. */
   static async start(o: PeerTransportOptions): Promise<PeerTransport> {
+    assert(o.frameBytesMax > 2 * SNAP_CHUNK_OVERHEAD_BYTES, 'frames hold more than their overhead');
     assert(o.listen.tls !== true || o.tls !== undefined, 'an https peer URL is served with TLS material');
     const server = o.listen.tls === true ? createTlsServer(serverTls(o.tls!, [])) : createServer();
     const transport = new PeerTransport(o, server);
@@ -239,11 +282,69 @@ export class PeerTransport {
     return link.send(encodeLeaseFrame(f));
   }
 
+  /**
+   * Streams the keyspace in `file` to member `to` as a Raft snapshot with `meta`, on a connection
+   * of its own; resolves null once the follower took it, or why it did not.
+   */
+  async sendSnapshot(to: bigint, meta: Omit<SnapMeta, 'bytes'>, file: string): Promise<string | null> {
+    const o = this.#o;
+    const address = o.peers.get(to);
+    if (address === undefined || this.#closed) return 'unknown member';
+    const secure = address.tls === true;
+    const socket = secure
+      ? tlsConnect({ ...clientTls(o.tls!, address.host), host: address.host, port: address.port })
+      : connect({ host: address.host, port: address.port });
+    this.#outbound.add(socket);
+    const answer = new Promise<string | null>((resolve) => {
+      const reader = new FrameReader(o.frameBytesMax);
+      const timer = setTimeout(() => resolve('no answer in time'), PEER_LIMITS.snapshotAckTimeoutMs);
+      socket.on('data', (chunk: Buffer) => {
+        const frames = reader.push(chunk);
+        const first = typeof frames === 'string' ? frames : frames[0];
+        if (first === undefined) return;
+        const f = typeof first === 'string' ? first : decodeSnapFrame(first);
+        clearTimeout(timer);
+        resolve(typeof f === 'string' ? f : f.kind !== 'ack' ? `unexpected ${f.kind}` : f.ok ? null : f.why);
+      });
+      socket.on('error', (err) => resolve(err.message));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve('connection closed');
+      });
+    });
+    try {
+      await once(socket, secure ? 'secureConnect' : 'connect');
+      const bytes = statSync(file).size;
+      socket.write(encodeHello({
+        clusterId: o.clusterId, from: o.selfId as MemberId, to: to as MemberId, clientUrls: o.clientUrls,
+        purpose: 'snapshot',
+      }));
+      socket.write(encodeSnapFrame({ kind: 'meta', ...meta, bytes }));
+      const hash = createHash('sha256');
+      // Chunks fit a frame (members share their limits): the payload plus a few bytes of msgpack.
+      const chunkBytes = Math.min(PEER_LIMITS.snapshotChunkBytes, o.frameBytesMax - SNAP_CHUNK_OVERHEAD_BYTES);
+      for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes })) {
+        const data = chunk as Buffer;
+        hash.update(data);
+        if (socket.destroyed) return await answer;
+        if (!socket.write(encodeSnapFrame({ kind: 'chunk', data }))) await drained(socket);
+      }
+      socket.write(encodeSnapFrame({ kind: 'end', sha256: hash.digest() }));
+      return await answer;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    } finally {
+      socket.destroy();
+      this.#outbound.delete(socket);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const link of this.#links.values()) link.close();
     for (const socket of this.#inbound) socket.destroy();
+    for (const socket of this.#outbound) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -257,6 +358,7 @@ export class PeerTransport {
     socket.setNoDelay(true);
     const reader = new FrameReader(o.frameBytesMax);
     let from: bigint | null = null;
+    let receiver: SnapshotReceiver | null = null;
     const refuse = (why: string): void => {
       o.logger.warn('refused a peer connection', { remote: `${socket.remoteAddress}:${socket.remotePort}`, why });
       socket.destroy();
@@ -278,6 +380,14 @@ export class PeerTransport {
           if (!o.peers.has(hello.from)) return refuse(`unknown member ${hello.from.toString(16)}`);
           from = hello.from;
           o.onHello?.(hello.from, hello.clientUrls);
+          if (hello.purpose === 'snapshot') {
+            if (o.snapshots === undefined) return refuse('this member takes no snapshots');
+            receiver = new SnapshotReceiver(socket, from, o.snapshots, refuse);
+          }
+          continue;
+        }
+        if (receiver !== null) {
+          receiver.frame(payload);
           continue;
         }
         const f = decodeFrame(payload, o.messageLimits);
@@ -293,6 +403,84 @@ export class PeerTransport {
     socket.on('close', () => {
       clearTimeout(helloTimer);
       this.#inbound.delete(socket);
+      receiver?.abandon();
     });
+  }
+}
+
+/**
+ * One incoming snapshot: the keyspace written to a file of its own as it arrives (synchronously:
+ * frames stay in order, and a snapshot is rare), checked against the announced size and SHA-256,
+ * fsynced, then offered to the member; the answer goes back as SnapAck. A refused or broken
+ * snapshot's file is removed.
+ */
+class SnapshotReceiver {
+  #meta: SnapMeta | null = null;
+  #fd: number | null = null;
+  #received = 0;
+  readonly #hash = createHash('sha256');
+  readonly #file: string;
+  #finished = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly from: bigint,
+    private readonly o: NonNullable<PeerTransportOptions['snapshots']>,
+    private readonly refuse: (why: string) => void,
+  ) {
+    this.#file = join(o.dir, `incoming-${from.toString(16)}-${process.pid}.mdb`);
+  }
+
+  frame(payload: Uint8Array): void {
+    if (this.#finished) return this.#fail('a frame after the end');
+    const f = decodeSnapFrame(payload);
+    if (typeof f === 'string') return this.#fail(f);
+    if (this.#meta === null) {
+      if (f.kind !== 'meta') return this.#fail(`${f.kind} before the snapshot's meta`);
+      if (f.bytes > this.o.bytesMax) return this.#fail(`a snapshot of ${f.bytes} bytes is over the limit of ${this.o.bytesMax}`);
+      const { kind: _, ...meta } = f;
+      this.#meta = meta;
+      this.#fd = openSync(this.#file, 'w');
+      return;
+    }
+    if (f.kind === 'chunk') {
+      this.#received += f.data.length;
+      if (this.#received > this.#meta.bytes) return this.#fail('more bytes than announced');
+      this.#hash.update(f.data);
+      writeSync(this.#fd!, f.data);
+      return;
+    }
+    if (f.kind !== 'end') return this.#fail(`unexpected ${f.kind}`);
+    if (this.#received !== this.#meta.bytes) return this.#fail(`${this.#received} bytes of ${this.#meta.bytes}`);
+    if (!this.#hash.digest().equals(f.sha256)) return this.#fail('SHA-256 mismatch');
+    fsyncSync(this.#fd!);
+    closeSync(this.#fd!);
+    this.#fd = null;
+    this.#finished = true;
+    const meta = this.#meta;
+    void this.o.onSnapshot(this.from, meta, this.#file).then((why) => {
+      if (why !== null) rmSync(this.#file, { force: true });
+      // Taken: the file is handed over once the answer went out (or the connection broke).
+      if (why === null) this.socket.once('close', () => this.o.onTaken(meta, this.#file));
+      this.socket.end(encodeSnapFrame({ kind: 'ack', ok: why === null, why: why ?? '' }));
+    });
+  }
+
+  /** The connection closed: a snapshot not handed over is thrown away. */
+  abandon(): void {
+    if (this.#finished) return;
+    this.#cleanup();
+  }
+
+  #fail(why: string): void {
+    this.#cleanup();
+    this.#finished = true;
+    this.refuse(`snapshot from ${this.from.toString(16)}: ${why}`);
+  }
+
+  #cleanup(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+    rmSync(this.#file, { force: true });
   }
 }
