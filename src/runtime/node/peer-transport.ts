@@ -15,7 +15,13 @@
  * or whose socket already holds PEER_LIMITS.sendBufferBytesMax unsent bytes, is dropped and
  * `send` returns false (the caller tells Raft the peer is unreachable; Raft resends what matters:
  * heartbeats, probes and appends after a rejection). A closed connection is dialed again after a
- * backoff that doubles from redialMinMs to redialMaxMs.
+ * backoff that doubles from redialMinMs to redialMaxMs. The same connections carry the lease
+ * questions a follower forwards to the leader and their answers.
+ *
+ * A snapshot (the keyspace for a follower behind the leader's compacted log) goes on a connection
+ * of its own, with backpressure, and the follower's answer comes back on it (SnapshotReceiver).
+ * Peer URLs that are https are served and dialed with TLS (`tls`): each end presents its
+ * certificate, and verifies the other's unless the material was made by auto TLS.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -295,22 +301,18 @@ export class PeerTransport {
       ? tlsConnect({ ...clientTls(o.tls!, address.host), host: address.host, port: address.port })
       : connect({ host: address.host, port: address.port });
     this.#outbound.add(socket);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const answer = new Promise<string | null>((resolve) => {
       const reader = new FrameReader(o.frameBytesMax);
-      const timer = setTimeout(() => resolve('no answer in time'), PEER_LIMITS.snapshotAckTimeoutMs);
       socket.on('data', (chunk: Buffer) => {
         const frames = reader.push(chunk);
         const first = typeof frames === 'string' ? frames : frames[0];
         if (first === undefined) return;
         const f = typeof first === 'string' ? first : decodeSnapFrame(first);
-        clearTimeout(timer);
         resolve(typeof f === 'string' ? f : f.kind !== 'ack' ? `unexpected ${f.kind}` : f.ok ? null : f.why);
       });
       socket.on('error', (err) => resolve(err.message));
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve('connection closed');
-      });
+      socket.on('close', () => resolve('connection closed'));
     });
     try {
       await once(socket, secure ? 'secureConnect' : 'connect');
@@ -330,10 +332,14 @@ export class PeerTransport {
         if (!socket.write(encodeSnapFrame({ kind: 'chunk', data }))) await drained(socket);
       }
       socket.write(encodeSnapFrame({ kind: 'end', sha256: hash.digest() }));
-      return await answer;
+      const late = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('no answer in time'), PEER_LIMITS.snapshotAckTimeoutMs);
+      });
+      return await Promise.race([answer, late]);
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
     } finally {
+      clearTimeout(timer);
       socket.destroy();
       this.#outbound.delete(socket);
     }
