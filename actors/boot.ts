@@ -44,7 +44,8 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, storedHardState, timeAsyncMethod,
+  closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, storedHardState, storedLogTerm,
+  timeAsyncMethod,
   type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
 import { NONE, RAFT_DEFAULTS } from '../src/raft/index.js';
@@ -658,12 +659,16 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
         onSnapshot: async (from, meta) => {
           if (meta.index <= front.appliedIndex) return `not newer than what this member applied (${front.appliedIndex})`;
           if (snapshotTaken) return 'already installing a snapshot';
+          // As etcd-raft's restore: a log that already holds the snapshot's last entry is kept
+          // (entries after it may count towards commits) and apply catches up from it; the
+          // snapshot is answered as taken, so the leader goes on replicating after it.
+          if (storedLogTerm(mainEnv, meta.index) === meta.term) return null;
           snapshotTaken = true;
           logger.warn('installing a snapshot from the leader; the member restarts', { from: from.toString(16), index: meta.index });
           return null;
         },
         onTaken: (meta, file) => {
-          if (!hooks.restartWith(() => installSnapshot(paths, meta, file))) rmSync(file, { force: true });
+          if (!snapshotTaken || !hooks.restartWith(() => installSnapshot(paths, meta, file))) rmSync(file, { force: true });
         },
       },
     });

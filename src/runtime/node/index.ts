@@ -30,6 +30,7 @@ export { LmdbBackend } from './lmdb-backend.js';
 export type { LmdbBackendOptions } from './lmdb-backend.js';
 export {
   LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, importRaftLog, installRaftSnapshot, storedHardState,
+  storedLogTerm,
 } from './lmdb-raft-storage.js';
 export { ENV_TABLES_MAX, acquireEnv, closeEnvAt, releaseEnv } from './lmdb-env.js';
 export type { EnvOptions } from './lmdb-env.js';

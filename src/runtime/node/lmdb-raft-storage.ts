@@ -568,3 +568,21 @@ export async function storedHardState(path: string): Promise<HardState> {
     await storage.close();
   }
 }
+
+/**
+ * The term of entry `index` in the Raft log stored in `env` (the offset's term for the compacted
+ * boundary), or undefined when the log does not hold it. Read without the storage object, for the
+ * main thread's check of an incoming snapshot.
+ */
+export function storedLogTerm(env: RootDatabase, index: number): number | undefined {
+  const meta = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_META_TABLE, keyEncoding: 'binary', encoding: 'binary' });
+  const off = meta.get(OFFSET);
+  if (off !== undefined) {
+    const [offIndex, offTerm] = packr.unpack(off) as [number, number];
+    if (index === offIndex) return offTerm;
+    if (index < offIndex) return undefined;
+  }
+  const log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
+  const bytes = log.getBinary(indexKey(index));
+  return bytes === undefined ? undefined : decodeEntry(bytes, index).term;
+}
