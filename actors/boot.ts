@@ -428,9 +428,12 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
         await old.stop();
         await install();
         if (stopping !== undefined) return settle.resolve();
-        current = await startInstance(pinned, logger, hooks);
-        follow(current);
+        const next = await startInstance(pinned, logger, hooks);
+        current = next;
+        follow(next);
         logger.info('member restarted from a snapshot');
+        // Stopped while the new instance was starting: stop it too.
+        if (stopping !== undefined) await next.stop();
       })().catch((err: unknown) => settle.reject(err)).finally(() => { restarting = false; });
       return true;
     },

@@ -9,25 +9,12 @@
 import t from 'tap';
 import { Etcd3 } from 'etcd3';
 import { etcdctl, etcdMissing } from '../helpers/real-etcd.js';
+import { until } from '../helpers/until.js';
 import { startStrataCluster, type StrataServer } from '../helpers/strata-server.js';
 
 const WRITES = 6_000;
 const IN_FLIGHT = 50;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function hashes(members: readonly StrataServer[], rev: string): Promise<(string | undefined)[]> {
   return Promise.all(members.map(async (m) => {
@@ -68,7 +55,7 @@ t.test('a follower behind the compacted log catches up from a snapshot', { skip:
     // Serializable: what this member itself holds.
     const v = await reader.get(`fill/${WRITES - 1}`).serializable(true).string();
     return v ?? undefined;
-  });
+  }, 60_000);
   t.equal(last, `v${WRITES - 1}`);
   t.match(lagging.log(), /installing a snapshot from the leader/, 'it took a snapshot');
   t.match(lagging.log(), /member restarted from a snapshot/, 'and restarted in place');
@@ -76,7 +63,7 @@ t.test('a follower behind the compacted log catches up from a snapshot', { skip:
   const hs = await until('equal HashKV', async () => {
     const h = await hashes(members, rev);
     return h.every((x) => x !== undefined) && new Set(h).size === 1 ? h : undefined;
-  });
+  }, 60_000);
   t.equal(hs.length, 3, 'all three hash the keyspace alike');
 
   await put('after', 'snapshot');

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { Etcd3 } from 'etcd3';
 import { etcdctl, etcdMissing } from '../helpers/real-etcd.js';
+import { until } from '../helpers/until.js';
 import { startStrataCluster, type StrataServer } from '../helpers/strata-server.js';
 import { encodeHello, encodeMessage } from '../../src/runtime/node/index.js';
 import { message } from '../../src/raft/index.js';
@@ -32,20 +33,6 @@ async function status(m: StrataServer): Promise<Status> {
   }
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Writes `bytes` to a member's peer port; resolves true when the member closed the connection. */
 function peerPortCloses(peerUrl: string, bytes: Buffer): Promise<boolean> {
