@@ -18,6 +18,8 @@ export type RaftInbox =
   /** Apply made entries up to `index` durable in the mvcc env: the log below may be compacted. */
   | { readonly type: 'raft.applied'; readonly index: number }
   | { readonly type: 'raft.tick' }
+  /** To itself: propose what raft.propose messages gathered since the last flush. */
+  | { readonly type: 'raft.flushProposals' }
   | { readonly type: 'raft.persisted'; readonly seq: number }
   /** The peer actor could not send to `member` (down, or too far behind): Raft probes it again. */
   | { readonly type: 'raft.unreachable'; readonly member: bigint }

@@ -15,6 +15,9 @@ import type { RaftInbox } from './messages.js';
 
 /** How often at most a moved commit index is reported to the front. */
 const STATE_REPORT_MS = 100;
+/** Proposals given to Raft in one batch at most: entries, and bytes of their data. */
+const PROPOSAL_BATCH_ENTRIES_MAX = 256;
+const PROPOSAL_BATCH_BYTES_MAX = 1024 * 1024;
 
 export interface RaftActorOptions {
   readonly id: MemberId;
@@ -81,6 +84,8 @@ export class RaftActor implements Actor<RaftInbox> {
   #durableApplied = 0;
   /** The hard state as last persisted, for etcd's rule that a commit-only change needs no fsync. */
   #persistedHard: HardState;
+  /** Proposals waiting for the flush message this actor sent itself (see raft.propose). */
+  #proposals: { ids: number[]; data: Uint8Array[]; bytes: number } | null = null;
 
   constructor(options: RaftActorOptions) {
     assert(options.tickMs > 0, 'tickMs must be positive');
@@ -115,13 +120,28 @@ export class RaftActor implements Actor<RaftInbox> {
     assert(node !== undefined, 'raft actor started');
     switch (message.type) {
       case 'raft.propose': {
-        const result = node.propose(message.data);
-        if (!result.ok) {
-          ctx.send(this.#options.frontAddress, {
-            type: 'front.proposalsDropped', ids: message.ids,
-            code: node.status().lead === 0n ? 'ErrNoLeader' : 'ErrTooManyRequests',
-          });
+        // Proposals received together go to Raft together (flushed by a message to self, which
+        // queues behind them): one append and one MsgApp per follower for the lot, instead of
+        // one each. Measured on a 3-member cluster, put at 64 clients: ~2 MsgApp per put per
+        // follower before (one with the entry, one with the commit).
+        let batch = this.#proposals;
+        if (batch === null) {
+          batch = { ids: [], data: [], bytes: 0 };
+          this.#proposals = batch;
+          ctx.send(ctx.self, { type: 'raft.flushProposals' });
         }
+        for (let i = 0; i < message.data.length; i++) {
+          batch.ids.push(message.ids[i]!);
+          batch.data.push(message.data[i]!);
+          batch.bytes += message.data[i]!.length;
+        }
+        if (batch.data.length >= PROPOSAL_BATCH_ENTRIES_MAX || batch.bytes >= PROPOSAL_BATCH_BYTES_MAX) {
+          this.#flushProposals(node, ctx);
+        }
+        break;
+      }
+      case 'raft.flushProposals': {
+        this.#flushProposals(node, ctx);
         break;
       }
       case 'raft.readIndex': {
@@ -163,6 +183,19 @@ export class RaftActor implements Actor<RaftInbox> {
     // While a Ready is being persisted nothing received acts before raft.persisted: the host
     // may hold our messages until then instead of waking this thread for each.
     ctx.deferInbox?.(this.#inFlight !== null);
+  }
+
+  #flushProposals(node: RawNode, ctx: ActorContext<RaftInbox>): void {
+    const batch = this.#proposals;
+    if (batch === null) return;
+    this.#proposals = null;
+    const result = node.propose(batch.data);
+    if (!result.ok) {
+      ctx.send(this.#options.frontAddress, {
+        type: 'front.proposalsDropped', ids: batch.ids,
+        code: node.status().lead === 0n ? 'ErrNoLeader' : 'ErrTooManyRequests',
+      });
+    }
   }
 
   /** Hands out Readies while none is being persisted. */
