@@ -9,6 +9,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -74,6 +75,21 @@ t.test('client TLS with client certificates, beside a cleartext URL', { skip: et
     req.end(JSON.stringify({ key: Buffer.from('etcd3').toString('base64') }));
   });
   t.match(json, /"value":"eWVz"/, 'the JSON gateway over TLS');
+
+  // ALPN: a client offering both protocols (as curl does) gets HTTP/1 for the gateway; one
+  // offering h2 alone (gRPC) gets h2.
+  const alpn = (offer: string[]): Promise<string | false | null> => new Promise((resolve, reject) => {
+    const u = new URL(s.clientUrl);
+    const c = tlsConnect({
+      host: u.hostname, port: Number(u.port), ALPNProtocols: offer, ca: ca.cert, cert: client.cert, key: client.key,
+    }, () => {
+      resolve(c.alpnProtocol);
+      c.destroy();
+    });
+    c.on('error', reject);
+  });
+  t.equal(await alpn(['h2', 'http/1.1']), 'http/1.1', 'curl-like clients get HTTP/1');
+  t.equal(await alpn(['h2']), 'h2', 'gRPC clients get h2');
 
   const plain = await etcdctl(`127.0.0.1:${plainPort}`, ['get', 'etcd3', '--print-value-only']);
   t.equal(plain.stdout.trim(), 'yes', `the http URL stays cleartext: ${plain.stderr}`);

@@ -65,13 +65,14 @@ export class ClientPort {
 
   /**
    * Listens on one more address and resolves with the bound port (pass 0 for any free port).
-   * With `tls` the connections are TLS (ALPN h2 or http/1.1), told apart after the handshake the
-   * same way.
+   * With `tls` the connections are TLS, told apart after the handshake the same way. ALPN
+   * prefers http/1.1: a client offering both (curl) gets HTTP/1 and the JSON gateway, as etcd
+   * serves it; gRPC clients offer h2 alone and get it.
    */
   listen(port: number, host: string, tlsOptions?: tls.TlsOptions): Promise<number> {
     const server = tlsOptions === undefined
       ? net.createServer((socket) => this.#sniff(socket))
-      : tls.createServer({ ...tlsOptions, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => this.#sniff(socket));
+      : tls.createServer({ ...tlsOptions, ALPNProtocols: ['http/1.1', 'h2'] }, (socket) => this.#sniff(socket));
     if (tlsOptions !== undefined) {
       server.on('tlsClientError', (err: Error) => this.#logger.debug('client TLS handshake failed', { err: String(err) }));
     }
