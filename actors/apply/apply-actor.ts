@@ -95,9 +95,17 @@ export class ApplyActor implements Actor<ApplyInbox> {
         });
       }
       const { results, puts } = forFront(batch.results, o.memberId);
+      let putEvents = 0;
+      let deleteEvents = 0;
+      for (const c of batch.changes) {
+        for (const e of c.events) {
+          if (e.type === 'PUT') putEvents++;
+          else deleteEvents++;
+        }
+      }
       ctx.send(o.frontAddress, {
         type: 'front.applied', appliedIndex: batch.appliedIndex, revision: batch.revision,
-        compacted: batch.compacted, results, puts, alarms: batch.alarms,
+        compacted: batch.compacted, results, puts, alarms: batch.alarms, putEvents, deleteEvents,
       });
       if (o.watchAddress !== undefined && batch.changes.length > 0) {
         ctx.send(o.watchAddress, { type: 'watch.committed', changes: batch.changes, revision: batch.revision });
@@ -112,7 +120,7 @@ export class ApplyActor implements Actor<ApplyInbox> {
     // -1: these results come from a compaction slice, which moves no index or revision.
     ctx.send(this.#o.frontAddress, {
       type: 'front.applied', appliedIndex: -1, revision: -1, compacted: -1, ...mine,
-      alarms: this.#o.applier.alarms,
+      alarms: this.#o.applier.alarms, putEvents: 0, deleteEvents: 0,
     });
   }
 

@@ -79,6 +79,8 @@ export class FrontActor implements Actor<FrontInbox> {
   #nextReadId = 1;
   /** Keepalive / time-to-live questions sent to the lease actor; bounded like proposals. */
   readonly #leaseRequests = new Map<number, Pending<LeaseAnswerOk>>();
+  #keysPut = 0;
+  #keysDeleted = 0;
   /** MoveLeader calls waiting to see their transferee lead, by transferee. */
   readonly #transfers: { readonly target: bigint; readonly pending: Pending<void> }[] = [];
   #nextLeaseRequestId = 1;
@@ -118,6 +120,9 @@ export class FrontActor implements Actor<FrontInbox> {
   get alarms(): readonly AlarmMember[] { return this.#alarms; }
   get proposalsPending(): number { return this.#proposals.size; }
   get proposalsFailed(): number { return this.#proposalsFailed; }
+  /** Keys this member's store put and deleted since it started (etcd's mvcc counters). */
+  get keysPut(): number { return this.#keysPut; }
+  get keysDeleted(): number { return this.#keysDeleted; }
   get leaderChanges(): number { return this.#leaderChanges; }
   raftTerm(): number { return this.#term; }
 
@@ -322,6 +327,8 @@ export class FrontActor implements Actor<FrontInbox> {
   }
 
   #onApplied(m: Extract<FrontInbox, { type: 'front.applied' }>): void {
+    this.#keysPut += m.putEvents ?? 0;
+    this.#keysDeleted += m.deleteEvents ?? 0;
     if (m.appliedIndex >= 0) {
       this.#applied = Math.max(this.#applied, m.appliedIndex);
       this.#revision = Math.max(this.#revision, m.revision);

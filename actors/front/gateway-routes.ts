@@ -125,7 +125,7 @@ export interface MetricFacts {
     readonly leader: bigint; readonly memberId: bigint; readonly commitIndex: number;
     readonly appliedIndex: number; readonly revision: number;
     readonly proposalsPending: number; readonly proposalsFailed: number;
-    readonly leaderChanges: number;
+    readonly leaderChanges: number; readonly keysPut: number; readonly keysDeleted: number;
   };
   status(): Promise<{ readonly dbSize: number; readonly dbSizeInUse: number }>;
   range(request: RangeRequest): Promise<{ readonly count: number }>;
@@ -151,6 +151,8 @@ export function metricReaders(f: MetricFacts) {
     proposalsPending: () => f.front.proposalsPending,
     proposalsFailed: () => f.front.proposalsFailed,
     leaderChanges: () => f.front.leaderChanges,
+    keysPut: () => f.front.keysPut,
+    keysDeleted: () => f.front.keysDeleted,
     compactRevision: () => Math.max(0, f.compacted()),
     /** Refreshes the sizes; call before a scrape reads them. */
     refresh: async (): Promise<void> => { sizes = await f.status(); },

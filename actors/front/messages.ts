@@ -17,6 +17,9 @@ export type FrontInbox =
      */
     readonly puts: readonly number[];
     readonly alarms: readonly AlarmMember[];
+    /** Keys put and keys deleted by the batch (etcd_mvcc_put_total / etcd_mvcc_delete_total). */
+    readonly putEvents?: number;
+    readonly deleteEvents?: number;
   }
   | { readonly type: 'front.readIndexed'; readonly readId: number; readonly index: number }
   | { readonly type: 'front.readFailed'; readonly readId: number; readonly code: 'ErrNoLeader' }

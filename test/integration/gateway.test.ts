@@ -171,6 +171,9 @@ t.test('strata: every gateway path, watch over HTTP, health, version, metrics', 
   // with an error (a revoke of a missing lease) or the quota refuses it before proposing.
   t.equal(value('etcd_server_proposals_failed_total'), 0, 'no proposal was lost in raft');
   t.equal(value('etcd_debugging_mvcc_keys_total'), 2, 'foo and w (leased was revoked)');
+  t.ok((value('etcd_mvcc_put_total') ?? 0) >= 3, 'puts counted (foo, w, leased)');
+  t.ok((value('etcd_mvcc_delete_total') ?? 0) >= 1, 'deletes counted (leased, with its lease)');
+  t.equal(families.get('etcd_cluster_version')?.samples[0]?.labels.cluster_version, '3.4');
   const fsync = families.get('etcd_disk_wal_fsync_duration_seconds')!;
   t.ok((fsync.samples.find((x) => x.name.endsWith('_count'))?.value ?? 0) > 0, 'fsyncs were timed on the raft thread');
   t.equal(families.get('etcd_server_id')?.samples[0]?.labels.server_id, BigInt(memberID).toString(16));

@@ -113,6 +113,9 @@ export interface MemberMetricSources {
   proposalsPending(): number;
   proposalsFailed(): number;
   leaderChanges(): number;
+  /** Keys put and deleted by this member's store since it started. */
+  keysPut?(): number;
+  keysDeleted?(): number;
   keys(): Promise<number>;
   watchStreams?(): number;
   watchers?(): number;
@@ -185,6 +188,13 @@ export class MemberMetrics {
       help: "Which version is running. 1 for 'server_version' label with current version.",
       collect() { this.set({ server_version: s.version }, 1); },
     });
+    new client.Gauge({
+      name: 'etcd_cluster_version', labelNames: ['cluster_version'], registers: r,
+      help: "Which version is running. 1 for 'cluster_version' label with current cluster version",
+      collect() { this.set({ cluster_version: s.version.split('.').slice(0, 2).join('.') }, 1); },
+    });
+    if (s.keysPut !== undefined) counter('etcd_mvcc_put_total', 'Total number of puts seen by this member.', s.keysPut);
+    if (s.keysDeleted !== undefined) counter('etcd_mvcc_delete_total', 'Total number of deletes seen by this member.', s.keysDeleted);
     gauge('etcd_mvcc_db_total_size_in_bytes',
       'Total size of the underlying database physically allocated in bytes.', () => s.dbSizeBytes());
     gauge('etcd_mvcc_db_total_size_in_use_in_bytes',
