@@ -44,7 +44,7 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, storedHardState, storedLogTerm,
+  closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
   timeAsyncMethod,
   type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
@@ -704,7 +704,8 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   const clientPorts: number[] = [];
   for (const l of config.listenClients) {
     assert(!l.tls || config.clientTls !== undefined, 'https client URLs come with TLS material');
-    clientPorts.push(await port.listen(l.port, l.host, l.tls ? serverTls(config.clientTls!, []) : undefined));
+    const tls = l.tls ? config.clientTls! : undefined;
+    clientPorts.push(await port.listen(l.port, l.host, tls && serverTls(tls, []), tls && acceptCheck(tls)));
   }
   const clientPort = clientPorts[0]!;
 

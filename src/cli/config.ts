@@ -76,11 +76,13 @@ const FLAGS = {
   'trusted-ca-file': [z.string(), '', 'path to the client server TLS trusted CA cert file'],
   'client-cert-auth': [boolFlag, 'false', 'enable client cert authentication'],
   'auto-tls': [boolFlag, 'false', 'client TLS using generated certificates'],
+  'client-crl-file': [z.string(), '', 'path to the client certificate revocation list file'],
   'peer-cert-file': [z.string(), '', 'path to the peer server TLS cert file'],
   'peer-key-file': [z.string(), '', 'path to the peer server TLS key file'],
   'peer-trusted-ca-file': [z.string(), '', 'path to the peer server TLS trusted CA file'],
   'peer-client-cert-auth': [boolFlag, 'false', 'enable peer client cert authentication'],
   'peer-auto-tls': [boolFlag, 'false', 'peer TLS using generated certificates'],
+  'peer-crl-file': [z.string(), '', 'path to the peer certificate revocation list file'],
   'actor-placement': [z.enum(['auto', 'worker', 'threads', 'single']), 'auto', "strata: 'worker' (raft, apply, watch and lease together on one worker thread), 'threads' (each on its own worker thread), 'single' (all on the main thread) or 'auto' ('single' on up to 2 cores, else 'worker')"],
 } as const;
 
@@ -104,8 +106,6 @@ const IGNORED_FLAGS: Readonly<Record<string, { readonly bool: boolean; readonly 
 
 /** Flags strata refuses because honouring them silently wrong would be worse than failing. */
 const REFUSED_FLAGS: Readonly<Record<string, string>> = {
-  'client-crl-file': 'certificate revocation lists are not supported yet',
-  'peer-crl-file': 'certificate revocation lists are not supported yet',
   'enable-v2': 'the v2 API is not supported',
 };
 type FlagValue<N extends FlagName> = z.output<(typeof FLAGS)[N][0]>;
@@ -117,6 +117,7 @@ export interface TlsFlags {
   readonly trustedCaFile: string;
   readonly clientCertAuth: boolean;
   readonly autoTls: boolean;
+  readonly crlFile: string;
 }
 
 export interface ServerConfig {
@@ -272,11 +273,11 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     actorPlacement: get('actor-placement'),
     clientTls: {
       certFile: get('cert-file'), keyFile: get('key-file'), trustedCaFile: get('trusted-ca-file'),
-      clientCertAuth: get('client-cert-auth'), autoTls: get('auto-tls'),
+      clientCertAuth: get('client-cert-auth'), autoTls: get('auto-tls'), crlFile: get('client-crl-file'),
     },
     peerTls: {
       certFile: get('peer-cert-file'), keyFile: get('peer-key-file'), trustedCaFile: get('peer-trusted-ca-file'),
-      clientCertAuth: get('peer-client-cert-auth'), autoTls: get('peer-auto-tls'),
+      clientCertAuth: get('peer-client-cert-auth'), autoTls: get('peer-auto-tls'), crlFile: get('peer-crl-file'),
     },
     ignoredFlags,
   };

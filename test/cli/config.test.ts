@@ -83,16 +83,19 @@ t.test('an unknown ETCD_* variable is a warning, as in etcd', async (t) => {
   t.same(parseServerConfig([], { ETCD_BOGUS: '1' }).ignoredFlags, ['unrecognized environment variable ETCD_BOGUS']);
 });
 
-t.test('etcd flags without effect here are accepted with a note; TLS flags are read; CRLs are refused', async (t) => {
+t.test('etcd flags without effect here are accepted with a note; TLS flags are read; a CRL file must be readable', async (t) => {
   const c = parseServerConfig(['--peer-auto-tls', '--experimental-initial-corrupt-check',
     '--logger', 'zap', '--client-cert-auth', '--name', 'x', '--auto-tls=false'], {});
   t.equal(c.name, 'x', 'a boolean flag does not swallow the next argument; a string one does');
   t.equal(c.ignoredFlags.length, 2);
   t.match(c.ignoredFlags[0], /--experimental-initial-corrupt-check has no effect/);
-  t.same(c.peerTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: false, autoTls: true });
-  t.same(c.clientTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: true, autoTls: false });
+  t.same(c.peerTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: false, autoTls: true, crlFile: '' });
+  t.same(c.clientTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: true, autoTls: false, crlFile: '' });
   t.throws(() => parseServerConfig(['--auto-tls=maybe'], {}), /--auto-tls "maybe": must be true or false/);
-  t.throws(() => parseServerConfig(['--client-crl-file=/x'], {}), /--client-crl-file: certificate revocation lists are not supported/);
+  t.equal(parseServerConfig(['--client-crl-file=/x'], {}).clientTls.crlFile, '/x');
+  t.equal(parseServerConfig(['--peer-crl-file=/y'], {}).peerTls.crlFile, '/y');
+  t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1', '--auto-tls', '--client-crl-file=/nonexistent/crl'], {})),
+    /invalid TLS flags: client CRL file \/nonexistent\/crl: ENOENT/);
   t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1'], {})),
     /https needs --cert-file and --key-file, or --auto-tls/);
   t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1', '--cert-file=/nonexistent/c', '--key-file=/nonexistent/k'], {})),

@@ -5,8 +5,9 @@
  * gateway answers over TLS, the http URL stays cleartext. A member with --auto-tls serves etcdctl
  * with --insecure-skip-tls-verify. A three-member cluster whose peers talk TLS with CA-signed
  * certificates and --peer-client-cert-auth replicates writes. Certificates are made by the test
- * (src/runtime/node/self-cert.ts).
+ * (src/runtime/node/self-cert.ts). With --client-crl-file a revoked client certificate is refused.
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -17,6 +18,7 @@ import { Etcd3 } from 'etcd3';
 import { etcdctl, etcdMissing, freePort } from '../helpers/real-etcd.js';
 import { startStrata, startStrataCluster } from '../helpers/strata-server.js';
 import { selfCert } from '../../src/runtime/node/index.js';
+import { makeCrl } from '../helpers/crl.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-tls-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,6 +95,34 @@ t.test('client TLS with client certificates, beside a cleartext URL', { skip: et
 
   const plain = await etcdctl(`127.0.0.1:${plainPort}`, ['get', 'etcd3', '--print-value-only']);
   t.equal(plain.stdout.trim(), 'yes', `the http URL stays cleartext: ${plain.stderr}`);
+});
+
+t.test('--client-crl-file: a revoked client certificate is refused, as etcd refuses it', { skip: etcdMissing() }, async (t) => {
+  const revoked = selfCert([], now, { issuer: ca, commonName: 'strata-test-revoked' });
+  const revokedFiles = { cert: join(dir, 'revoked.crt'), key: join(dir, 'revoked.key'), crl: join(dir, 'revoke.crl') };
+  writeFileSync(revokedFiles.cert, revoked.cert);
+  writeFileSync(revokedFiles.key, revoked.key);
+  writeFileSync(revokedFiles.crl, makeCrl(ca, [new X509Certificate(revoked.cert).serialNumber], now));
+  const s = await startStrata({
+    clientScheme: 'https',
+    extraArgs: [
+      `--cert-file=${files.cert}`, `--key-file=${files.key}`, `--trusted-ca-file=${files.ca}`, '--client-cert-auth',
+      `--client-crl-file=${revokedFiles.crl}`,
+    ],
+  });
+  t.teardown(() => s.stop());
+  const short = ['--dial-timeout=2s', '--command-timeout=3s'];
+  const bad = await etcdctl(s.clientUrl, [`--cacert=${files.ca}`, `--cert=${revokedFiles.cert}`, `--key=${revokedFiles.key}`, ...short, 'put', 'k', 'v']);
+  t.not(bad.code, 0, 'the revoked certificate is refused');
+  t.match(bad.stderr, /Error:/, 'etcdctl reports an error, as with etcd');
+  const good = [`--cacert=${files.ca}`, `--cert=${files.clientCert}`, `--key=${files.clientKey}`, ...short];
+  t.equal((await etcdctl(s.clientUrl, [...good, 'put', 'k', 'v'])).stdout.trim(), 'OK', 'a certificate not listed is served');
+  // The list is read on every connection, as etcd reads it: revoking the other certificate too
+  // takes effect without a restart.
+  writeFileSync(revokedFiles.crl, makeCrl(ca, [new X509Certificate(client.cert).serialNumber], now));
+  t.not((await etcdctl(s.clientUrl, [...good, 'get', 'k'])).code, 0, 'a newly revoked certificate is refused');
+  t.equal((await etcdctl(s.clientUrl, [`--cacert=${files.ca}`, `--cert=${revokedFiles.cert}`, `--key=${revokedFiles.key}`, ...short, 'get', 'k', '--print-value-only'])).stdout.trim(),
+    'v', 'and one taken off the list is served again');
 });
 
 t.test('--auto-tls: a self-signed certificate, as etcd makes one', { skip: etcdMissing() }, async (t) => {

@@ -67,12 +67,21 @@ export class ClientPort {
    * Listens on one more address and resolves with the bound port (pass 0 for any free port).
    * With `tls` the connections are TLS, told apart after the handshake the same way. ALPN
    * prefers http/1.1: a client offering both (curl) gets HTTP/1 and the JSON gateway, as etcd
-   * serves it; gRPC clients offer h2 alone and get it.
+   * serves it; gRPC clients offer h2 alone and get it. `refuse` (the CRL check) may close a TLS
+   * connection after its handshake, saying why.
    */
-  listen(port: number, host: string, tlsOptions?: tls.TlsOptions): Promise<number> {
+  listen(
+    port: number, host: string, tlsOptions?: tls.TlsOptions,
+    refuse?: (socket: tls.TLSSocket) => string | null,
+  ): Promise<number> {
     const server = tlsOptions === undefined
       ? net.createServer((socket) => this.#sniff(socket))
-      : tls.createServer({ ...tlsOptions, ALPNProtocols: ['http/1.1', 'h2'] }, (socket) => this.#sniff(socket));
+      : tls.createServer({ ...tlsOptions, ALPNProtocols: ['http/1.1', 'h2'] }, (socket) => {
+        const why = refuse?.(socket) ?? null;
+        if (why === null) return this.#sniff(socket);
+        this.#logger.warn('refused a client connection', { why, remote: socket.remoteAddress });
+        socket.destroy();
+      });
     if (tlsOptions !== undefined) {
       server.on('tlsClientError', (err: Error) => this.#logger.debug('client TLS handshake failed', { err: String(err) }));
     }

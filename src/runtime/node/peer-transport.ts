@@ -28,11 +28,11 @@ import { once } from 'node:events';
 import { closeSync, createReadStream, fsyncSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { assert, type Logger, type MemberId } from '../../base/index.js';
 import type { Message } from '../../raft/index.js';
 import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-frames.js';
-import { clientTls, serverTls, type TlsMaterial } from './tls-material.js';
+import { acceptCheck, clientTls, serverTls, type TlsMaterial } from './tls-material.js';
 import {
   FRAME_HEADER_BYTES, decodeFrame, decodeHello, decodeSnapFrame, encodeHello, encodeLeaseFrame,
   encodeMessage, encodeSnapFrame, type MessageLimits, type SnapMeta,
@@ -254,7 +254,13 @@ export class PeerTransport {
     assert(o.listen.tls !== true || o.tls !== undefined, 'an https peer URL is served with TLS material');
     const server = o.listen.tls === true ? createTlsServer(serverTls(o.tls!, [])) : createServer();
     const transport = new PeerTransport(o, server);
-    server.on(o.listen.tls === true ? 'secureConnection' : 'connection', (socket: Socket) => transport.#accept(socket));
+    const refuse = o.listen.tls === true ? acceptCheck(o.tls!) : undefined;
+    server.on(o.listen.tls === true ? 'secureConnection' : 'connection', (socket: Socket) => {
+      const why = refuse?.(socket as TLSSocket) ?? null;
+      if (why === null) return transport.#accept(socket);
+      o.logger.warn('refused a peer connection', { why });
+      socket.destroy();
+    });
     server.on('tlsClientError', (err: Error) => o.logger.warn('refused a peer connection', { why: `TLS: ${err.message}` }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

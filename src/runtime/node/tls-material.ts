@@ -7,7 +7,8 @@
  * encrypts.
  */
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
+import { crlRefusal, readCrl } from './crl.js';
 import { selfCert } from './self-cert.js';
 
 export interface TlsFiles {
@@ -16,6 +17,8 @@ export interface TlsFiles {
   readonly trustedCaFile: string;
   readonly clientCertAuth: boolean;
   readonly autoTls: boolean;
+  /** --client-crl-file / --peer-crl-file; '' for none. */
+  readonly crlFile: string;
 }
 
 export interface TlsMaterial {
@@ -27,12 +30,21 @@ export interface TlsMaterial {
   readonly clientCertAuth: boolean;
   /** Made by us (auto TLS): peers' certificates are not verified either. */
   readonly auto: boolean;
+  /** A revocation list checked on every connection accepted (crl.ts); absent: none. */
+  readonly crlFile?: string;
 }
 
 /** Why `files` cannot serve TLS, or null when they can (or when none are asked for). */
 export function tlsProblem(files: TlsFiles, side: string): string | null {
   if ((files.certFile === '') !== (files.keyFile === '')) return `${side} TLS needs both a cert file and a key file`;
   if (files.clientCertAuth && files.trustedCaFile === '') return `${side} client cert auth needs a trusted CA file`;
+  if (files.crlFile !== '') {
+    try {
+      readCrl(files.crlFile);
+    } catch (err) {
+      return `${side} CRL file ${files.crlFile}: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
   return null;
 }
 
@@ -44,14 +56,15 @@ export function hasTls(files: TlsFiles): boolean {
 /** Reads (or, with auto TLS and no files, makes) the material; `hosts` name this member. */
 export function loadTls(files: TlsFiles, hosts: readonly string[], now: Date): TlsMaterial {
   const ca = files.trustedCaFile === '' ? undefined : readFileSync(files.trustedCaFile, 'utf8');
+  const crl = files.crlFile === '' ? {} : { crlFile: files.crlFile };
   if (files.certFile !== '') {
     return {
       cert: readFileSync(files.certFile, 'utf8'), key: readFileSync(files.keyFile, 'utf8'),
-      ...(ca !== undefined && { ca }), clientCertAuth: files.clientCertAuth, auto: false,
+      ...(ca !== undefined && { ca }), clientCertAuth: files.clientCertAuth, auto: false, ...crl,
     };
   }
   const made = selfCert(hosts, now);
-  return { ...made, ...(ca !== undefined && { ca }), clientCertAuth: files.clientCertAuth, auto: true };
+  return { ...made, ...(ca !== undefined && { ca }), clientCertAuth: files.clientCertAuth, auto: true, ...crl };
 }
 
 /** Options of a TLS server serving with `m`. */
@@ -68,4 +81,10 @@ export function clientTls(m: TlsMaterial, host: string): ConnectionOptions {
     cert: m.cert, key: m.key, ...(m.ca !== undefined && { ca: m.ca }),
     rejectUnauthorized: !m.auto, servername: /^[\d.:]+$/.test(host) ? '' : host,
   };
+}
+
+/** Why a connection accepted with `m` must be closed (its CRL), or null; undefined: no CRL. */
+export function acceptCheck(m: TlsMaterial): ((socket: TLSSocket) => string | null) | undefined {
+  const file = m.crlFile;
+  return file === undefined ? undefined : (socket) => crlRefusal(file, socket);
 }
