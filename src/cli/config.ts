@@ -4,6 +4,7 @@
  * gets a one-line error naming it (ConfigError); nothing past this file sees unvalidated input.
  */
 import { z } from 'zod';
+import { opensslCiphers } from '../runtime/node/cipher-suites.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -77,6 +78,7 @@ const FLAGS = {
   'client-cert-auth': [boolFlag, 'false', 'enable client cert authentication'],
   'auto-tls': [boolFlag, 'false', 'client TLS using generated certificates'],
   'client-crl-file': [z.string(), '', 'path to the client certificate revocation list file'],
+  'cipher-suites': [z.string(), '', 'comma-separated list of supported TLS cipher suites between client/server and peers (empty: the defaults)'],
   'peer-cert-file': [z.string(), '', 'path to the peer server TLS cert file'],
   'peer-key-file': [z.string(), '', 'path to the peer server TLS key file'],
   'peer-trusted-ca-file': [z.string(), '', 'path to the peer server TLS trusted CA file'],
@@ -118,6 +120,7 @@ export interface TlsFlags {
   readonly clientCertAuth: boolean;
   readonly autoTls: boolean;
   readonly crlFile: string;
+  readonly cipherSuites: readonly string[];
 }
 
 export interface ServerConfig {
@@ -250,6 +253,12 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
   }
   const mode = get('auto-compaction-mode');
   const quota = get('quota-backend-bytes');
+  const cipherSuites = get('cipher-suites').split(',').map((c) => c.trim()).filter((c) => c !== '');
+  try {
+    opensslCiphers(cipherSuites);
+  } catch (err) {
+    throw new ConfigError(`invalid --cipher-suites: ${err instanceof Error ? err.message : String(err)}`);
+  }
   return {
     name,
     dataDir,
@@ -274,10 +283,12 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     clientTls: {
       certFile: get('cert-file'), keyFile: get('key-file'), trustedCaFile: get('trusted-ca-file'),
       clientCertAuth: get('client-cert-auth'), autoTls: get('auto-tls'), crlFile: get('client-crl-file'),
+      cipherSuites,
     },
     peerTls: {
       certFile: get('peer-cert-file'), keyFile: get('peer-key-file'), trustedCaFile: get('peer-trusted-ca-file'),
       clientCertAuth: get('peer-client-cert-auth'), autoTls: get('peer-auto-tls'), crlFile: get('peer-crl-file'),
+      cipherSuites,
     },
     ignoredFlags,
   };

@@ -89,11 +89,15 @@ t.test('etcd flags without effect here are accepted with a note; TLS flags are r
   t.equal(c.name, 'x', 'a boolean flag does not swallow the next argument; a string one does');
   t.equal(c.ignoredFlags.length, 2);
   t.match(c.ignoredFlags[0], /--experimental-initial-corrupt-check has no effect/);
-  t.same(c.peerTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: false, autoTls: true, crlFile: '' });
-  t.same(c.clientTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: true, autoTls: false, crlFile: '' });
+  t.same(c.peerTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: false, autoTls: true, crlFile: '', cipherSuites: [] });
+  t.same(c.clientTls, { certFile: '', keyFile: '', trustedCaFile: '', clientCertAuth: true, autoTls: false, crlFile: '', cipherSuites: [] });
   t.throws(() => parseServerConfig(['--auto-tls=maybe'], {}), /--auto-tls "maybe": must be true or false/);
   t.equal(parseServerConfig(['--client-crl-file=/x'], {}).clientTls.crlFile, '/x');
   t.equal(parseServerConfig(['--peer-crl-file=/y'], {}).peerTls.crlFile, '/y');
+  const suites = 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305';
+  t.same(parseServerConfig([`--cipher-suites=${suites}`], {}).peerTls.cipherSuites,
+    ['TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305'], 'one list for both sides');
+  t.throws(() => parseServerConfig(['--cipher-suites=TLS_NOPE'], {}), /invalid --cipher-suites: unexpected TLS cipher suite "TLS_NOPE"/);
   t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1', '--auto-tls', '--client-crl-file=/nonexistent/crl'], {})),
     /invalid TLS flags: client CRL file \/nonexistent\/crl: ENOENT/);
   t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1'], {})),

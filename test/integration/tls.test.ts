@@ -5,7 +5,8 @@
  * gateway answers over TLS, the http URL stays cleartext. A member with --auto-tls serves etcdctl
  * with --insecure-skip-tls-verify. A three-member cluster whose peers talk TLS with CA-signed
  * certificates and --peer-client-cert-auth replicates writes. Certificates are made by the test
- * (src/runtime/node/self-cert.ts). With --client-crl-file a revoked client certificate is refused.
+ * (src/runtime/node/self-cert.ts). With --client-crl-file a revoked client certificate is refused;
+ * --cipher-suites limits TLS 1.2 to the suites named.
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -123,6 +124,28 @@ t.test('--client-crl-file: a revoked client certificate is refused, as etcd refu
   t.not((await etcdctl(s.clientUrl, [...good, 'get', 'k'])).code, 0, 'a newly revoked certificate is refused');
   t.equal((await etcdctl(s.clientUrl, [`--cacert=${files.ca}`, `--cert=${revokedFiles.cert}`, `--key=${revokedFiles.key}`, ...short, 'get', 'k', '--print-value-only'])).stdout.trim(),
     'v', 'and one taken off the list is served again');
+});
+
+t.test('--cipher-suites restricts TLS 1.2 to the suites named, as in etcd', async (t) => {
+  const s = await startStrata({
+    clientScheme: 'https',
+    extraArgs: [`--cert-file=${files.cert}`, `--key-file=${files.key}`,
+      '--cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
+  });
+  t.teardown(() => s.stop());
+  const u = new URL(s.clientUrl);
+  const handshake = (options: { ciphers?: string; maxVersion?: 'TLSv1.2' }): Promise<string> => new Promise((resolve) => {
+    const c = tlsConnect({ host: u.hostname, port: Number(u.port), servername: '', ca: ca.cert, ...options }, () => {
+      resolve(`${c.getProtocol()} ${c.getCipher().standardName}`);
+      c.destroy();
+    });
+    c.on('error', (err) => resolve(`error: ${err.message}`));
+  });
+  t.equal(await handshake({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' }),
+    'TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'a suite named is served');
+  t.match(await handshake({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' }),
+    /^error: .*handshake failure/, 'a suite not named is refused');
+  t.match(await handshake({}), /^TLSv1\.3 /, 'TLS 1.3 keeps its own suites (Go does not configure them)');
 });
 
 t.test('--auto-tls: a self-signed certificate, as etcd makes one', { skip: etcdMissing() }, async (t) => {

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, TLSSocket, TlsOptions } from 'node:tls';
+import { opensslCiphers } from './cipher-suites.js';
 import { crlRefusal, readCrl } from './crl.js';
 import { selfCert } from './self-cert.js';
 
@@ -19,6 +20,8 @@ export interface TlsFiles {
   readonly autoTls: boolean;
   /** --client-crl-file / --peer-crl-file; '' for none. */
   readonly crlFile: string;
+  /** --cipher-suites (Go names, shared by both sides); empty: the defaults. */
+  readonly cipherSuites: readonly string[];
 }
 
 export interface TlsMaterial {
@@ -32,6 +35,8 @@ export interface TlsMaterial {
   readonly auto: boolean;
   /** A revocation list checked on every connection accepted (crl.ts); absent: none. */
   readonly crlFile?: string;
+  /** node:tls `ciphers` for TLS 1.2 (cipher-suites.ts); absent: the defaults. */
+  readonly ciphers?: string;
 }
 
 /** Why `files` cannot serve TLS, or null when they can (or when none are asked for). */
@@ -56,7 +61,8 @@ export function hasTls(files: TlsFiles): boolean {
 /** Reads (or, with auto TLS and no files, makes) the material; `hosts` name this member. */
 export function loadTls(files: TlsFiles, hosts: readonly string[], now: Date): TlsMaterial {
   const ca = files.trustedCaFile === '' ? undefined : readFileSync(files.trustedCaFile, 'utf8');
-  const crl = files.crlFile === '' ? {} : { crlFile: files.crlFile };
+  const ciphers = opensslCiphers(files.cipherSuites);
+  const crl = { ...(files.crlFile !== '' && { crlFile: files.crlFile }), ...(ciphers !== undefined && { ciphers }) };
   if (files.certFile !== '') {
     return {
       cert: readFileSync(files.certFile, 'utf8'), key: readFileSync(files.keyFile, 'utf8'),
@@ -72,6 +78,7 @@ export function serverTls(m: TlsMaterial, alpn: readonly string[]): TlsOptions {
   return {
     cert: m.cert, key: m.key, ...(m.ca !== undefined && { ca: m.ca }),
     requestCert: m.clientCertAuth, rejectUnauthorized: m.clientCertAuth, ALPNProtocols: [...alpn],
+    ...(m.ciphers !== undefined && { ciphers: m.ciphers }),
   };
 }
 
@@ -80,6 +87,7 @@ export function clientTls(m: TlsMaterial, host: string): ConnectionOptions {
   return {
     cert: m.cert, key: m.key, ...(m.ca !== undefined && { ca: m.ca }),
     rejectUnauthorized: !m.auto, servername: /^[\d.:]+$/.test(host) ? '' : host,
+    ...(m.ciphers !== undefined && { ciphers: m.ciphers }),
   };
 }
 
