@@ -46,7 +46,7 @@ import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
   closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
   timeAsyncMethod,
-  type PeerAddress, type SnapMeta, type TlsMaterial,
+  type Http2Acceptor, type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
 import { NONE, RAFT_DEFAULTS } from '../src/raft/index.js';
 
@@ -62,6 +62,8 @@ export interface BootConfig {
   readonly members: readonly MemberInfo[];
   /** Every --listen-client-urls address; `tls` for https ones, served with `clientTls`. */
   readonly listenClients: readonly { readonly host: string; readonly port: number; readonly tls: boolean }[];
+  /** --listen-metrics-urls: /metrics and /health alone, `tls` ones with `clientTls` (as etcd). */
+  readonly listenMetrics?: readonly { readonly host: string; readonly port: number; readonly tls: boolean }[];
   readonly clientTls?: TlsMaterial;
   /** Where peers reach this member (--listen-peer-urls); listened on only with other members. */
   readonly listenPeer?: { readonly host: string; readonly port: number; readonly tls: boolean };
@@ -442,6 +444,7 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
   // A restart binds the ports the first start bound (0 asks for any port only once).
   const pinned: BootConfig = {
     ...config, listenClients: config.listenClients.map((l, i) => ({ ...l, port: current.clientPorts[i]! })),
+    listenMetrics: (config.listenMetrics ?? []).map((l, i) => ({ ...l, port: current.metricsPorts[i]! })),
   };
   follow(current);
   const stop = (): Promise<void> => {
@@ -453,12 +456,19 @@ export async function startMember(config: BootConfig, logger: Logger = new Conso
 
 interface Instance {
   readonly clientPorts: readonly number[];
+  readonly metricsPorts: readonly number[];
   /** Settles when the instance's actors stopped (rejects if one crashed). */
   readonly done: Promise<void>;
   /** Stopped to be replaced, not for good. */
   retired: boolean;
   stop(): Promise<void>;
 }
+
+/** The metrics listener's stand-in for gRPC: an HTTP/2 preface there is refused. */
+const NO_GRPC: Http2Acceptor = {
+  acceptConnection: (socket) => socket.destroy(),
+  close: () => Promise.resolve(),
+};
 
 interface InstanceHooks {
   /** Stop this instance, run `install`, start a new one; false when the member is stopping. */
@@ -708,6 +718,13 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     clientPorts.push(await port.listen(l.port, l.host, tls && serverTls(tls, []), tls && acceptCheck(tls)));
   }
   const clientPort = clientPorts[0]!;
+  const monitoring = new ClientPort({ grpc: NO_GRPC, http: gateway.handleMonitoring, logger });
+  const metricsPorts: number[] = [];
+  for (const l of config.listenMetrics ?? []) {
+    assert(!l.tls || config.clientTls !== undefined, 'https metrics URLs come with TLS material');
+    const tls = l.tls ? config.clientTls! : undefined;
+    metricsPorts.push(await monitoring.listen(l.port, l.host, tls && serverTls(tls, []), tls && acceptCheck(tls)));
+  }
 
   const idHex = config.memberId.toString(16);
   const clusterHex = config.clusterId.toString(16);
@@ -720,6 +737,7 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await port.close();
+      await monitoring.close();
       await peers?.close();
       await host.stop();
       await backend.close();
@@ -730,5 +748,5 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     return stopping;
   };
   const done = host.done.then(() => stopping);
-  return { clientPorts, done: done.then(() => undefined), retired: false, stop };
+  return { clientPorts, metricsPorts, done: done.then(() => undefined), retired: false, stop };
 }

@@ -19,14 +19,15 @@ const url = z.string().refine((s) => {
   }
 }, 'must be a URL like http://127.0.0.1:2379');
 
-const urlList = z.string().transform((s, ctx) => {
+const urlListOf = (atLeastOne: boolean) => z.string().transform((s, ctx) => {
   const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
-  if (parts.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one URL' });
+  if (atLeastOne && parts.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one URL' });
   for (const p of parts) {
     if (!url.safeParse(p).success) ctx.addIssue({ code: 'custom', message: `bad URL "${p}"` });
   }
   return parts;
 });
+const urlList = urlListOf(true);
 
 /** A Go boolean flag: bare (`--auto-tls`) means true; `--auto-tls=false` is allowed. */
 const boolFlag = z.enum(['true', 'false', '1', '0', 't', 'f', 'TRUE', 'FALSE', 'True', 'False'], 'must be true or false')
@@ -56,6 +57,7 @@ const FLAGS = {
   'name': [z.string().min(1), 'default', 'human-readable name for this member'],
   'data-dir': [z.string().min(1), '', 'path to the data directory (default: ${name}.strata)'],
   'listen-client-urls': [urlList, 'http://127.0.0.1:2379', 'URLs to listen on for client traffic'],
+  'listen-metrics-urls': [urlListOf(false), '', 'URLs to serve /metrics and /health on besides the client URLs (https ones use the client TLS flags)'],
   'advertise-client-urls': [urlList, '', 'client URLs to advertise (default: the listen URLs)'],
   'listen-peer-urls': [urlList, 'http://127.0.0.1:2380', 'URLs to listen on for peer traffic'],
   'initial-advertise-peer-urls': [urlList, '', 'peer URLs to advertise (default: the listen peer URLs)'],
@@ -103,7 +105,6 @@ const IGNORED_FLAGS: Readonly<Record<string, { readonly bool: boolean; readonly 
   'enable-pprof': { bool: true, why: 'Go profiling; use node --cpu-prof' },
   'logger': { bool: false, why: 'strata always logs JSON lines (zap-like) to stderr' },
   'log-outputs': { bool: false, why: 'strata always logs to stderr' },
-  'listen-metrics-urls': { bool: false, why: '/metrics is served on the client port' },
 };
 
 /** Flags strata refuses because honouring them silently wrong would be worse than failing. */
@@ -127,6 +128,7 @@ export interface ServerConfig {
   readonly name: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
+  readonly listenMetricsUrls: readonly string[];
   readonly advertiseClientUrls: readonly string[];
   readonly listenPeerUrls: readonly string[];
   readonly initialAdvertisePeerUrls: readonly string[];
@@ -263,6 +265,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     name,
     dataDir,
     listenClientUrls,
+    listenMetricsUrls: [...get('listen-metrics-urls')],
     advertiseClientUrls: advertiseClient,
     listenPeerUrls,
     initialAdvertisePeerUrls: advertisePeer,

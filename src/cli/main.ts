@@ -32,8 +32,14 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     const u = webUrl(raw, '--listen-client-urls');
     return { host: hostOf(u), port: Number(u.port), tls: u.protocol === 'https:' };
   });
-  const clientTls = listens.some((l) => l.tls)
-    ? tlsOf(c.clientTls, 'client', '--cert-file and --key-file, or --auto-tls', listens.map((l) => l.host), now)
+  const metrics = c.listenMetricsUrls.map((raw) => {
+    const u = webUrl(raw, '--listen-metrics-urls');
+    return { host: hostOf(u), port: Number(u.port), tls: u.protocol === 'https:' };
+  });
+  // etcd serves https metrics URLs with the client TLS material too.
+  const clientTls = [...listens, ...metrics].some((l) => l.tls)
+    ? tlsOf(c.clientTls, 'client', '--cert-file and --key-file, or --auto-tls',
+      [...listens, ...metrics].map((l) => l.host), now)
     : undefined;
   const members = c.initialCluster.map((m) => {
     const id = memberIdOf(m.peerUrls, c.initialClusterToken);
@@ -60,6 +66,7 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     clusterId: clusterIdOf(members.map((m) => m.id)),
     members,
     listenClients: listens,
+    listenMetrics: metrics,
     ...(clientTls !== undefined && { clientTls }),
     ...(members.length > 1 && {
       listenPeer: { host: hostOf(listenPeer), port: Number(listenPeer.port), tls: listenPeer.protocol === 'https:' },

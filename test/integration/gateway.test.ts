@@ -16,7 +16,7 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { etcdMissing, startRealEtcd } from '../helpers/real-etcd.js';
+import { etcdMissing, freePort, startRealEtcd } from '../helpers/real-etcd.js';
 import { startStrata } from '../helpers/strata-server.js';
 import { parsePromText } from '../gateway/prom-text.js';
 
@@ -193,6 +193,20 @@ t.test('metrics count gRPC calls by method and code', async (t) => {
   t.match(handled, [{ labels: { grpc_method: 'Put', grpc_code: 'OK', grpc_type: 'unary', grpc_service: 'etcdserverpb.KV' }, value: 1 }]);
   t.ok(handled.some((x) => x.labels.grpc_method === 'Range' && x.labels.grpc_code === 'InvalidArgument' && x.value === 1));
   t.ok((families.get('etcd_network_client_grpc_received_bytes_total')?.samples[0]?.value ?? 0) > 0);
+});
+
+t.test('--listen-metrics-urls: /metrics and /health on a port of their own, nothing else', async (t) => {
+  const metricsPort = await freePort();
+  const s = await startStrata({ name: 'mu', extraArgs: [`--listen-metrics-urls=http://127.0.0.1:${metricsPort}`] });
+  t.teardown(() => s.stop());
+  const base = `http://127.0.0.1:${metricsPort}`;
+  await waitFor('a leader', async () => (await fetch(`${base}/health`).then((r) => r.status)) === 200);
+  t.same(await (await fetch(`${base}/health`)).json(), { health: 'true' });
+  const families = parsePromText(await (await fetch(`${base}/metrics`)).text());
+  t.ok(families.has('etcd_server_version'), 'the same metrics as the client port');
+  t.equal((await fetch(`${base}/v3/kv/range`, { method: 'POST', body: '{}' })).status, 404, 'no gateway there');
+  t.equal((await fetch(`${base}/version`)).status, 404, 'no /version there (etcd serves it on client URLs only)');
+  t.equal((await fetch(`${s.clientUrl}/metrics`)).status, 200, 'the client port still serves /metrics');
 });
 
 // ---- differential ----

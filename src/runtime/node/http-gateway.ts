@@ -186,6 +186,18 @@ export class HttpGateway {
     }
   };
 
+  /** The request listener of a --listen-metrics-urls server: /metrics and /health alone. */
+  readonly handleMonitoring = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    res.on('error', (err) => this.#logger.debug('http response error', { err: String(err) }));
+    req.on('error', (err) => this.#logger.debug('http request error', { err: String(err) }));
+    req.resume();
+    switch ((req.url ?? '/').split('?')[0]) {
+      case '/health': this.#get(req, res, () => this.#health(res)); return;
+      case '/metrics': this.#get(req, res, () => this.#metrics(res)); return;
+      default: plain(res, 404, '404 page not found');
+    }
+  };
+
   #get(req: http.IncomingMessage, res: http.ServerResponse, serve: () => void): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET');
