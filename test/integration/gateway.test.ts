@@ -188,7 +188,10 @@ t.test('metrics count gRPC calls by method and code', async (t) => {
   await waitFor('a leader', async () => (await fetch(`${s.clientUrl}/health`).then((r) => r.status)) === 200);
   await call(kv, 'Put', { key: Buffer.from('a'), value: Buffer.from('b') });
   await call(kv, 'Range', { key: Buffer.from('') }).catch(() => undefined);
-  const families = parsePromText(await (await fetch(`${s.clientUrl}/metrics`)).text());
+  const text = await (await fetch(`${s.clientUrl}/metrics`)).text();
+  t.match(text, 'grpc_server_handled_total{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"} 1',
+    'labels in name order, as Go prints them (etcd\'s e2e tests match the text)');
+  const families = parsePromText(text);
   const handled = families.get('grpc_server_handled_total')!.samples;
   t.match(handled, [{ labels: { grpc_method: 'Put', grpc_code: 'OK', grpc_type: 'unary', grpc_service: 'etcdserverpb.KV' }, value: 1 }]);
   t.ok(handled.some((x) => x.labels.grpc_method === 'Range' && x.labels.grpc_code === 'InvalidArgument' && x.value === 1));

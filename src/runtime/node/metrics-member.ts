@@ -229,28 +229,29 @@ export class MemberMetrics {
 
   #grpcCounters(r: client.Registry[]): void {
     const methods = this.#methods;
-    const labelNames = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
+    // Labels in name order, as Go's Prometheus client prints them (etcd's e2e tests match the text).
+    const labelNames = ['grpc_method', 'grpc_service', 'grpc_type'] as const;
     new client.Counter({
       name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.',
       labelNames, registers: r,
       collect() {
         this.reset();
         for (const m of methods.values()) {
-          this.inc({ grpc_type: m.type, grpc_service: m.service, grpc_method: m.method }, m.started);
+          this.inc({ grpc_method: m.method, grpc_service: m.service, grpc_type: m.type }, m.started);
         }
       },
     });
     new client.Counter({
       name: 'grpc_server_handled_total',
       help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-      labelNames: [...labelNames, 'grpc_code'], registers: r,
+      labelNames: ['grpc_code', ...labelNames], registers: r,
       collect() {
         this.reset();
         for (const m of methods.values()) {
           for (const [code, n] of m.handled) {
             this.inc({
-              grpc_type: m.type, grpc_service: m.service, grpc_method: m.method,
               grpc_code: GRPC_CODE_NAMES[code] ?? String(code),
+              grpc_method: m.method, grpc_service: m.service, grpc_type: m.type,
             }, n);
           }
         }
