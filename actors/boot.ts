@@ -21,8 +21,8 @@ import { setFlagsFromString } from 'node:v8';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { assert, limits, type Logger, type MemberId } from '../src/base/index.js';
 import { codecFor } from '../src/api/index.js';
-import { Applier, storedAlarms } from '../src/apply/index.js';
-import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
+import { Applier, confStateOf, currentMembers, storedAlarms } from '../src/apply/index.js';
+import { MVCC_TABLES, MvccStore, type StoredMember } from '../src/mvcc/index.js';
 import { WatchHub, rangesContain, type HistoryReader } from '../src/watch/index.js';
 import {
   ConsoleLogger, ENV_TABLES_MAX, GrpcServer, LmdbBackend, LmdbRaftStorage, RAFT_LOG_TABLE,
@@ -32,7 +32,7 @@ import {
 import type { AnyActor } from '../src/runtime/index.js';
 import { ApplyActor } from './apply/apply-actor.js';
 import { FrontActor } from './front/front-actor.js';
-import { services, type HostFacts, type MemberInfo } from './front/services.js';
+import { services, type HostFacts, type MemberAttributes } from './front/services.js';
 import { RaftActor } from './raft/raft-actor.js';
 import { PeerActor } from './peer/peer-actor.js';
 import { LeaseActor } from './lease/lease-actor.js';
@@ -50,22 +50,49 @@ import {
 } from '../src/runtime/node/index.js';
 import { NONE, RAFT_DEFAULTS } from '../src/raft/index.js';
 
+/** How long a member that applied its own removal keeps serving (the answer to the remover goes out). */
+const REMOVED_STOP_DELAY_MS = 1_000;
+
+/**
+ * A new member's id as etcd's MemberAdd makes it (membership.NewMember with no name or cluster
+ * name): the first 8 bytes, big-endian, of SHA-1 over the sorted peer URLs and the Unix time.
+ */
+function newMemberId(peerUrls: readonly string[]): bigint {
+  const hash = createHash('sha1').update([...peerUrls].sort().join('') + String(Math.floor(Date.now() / 1000))).digest();
+  const id = hash.readBigUInt64BE(0);
+  return id === 0n ? 1n : id;
+}
+
 /** What etcd 3.4 clients are told this server is (they compare it with 3.4.x). */
 export const ETCD_VERSION = '3.4.23';
 export const CLUSTER_VERSION = '3.4.0';
+
+/** A member of --initial-cluster (the member table's first contents in a new data dir). */
+export interface InitialMember {
+  readonly id: bigint;
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+}
 
 export interface BootConfig {
   readonly name: string;
   readonly dataDir: string;
   readonly memberId: bigint;
   readonly clusterId: bigint;
-  readonly members: readonly MemberInfo[];
+  readonly members: readonly InitialMember[];
+  /** This member's advertised peer URLs (told to peers in the hello). */
+  readonly advertisePeerUrls?: readonly string[];
+  /** etcd's --strict-reconfig-check (default true). */
+  readonly strictReconfigCheck?: boolean;
+  /** etcd's --initial-cluster-token: new members' ids are derived with it. */
+  readonly clusterToken?: string;
   /** Every --listen-client-urls address; `tls` for https ones, served with `clientTls`. */
   readonly listenClients: readonly { readonly host: string; readonly port: number; readonly tls: boolean }[];
   /** --listen-metrics-urls: /metrics and /health alone, `tls` ones with `clientTls` (as etcd). */
   readonly listenMetrics?: readonly { readonly host: string; readonly port: number; readonly tls: boolean }[];
   readonly clientTls?: TlsMaterial;
-  /** Where peers reach this member (--listen-peer-urls); listened on only with other members. */
+  /** Where peers reach this member (--listen-peer-urls). */
   readonly listenPeer?: { readonly host: string; readonly port: number; readonly tls: boolean };
   /** TLS of the peer URLs that are https (listened on and dialed). */
   readonly peerTls?: TlsMaterial;
@@ -243,7 +270,11 @@ export interface RaftWorkerOptions {
   readonly envPath: string;
   readonly memberId: bigint;
   readonly voters: readonly bigint[];
+  /** The configuration of the applied member table (RaftActorOptions.confState). */
+  readonly confState?: { readonly voters: readonly bigint[]; readonly learners: readonly bigint[] };
   readonly peers: readonly (readonly [bigint, string])[];
+  /** Where messages for members not in `peers` go: the peer actor. */
+  readonly otherPeersAddress?: string;
   readonly frontAddress: string;
   readonly applyAddress: string;
   readonly leaseAddress: string;
@@ -264,6 +295,10 @@ export function createRaftActor(o: RaftWorkerOptions): AnyActor {
   }
   return new RaftActor({
     id: o.memberId as MemberId, storage, peers: new Map(o.peers), frontAddress: o.frontAddress,
+    ...(o.otherPeersAddress !== undefined && { otherPeersAddress: o.otherPeersAddress }),
+    ...(o.confState !== undefined && {
+      confState: { voters: o.confState.voters as MemberId[], learners: o.confState.learners as MemberId[] },
+    }),
     applyAddress: o.applyAddress, leaseAddress: o.leaseAddress, tickMs: o.tickMs,
     electionTicks: o.electionTicks,
     applied: o.applied, logKeepEntries: PIPELINE.logKeepEntries, snapshotCount: o.snapshotCount,
@@ -495,15 +530,41 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   const addr = {
     front: `${me}/front`, raft: `${me}/raft`, apply: `${me}/apply`, watch: `${me}/watch`, peer: `${me}/peer`,
   };
-  const others = config.members.filter((m) => m.id !== config.memberId);
-  // The member list: another member's client URLs arrive in its peer hello (etcd publishes them
-  // through Raft), so each entry's clientUrls is replaced when they do.
-  const memberTable: { -readonly [K in keyof MemberInfo]: MemberInfo[K] }[] = config.members.map((m) => ({ ...m }));
-  const self = memberTable.find((m) => m.id === config.memberId);
+  // The member table: --initial-cluster in a new data dir, then what membership changes made it
+  // (apply keeps it in the env, so snapshots carry it).
+  let table = store.read((view) => view.memberRecords());
+  if (table.length === 0) {
+    table = config.members.map((m) => ({
+      id: m.id, name: m.name, peerUrls: [...m.peerUrls], clientUrls: [], isLearner: false, removed: false,
+    }));
+    await store.write((w) => { for (const m of table) w.putMemberRecord(m); });
+  }
+  if (!currentMembers(table).some((m) => m.id === config.memberId)) {
+    await backend.close();
+    await releaseEnv(mainEnv);
+    throw new Error('the member has been permanently removed from the cluster');
+  }
+  let peers: PeerTransport | null = null;
+  // What other members said about themselves when they connected (etcd publishes it via Raft).
+  const attributes = new Map<bigint, MemberAttributes>();
+  const selfAttributes: MemberAttributes = {
+    name: config.name, clientUrls: config.members.find((m) => m.id === config.memberId)?.clientUrls ?? [],
+  };
+  const peerMapOf = (members: readonly StoredMember[]): Map<bigint, PeerAddress> => new Map(currentMembers(members)
+    .filter((m) => m.id !== config.memberId && m.peerUrls.length > 0)
+    .map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)]));
   const leaseAddress = `${me}/lease`;
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
-  assert(self !== undefined, 'this member is in the cluster');
+  let removedSelf = false;
+  const onMembersChanged = (members: readonly StoredMember[]): void => {
+    peers?.setPeers(peerMapOf(members));
+    if (!removedSelf && !currentMembers(members).some((m) => m.id === config.memberId)) {
+      removedSelf = true;
+      logger.warn('the member has been permanently removed from the cluster; stopping');
+      setTimeout(() => void stop(), REMOVED_STOP_DELAY_MS).unref();
+    }
+  };
 
   const front = new FrontActor({
     memberId: config.memberId, clusterId: config.clusterId, raftAddress: addr.raft,
@@ -511,10 +572,10 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     requestTimeoutMs: 5_000 + 2 * config.electionTimeoutMs,
     pendingProposalsMax: PIPELINE.pendingProposalsMax, pendingReadsMax: PIPELINE.pendingReadsMax,
     applied: meta.appliedIndex, revision: meta.current, alarms: storedAlarms(store),
+    members: table, onMembersChanged,
     autoCompaction: config.autoCompaction,
     watchAddress: addr.watch, watchStreamsMax: PIPELINE.watchStreamsMax,
-    leaseAddress,
-    ...(others.length > 0 && { peerAddress: addr.peer }),
+    leaseAddress, peerAddress: addr.peer,
   });
   const disk = {
     walFsync: new SharedHistogram(DISK_BUCKETS_SECONDS),
@@ -533,9 +594,10 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   const raftSpec: ActorSpec = {
     address: addr.raft, module: bootModule, export: 'createRaftActor',
     options: {
-      envPath: paths.mvcc, memberId: config.memberId, voters: config.members.map((m) => m.id),
+      envPath: paths.mvcc, memberId: config.memberId, voters: confStateOf(table).voters,
+      confState: confStateOf(table),
       // Raft reaches every other member through the peer actor, which knows their sockets.
-      peers: [[config.memberId, addr.raft], ...others.map((m) => [m.id, addr.peer] as const)],
+      peers: [[config.memberId, addr.raft]], otherPeersAddress: addr.peer,
       frontAddress: addr.front, applyAddress: addr.apply,
       leaseAddress, tickMs: config.heartbeatIntervalMs,
       electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
@@ -556,7 +618,7 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     address: leaseAddress, module: bootModule, export: 'createLeaseActor',
     options: {
       memberId: config.memberId, raftAddress: addr.raft, frontAddress: addr.front, minTtlSeconds,
-      ...(others.length > 0 && { peerAddress: addr.peer }),
+      peerAddress: addr.peer,
       extendMs: config.electionTimeoutMs,
       revokesPerSecondMax: config.leaseRevokesPerSecondMax ?? limits.leaseRevokesPerSecondMax,
     } satisfies LeaseWorkerOptions,
@@ -566,7 +628,7 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     options: { mvccPath: paths.mvcc, frontAddress: addr.front } satisfies WatchWorkerOptions,
   };
   let snapshotTaken = false;
-  const peerActor = others.length === 0 ? null : new PeerActor({
+  const peerActor = new PeerActor({
     memberId: config.memberId, raftAddress: addr.raft, leaseAddress, frontAddress: addr.front,
   });
   const cores = availableParallelism();
@@ -577,14 +639,20 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     placement: placementOf(placement, {
       front: { address: addr.front, create: () => front },
       raft: raftSpec, apply: applySpec, watch: watchSpec, lease: leaseSpec,
-      peer: peerActor === null ? null : { address: addr.peer, create: () => peerActor },
+      peer: { address: addr.peer, create: () => peerActor },
     }),
     logger,
     workerLogLevel: config.logLevel === 'debug' ? 'debug' : 'warn',
   });
 
   const svc = services({
-    front, store, host: hostFacts(mainEnv, paths.mvcc), members: memberTable,
+    front, store, host: hostFacts(mainEnv, paths.mvcc),
+    members: {
+      self: selfAttributes, attributes: (id) => attributes.get(id), strict: config.strictReconfigCheck ?? true,
+      newId: (urls) => newMemberId(urls),
+      // A learner that has connected is taken as ready (etcd also compares its Raft progress).
+      learnerReady: (id) => attributes.has(id),
+    },
     limits: {
       requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps,
       quotaBytes: config.quotaBackendBytes,
@@ -636,6 +704,10 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   });
   grpc.addService('etcdserverpb.Cluster', {
     MemberList: unary(c('etcdserverpb.MemberListRequest'), c('etcdserverpb.MemberListResponse'), svc.cluster.memberList),
+    MemberAdd: unary(c('etcdserverpb.MemberAddRequest'), c('etcdserverpb.MemberAddResponse'), svc.cluster.memberAdd),
+    MemberRemove: unary(c('etcdserverpb.MemberRemoveRequest'), c('etcdserverpb.MemberRemoveResponse'), svc.cluster.memberRemove),
+    MemberUpdate: unary(c('etcdserverpb.MemberUpdateRequest'), c('etcdserverpb.MemberUpdateResponse'), svc.cluster.memberUpdate),
+    MemberPromote: unary(c('etcdserverpb.MemberPromoteRequest'), c('etcdserverpb.MemberPromoteResponse'), svc.cluster.memberPromote),
   });
   // One port for gRPC and the HTTP/JSON gateway (+ /health, /version, /metrics), as etcd's.
   const gateway = new HttpGateway({
@@ -648,17 +720,12 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
       metrics: () => metrics.text(),
     },
   });
-  let peers: PeerTransport | null = null;
-  if (peerActor !== null) {
-    assert(config.listenPeer !== undefined, 'a member with peers listens for them');
+  if (config.listenPeer !== undefined) {
     peers = await PeerTransport.start({
       selfId: config.memberId, clusterId: config.clusterId, listen: config.listenPeer,
-      clientUrls: self.clientUrls,
-      onHello: (from, clientUrls) => {
-        const m = memberTable.find((x) => x.id === from);
-        if (m !== undefined) m.clientUrls = [...clientUrls];
-      },
-      peers: new Map(others.map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)])),
+      clientUrls: selfAttributes.clientUrls, name: config.name, peerUrls: config.advertisePeerUrls ?? [],
+      onHello: (from, hello) => attributes.set(from, { name: hello.name, clientUrls: [...hello.clientUrls] }),
+      peers: peerMapOf(table),
       onFrame: (f) => peerActor.deliver(f),
       // One message holds up to maxBytesPerMessage of entries, and at least one entry whole.
       frameBytesMax: RAFT_DEFAULTS.maxBytesPerMessage + receiveBytesMax,
@@ -728,7 +795,7 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
 
   const idHex = config.memberId.toString(16);
   const clusterHex = config.clusterId.toString(16);
-  logger.info(`published {Name:${config.name} ClientURLs:[${self.clientUrls.join(' ')}]} to cluster ${clusterHex}`, { member: idHex });
+  logger.info(`published {Name:${config.name} ClientURLs:[${selfAttributes.clientUrls.join(' ')}]} to cluster ${clusterHex}`, { member: idHex });
   logger.info(`enabled capabilities for version ${CLUSTER_VERSION.slice(0, 3)}`, { member: idHex });
   const first = config.listenClients[0]!;
   logger.info(`ready to serve client requests on ${first.host}:${clientPort}`, { member: idHex });

@@ -59,6 +59,11 @@ export class ApplyActor implements Actor<ApplyInbox> {
         // Clients are answered once the batch is visible (the Raft log already holds it on
         // disk); raft may compact its log only below what the mvcc env holds on disk.
         void staged.visible.then((batch) => {
+          // Raft's configuration follows the membership changes that passed, in log order, and
+          // before raft hears that the batch is durable (its snapshots take the configuration).
+          if (batch.confChanges.length > 0) {
+            ctx.send(this.#o.raftAddress, { type: 'raft.confChanged', changes: batch.confChanges });
+          }
           this.#done.set(seq, batch);
           ctx.send(self, { type: 'apply.written', seq });
         });
@@ -106,6 +111,7 @@ export class ApplyActor implements Actor<ApplyInbox> {
       ctx.send(o.frontAddress, {
         type: 'front.applied', appliedIndex: batch.appliedIndex, revision: batch.revision,
         compacted: batch.compacted, results, puts, alarms: batch.alarms, putEvents, deleteEvents,
+        ...(batch.confChanges.length > 0 && { members: batch.members }),
       });
       if (o.watchAddress !== undefined && batch.changes.length > 0) {
         ctx.send(o.watchAddress, { type: 'watch.committed', changes: batch.changes, revision: batch.revision });

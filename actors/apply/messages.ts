@@ -5,8 +5,8 @@
  */
 import type { AlarmMember, ApplyResult, LeaseOp } from '../../src/apply/index.js';
 import type { RestoredLease } from '../lease/messages.js';
-import type { ChangeSet } from '../../src/mvcc/index.js';
-import type { Entry } from '../../src/raft/index.js';
+import type { ChangeSet, StoredMember } from '../../src/mvcc/index.js';
+import type { ConfChange, Entry } from '../../src/raft/index.js';
 
 export type ApplyInbox =
   | { readonly type: 'apply.committed'; readonly entries: readonly Entry[] }
@@ -18,8 +18,11 @@ export type ApplyOutbox =
     readonly type: 'front.applied'; readonly appliedIndex: number; readonly revision: number;
     readonly compacted: number; readonly results: readonly ApplyResult[];
     readonly alarms: readonly AlarmMember[];
+    /** The member table, when the batch changed it. */
+    readonly members?: readonly StoredMember[];
   }
   | { readonly type: 'raft.applied'; readonly index: number }
+  | { readonly type: 'raft.confChanged'; readonly changes: readonly ConfChange[] }
   | { readonly type: 'watch.committed'; readonly changes: readonly ChangeSet[]; readonly revision: number }
   | {
     readonly type: 'lease.restored'; readonly appliedIndex: number;

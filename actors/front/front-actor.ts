@@ -12,6 +12,8 @@ import {
   Compactor, encodeProposal, type AlarmMember, type Command, type CommandResponse,
   type CompactionMode,
 } from '../../src/apply/index.js';
+import type { StoredMember } from '../../src/mvcc/index.js';
+import type { ConfChange } from '../../src/raft/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
 import type { WatchCreateRequest, WatchResponse } from '../../src/watch/index.js';
 import type { FrontInbox } from './messages.js';
@@ -40,6 +42,10 @@ export interface FrontOptions {
   readonly applied: number;
   readonly revision: number;
   readonly alarms: readonly AlarmMember[];
+  /** The member table at start (removed members included). */
+  readonly members?: readonly StoredMember[];
+  /** Told each time applied changes alter the member table (boot re-dials peers). */
+  readonly onMembersChanged?: (members: readonly StoredMember[]) => void;
   /** etcd's --auto-compaction-mode and retention (ms or revisions); retention 0 turns it off. */
   readonly autoCompaction: { readonly mode: CompactionMode; readonly retention: number };
   /** The watch hub actor; absent when the member serves no watches. */
@@ -70,6 +76,7 @@ export class FrontActor implements Actor<FrontInbox> {
   readonly #o: FrontOptions;
   #ctx: ActorContext<FrontInbox> | undefined;
   #nextId: number;
+  #members: readonly StoredMember[];
   readonly #proposals = new Map<number, Pending<CommandResponse>>();
   /** The read round sent to raft, and reads that arrived after it was sent. */
   #round: ReadRound | null = null;
@@ -110,6 +117,7 @@ export class FrontActor implements Actor<FrontInbox> {
     this.#applied = options.applied;
     this.#revision = options.revision;
     this.#alarms = options.alarms;
+    this.#members = options.members ?? [];
   }
 
   get term(): number { return this.#term; }
@@ -118,6 +126,8 @@ export class FrontActor implements Actor<FrontInbox> {
   get appliedIndex(): number { return this.#applied; }
   get revision(): number { return this.#revision; }
   get alarms(): readonly AlarmMember[] { return this.#alarms; }
+  /** The member table as applied here (removed members included). */
+  get members(): readonly StoredMember[] { return this.#members; }
   get proposalsPending(): number { return this.#proposals.size; }
   get proposalsFailed(): number { return this.#proposalsFailed; }
   /** Keys this member's store put and deleted since it started (etcd's mvcc counters). */
@@ -150,6 +160,26 @@ export class FrontActor implements Actor<FrontInbox> {
     return new Promise<CommandResponse>((resolve, reject) => {
       this.#proposals.set(id, { resolve, reject, deadline: ctx.now() + this.#o.requestTimeoutMs });
       ctx.send(this.#o.raftAddress, { type: 'raft.propose', ids: [id], data: [data] });
+    });
+  }
+
+  /**
+   * Proposes a membership change made by `change` from the proposal id (its context names this
+   * member and the id, so apply's answer comes back here); resolves with the member it wrote.
+   */
+  proposeMemberChange(change: (proposalId: number) => ConfChange): Promise<Extract<CommandResponse, { kind: 'member' }>> {
+    const ctx = this.#ctx;
+    if (ctx === undefined || this.#stopped) return Promise.reject(new EtcdError('ErrStopped'));
+    if (this.#proposals.size >= this.#o.pendingProposalsMax) {
+      return Promise.reject(new EtcdError('ErrTooManyRequests'));
+    }
+    const id = this.#nextId++;
+    return new Promise<CommandResponse>((resolve, reject) => {
+      this.#proposals.set(id, { resolve, reject, deadline: ctx.now() + this.#o.requestTimeoutMs });
+      ctx.send(this.#o.raftAddress, { type: 'raft.proposeConfChange', id, change: change(id) });
+    }).then((r) => {
+      assert(r.kind === 'member', 'a membership proposal is answered with a member');
+      return r;
     });
   }
 
@@ -334,6 +364,10 @@ export class FrontActor implements Actor<FrontInbox> {
       this.#revision = Math.max(this.#revision, m.revision);
       this.#alarms = m.alarms;
       this.#compacted = Math.max(this.#compacted, m.compacted);
+    }
+    if (m.members !== undefined) {
+      this.#members = m.members;
+      this.#o.onMembersChanged?.(m.members);
     }
     const puts = m.puts;
     for (let i = 0; i < puts.length; i += 2) {

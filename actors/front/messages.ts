@@ -3,6 +3,7 @@
  * gRPC server; client calls reach it as method calls, and it reaches raft only by messages.
  */
 import type { AlarmMember, ApplyResult } from '../../src/apply/index.js';
+import type { StoredMember } from '../../src/mvcc/index.js';
 import type { RoleName } from '../../src/raft/index.js';
 import type { LeaseAnswer } from '../lease/messages.js';
 import type { WatchResponse } from '../../src/watch/index.js';
@@ -20,6 +21,8 @@ export type FrontInbox =
     /** Keys put and keys deleted by the batch (etcd_mvcc_put_total / etcd_mvcc_delete_total). */
     readonly putEvents?: number;
     readonly deleteEvents?: number;
+    /** The member table, when the batch changed it. */
+    readonly members?: readonly StoredMember[];
   }
   | { readonly type: 'front.readIndexed'; readonly readId: number; readonly index: number }
   | { readonly type: 'front.readFailed'; readonly readId: number; readonly code: 'ErrNoLeader' }

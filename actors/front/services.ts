@@ -13,10 +13,13 @@ import type * as api from '../../src/api/index.js';
 import {
   deleteRangeFromWire, deleteRangeToWire, header, putFromWire, putToWire, rangeFromWire,
   rangeToWire, txnFromWire, txnToWire, type AlarmKind,
+  currentMembers, encodeMemberContext, readyToAddVoter, readyToRemoveVoter,
 } from '../../src/apply/index.js';
+import type { MemberId } from '../../src/base/index.js';
+import type { ConfChange } from '../../src/raft/index.js';
 import {
   MVCC_TABLES, estimateRequestBytes, validateDeleteRange, validatePut, validateRange, validateTxn,
-  type MvccError, type MvccStore, type RangeRequest, type Result, type TxnRequest,
+  type MvccError, type MvccStore, type RangeRequest, type Result, type StoredMember, type TxnRequest,
 } from '../../src/mvcc/index.js';
 import { answerOf, type FrontActor } from './front-actor.js';
 
@@ -30,11 +33,45 @@ export interface HostFacts {
   snapshot(): AsyncIterable<Uint8Array>;
 }
 
-export interface MemberInfo {
-  readonly id: bigint;
+/** What a member tells about itself when it connects (etcd publishes it through Raft). */
+export interface MemberAttributes {
   readonly name: string;
-  readonly peerUrls: readonly string[];
   readonly clientUrls: readonly string[];
+}
+
+/** The membership facts the Cluster service needs beyond the replicated table (front.members). */
+export interface MembershipDeps {
+  /** This member's own name and client URLs. */
+  readonly self: MemberAttributes;
+  /** What member `id` said when it last connected, if it did. */
+  attributes(id: bigint): MemberAttributes | undefined;
+  /** etcd's --strict-reconfig-check: refuse changes that leave too few started members. */
+  readonly strict: boolean;
+  /** A new member's id (etcd: SHA-1 of its peer URLs and the time). */
+  newId(peerUrls: readonly string[]): bigint;
+  /** Whether learner `id` has caught up enough to be promoted (the leader's view). */
+  learnerReady(id: bigint): boolean;
+}
+
+/**
+ * Peer URLs of MemberAdd / MemberUpdate, validated as etcd's types.NewURLs: at least one, each
+ * http(s) (or unix) with host:port and no path; else "given member URLs are invalid".
+ */
+export function peerUrlsOf(raw: readonly string[]): string[] {
+  if (raw.length === 0) throw new EtcdError('ErrMemberBadURLs');
+  for (const u of raw) {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw new EtcdError('ErrMemberBadURLs');
+    }
+    if (!['http:', 'https:', 'unix:', 'unixs:'].includes(url.protocol) || url.port === ''
+      || (url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+      throw new EtcdError('ErrMemberBadURLs');
+    }
+  }
+  return [...raw].sort();
 }
 
 export interface ServiceDeps {
@@ -42,7 +79,7 @@ export interface ServiceDeps {
   /** The store as this thread reads it (a read-only view of the mvcc env). */
   readonly store: MvccStore;
   readonly host: HostFacts;
-  readonly members: readonly MemberInfo[];
+  readonly members: MembershipDeps;
   readonly limits: { readonly requestBytesMax: number; readonly txnOpsMax: number; readonly quotaBytes: number };
   /** The version this server reports (etcd's, for clients that compare it). */
   readonly version: string;
@@ -216,7 +253,9 @@ export function services(d: ServiceDeps) {
     },
     async moveLeader(w: api.MoveLeaderRequest): Promise<api.MoveLeaderResponse> {
       if (front.leader !== front.memberId) throw new EtcdError('ErrNotLeader');
-      if (!d.members.some((m) => m.id === w.targetID)) throw new EtcdError('ErrBadLeaderTransferee');
+      if (!currentMembers(front.members).some((m) => m.id === w.targetID && !m.isLearner)) {
+        throw new EtcdError('ErrBadLeaderTransferee');
+      }
       await front.moveLeader(w.targetID);
       return { header: hdr(front.revision) };
     },
@@ -228,13 +267,62 @@ export function services(d: ServiceDeps) {
     },
   };
 
-  const memberList = (): api.Member[] => d.members.map((m) => ({
-    ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: false,
-  }));
+  const started = (m: StoredMember): boolean => m.id === front.memberId || m.name !== '' || d.members.attributes(m.id) !== undefined;
+  const toWire = (m: StoredMember): api.Member => {
+    const a = m.id === front.memberId ? d.members.self : d.members.attributes(m.id);
+    return {
+      ID: m.id, name: a?.name || m.name, peerURLs: [...m.peerUrls], clientURLs: [...(a?.clientUrls ?? m.clientUrls)],
+      isLearner: m.isLearner,
+    };
+  };
+  const memberList = (): api.Member[] => currentMembers(front.members).map(toWire);
+  const clusterHeader = (): api.ResponseHeader => ({ ...hdr(0), revision: 0 });
+  const current = (id: bigint): StoredMember | undefined => currentMembers(front.members).find((m) => m.id === id);
+  const propose = (type: ConfChange['type'], nodeId: bigint, peerUrls: readonly string[], isPromote = false) =>
+    front.proposeMemberChange((proposalId) => ({
+      type, nodeId: nodeId as MemberId,
+      context: encodeMemberContext({ proposalId, origin: front.memberId, peerUrls, name: '', isPromote }),
+    }));
 
   const cluster = {
     async memberList(): Promise<api.MemberListResponse> {
-      return { header: { ...hdr(0), revision: 0 }, members: memberList() };
+      return { header: clusterHeader(), members: memberList() };
+    },
+    async memberAdd(w: api.MemberAddRequest): Promise<api.MemberAddResponse> {
+      const urls = peerUrlsOf(w.peerURLs);
+      if (d.members.strict && !w.isLearner && !readyToAddVoter(front.members, started)) {
+        throw new EtcdError('ErrMemberNotEnoughStarted');
+      }
+      const id = d.members.newId(urls);
+      const r = await propose(w.isLearner ? 'addLearner' : 'addNode', id, urls);
+      return {
+        header: clusterHeader(),
+        member: { ID: id, name: '', peerURLs: [...r.member.peerUrls], clientURLs: [], isLearner: w.isLearner },
+        members: r.members.map(toWire),
+      };
+    },
+    async memberRemove(w: api.MemberRemoveRequest): Promise<api.MemberRemoveResponse> {
+      const m = current(w.ID);
+      if (m === undefined) throw new EtcdError('ErrMemberNotFound');
+      if (d.members.strict && !m.isLearner && !readyToRemoveVoter(front.members, w.ID, started)) {
+        throw new EtcdError('ErrMemberNotEnoughStarted');
+      }
+      const r = await propose('removeNode', w.ID, []);
+      return { header: clusterHeader(), members: r.members.map(toWire) };
+    },
+    async memberUpdate(w: api.MemberUpdateRequest): Promise<api.MemberUpdateResponse> {
+      const urls = peerUrlsOf(w.peerURLs);
+      if (current(w.ID) === undefined) throw new EtcdError('ErrMemberNotFound');
+      const r = await propose('updateNode', w.ID, urls);
+      return { header: clusterHeader(), members: r.members.map(toWire) };
+    },
+    async memberPromote(w: api.MemberPromoteRequest): Promise<api.MemberPromoteResponse> {
+      const m = current(w.ID);
+      if (m === undefined) throw new EtcdError('ErrMemberNotFound');
+      if (!m.isLearner) throw new EtcdError('ErrMemberNotLearner');
+      if (!d.members.learnerReady(w.ID)) throw new EtcdError('ErrLearnerNotReady');
+      const r = await propose('addNode', w.ID, m.peerUrls, true);
+      return { header: clusterHeader(), members: r.members.map(toWire) };
     },
   };
 

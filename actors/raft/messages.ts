@@ -4,7 +4,7 @@
  * apply. Its outbox: committed entries to apply, read indexes, dropped proposals and Raft state
  * to the front, Raft messages to peers.
  */
-import type { Entry, Message as RaftMessage, RoleName } from '../../src/raft/index.js';
+import type { ConfChange, Entry, Message as RaftMessage, RoleName } from '../../src/raft/index.js';
 
 export type RaftInbox =
   /** Client writes, already encoded as Proposals; `ids` name them for a refusal. */
@@ -15,6 +15,10 @@ export type RaftInbox =
   | { readonly type: 'raft.step'; readonly message: RaftMessage }
   /** Hand leadership to `transferee` (Maintenance.MoveLeader). */
   | { readonly type: 'raft.transferLeader'; readonly transferee: bigint }
+  /** Membership changes apply accepted, in log order: Raft's configuration follows them. */
+  | { readonly type: 'raft.confChanged'; readonly changes: readonly ConfChange[] }
+  /** Propose a membership change (its context says who answers); refused: front.proposalsDropped. */
+  | { readonly type: 'raft.proposeConfChange'; readonly id: number; readonly change: ConfChange }
   /** Apply made entries up to `index` durable in the mvcc env: the log below may be compacted. */
   | { readonly type: 'raft.applied'; readonly index: number }
   | { readonly type: 'raft.tick' }

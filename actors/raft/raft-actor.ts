@@ -8,7 +8,7 @@
  */
 import { assert, assertNever, type MemberId } from '../../src/base/index.js';
 import {
-  RawNode, decodeConfChange, mustSync, type ConfState, type HardState, type RaftStorage, type Ready, type RaftConfig, type RoleName,
+  RawNode, mustSync, type ConfChange, type ConfState, type HardState, type RaftStorage, type Ready, type RaftConfig, type RoleName,
 } from '../../src/raft/index.js';
 import type { Actor, ActorContext, Address } from '../../src/runtime/index.js';
 import type { RaftInbox } from './messages.js';
@@ -24,6 +24,13 @@ export interface RaftActorOptions {
   readonly storage: RaftStorage;
   /** Members and their raft actor addresses (this member included). */
   readonly peers: ReadonlyMap<bigint, Address>;
+  /** Where messages for a member not in `peers` go (one added later): the peer actor. */
+  readonly otherPeersAddress?: Address;
+  /**
+   * The configuration as the applied member table has it. Raft's stored one is its last
+   * snapshot's, which may predate membership changes already applied; this one wins at start.
+   */
+  readonly confState?: ConfState;
   readonly frontAddress: Address;
   readonly applyAddress: Address;
   /** The lease actor, told the same Raft state as the front (it expires leases while leading). */
@@ -107,6 +114,7 @@ export class RaftActor implements Actor<RaftInbox> {
       applied: Math.min(o.applied, this.#persistedHard.commit),
       ...o.raftConfig,
     });
+    if (o.confState !== undefined) this.#reconcile(this.#node, o.confState);
     // A lone voter need not wait an election timeout to lead (etcd fast-forwards its ticks).
     if (this.#confState.voters.length === 1 && this.#confState.voters[0] === o.id) {
       this.#node.campaign();
@@ -157,6 +165,21 @@ export class RaftActor implements Actor<RaftInbox> {
       case 'raft.transferLeader':
         node.transferLeader(message.transferee as MemberId);
         break;
+      case 'raft.proposeConfChange': {
+        const result = node.proposeConfChange(message.change);
+        if (!result.ok) {
+          ctx.send(this.#options.frontAddress, {
+            type: 'front.proposalsDropped', ids: [message.id],
+            code: node.status().lead === 0n ? 'ErrNoLeader' : 'ErrTooManyRequests',
+          });
+        }
+        break;
+      }
+      case 'raft.confChanged':
+        // Apply validated these against the member table (etcd's apply loop calls
+        // ApplyConfChange the same way); a refused change never reaches here.
+        for (const cc of message.changes) this.#confState = node.applyConfChange(cc);
+        break;
       case 'raft.applied':
         this.#durableApplied = Math.max(this.#durableApplied, message.index);
         this.#maybeCompactLog();
@@ -183,6 +206,19 @@ export class RaftActor implements Actor<RaftInbox> {
     // While a Ready is being persisted nothing received acts before raft.persisted: the host
     // may hold our messages until then instead of waking this thread for each.
     ctx.deferInbox?.(this.#inFlight !== null);
+  }
+
+  /** Brings Raft's configuration to `want` by single changes (at start, as a follower). */
+  #reconcile(node: RawNode, want: ConfState): void {
+    const has = this.#confState;
+    const change = (type: ConfChange['type'], id: MemberId): void => {
+      this.#confState = node.applyConfChange({ type, nodeId: id });
+    };
+    for (const id of want.voters) if (!has.voters.includes(id)) change('addNode', id);
+    for (const id of want.learners) if (!has.learners.includes(id) && !has.voters.includes(id)) change('addLearner', id);
+    for (const id of [...has.voters, ...has.learners]) {
+      if (!want.voters.includes(id) && !want.learners.includes(id)) change('removeNode', id);
+    }
   }
 
   #flushProposals(node: RawNode, ctx: ActorContext<RaftInbox>): void {
@@ -236,9 +272,6 @@ export class RaftActor implements Actor<RaftInbox> {
 
   #commit(rd: Ready, ctx: ActorContext<RaftInbox>): void {
     if (rd.committedEntries.length === 0) return;
-    for (const e of rd.committedEntries) {
-      if (e.type === 'confChange') this.#confState = this.#node!.applyConfChange(decodeConfChange(e.data));
-    }
     ctx.send(this.#options.applyAddress, { type: 'apply.committed', entries: rd.committedEntries });
   }
 
@@ -288,7 +321,7 @@ export class RaftActor implements Actor<RaftInbox> {
 
   #send(messages: Ready['messages'], ctx: ActorContext<RaftInbox>): void {
     for (const m of messages) {
-      const to = this.#options.peers.get(m.to);
+      const to = this.#options.peers.get(m.to) ?? this.#options.otherPeersAddress;
       if (to === undefined) {
         this.#node!.reportUnreachable(m.to);
         continue;

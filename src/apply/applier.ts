@@ -19,6 +19,12 @@ import { decodeProposal } from './proposal.js';
 import { Lessor, minLeaseTtlSeconds, writeLeases } from '../lease/index.js';
 import type { LeaseErrorCode, LeaseStore } from '../lease/index.js';
 import type { LeaseId } from '../base/index.js';
+import { decodeConfChange, type ConfChange } from '../raft/index.js';
+import type { StoredMember } from '../mvcc/index.js';
+import {
+  changedMember, checkMemberChange, currentMembers, decodeMemberContext, withMember,
+  type MemberChangeError,
+} from './membership.js';
 
 /** The part of a Raft entry the applier reads (src/raft's Entry has this shape). */
 export interface CommittedEntry {
@@ -35,7 +41,8 @@ export type CommandResponse =
   | { readonly kind: 'alarm'; readonly alarms: readonly AlarmMember[]; readonly revision: number }
   | { readonly kind: 'leaseGrant'; readonly id: bigint; readonly ttlSeconds: number; readonly revision: number }
   | { readonly kind: 'leaseRevoke'; readonly revision: number }
-  | { readonly kind: 'leaseCheckpoint'; readonly revision: number };
+  | { readonly kind: 'leaseCheckpoint'; readonly revision: number }
+  | { readonly kind: 'member'; readonly member: StoredMember; readonly members: readonly StoredMember[] };
 
 /**
  * A replicated lease change that applied, in log order: what the lease actor's mirror of the
@@ -55,7 +62,8 @@ export interface ApplyResult {
   readonly id: number;
   readonly origin: bigint;
   readonly outcome: CommandResponse | MvccError
-    | { readonly ok: false; readonly code: 'ErrNoSpace' | Exclude<LeaseErrorCode, 'ErrNotPrimary' | 'ErrLeaseExpired'> };
+    | { readonly ok: false; readonly code: 'ErrNoSpace' | Exclude<LeaseErrorCode, 'ErrNotPrimary' | 'ErrLeaseExpired'> }
+    | { readonly ok: false; readonly code: MemberChangeError };
 }
 
 export interface AppliedBatch {
@@ -67,6 +75,10 @@ export interface AppliedBatch {
   readonly alarms: readonly AlarmMember[];
   /** The lease changes of this batch, in log order (empty when none). */
   readonly leaseOps: readonly LeaseOp[];
+  /** The membership changes that passed, in log order, for Raft's configuration (empty when none). */
+  readonly confChanges: readonly ConfChange[];
+  /** The member table after the batch (removed members included). */
+  readonly members: readonly StoredMember[];
   /**
    * Whether a compaction still had slices to do when this batch committed: the apply actor keeps
    * slicing then, without a read transaction per batch to ask the store.
@@ -117,6 +129,7 @@ export class Applier {
    */
   readonly lessor: Lessor;
   #alarms: AlarmMember[] = [];
+  #members: StoredMember[];
   #leaseOps: LeaseOp[] = [];
   /** Physical compactions waiting for their slices: answered when the slicing ends. */
   #physicalWaiting: ApplyResult[] = [];
@@ -126,6 +139,7 @@ export class Applier {
   constructor(store: MvccStore, lessor?: Lessor) {
     this.#store = store;
     this.#alarms = storedAlarms(store);
+    this.#members = store.read((view) => view.memberRecords());
     this.lessor = lessor ?? new Lessor({ clock: NO_CLOCK, minTtlSeconds: minLeaseTtlSeconds(10, 100) });
     assert(!this.lessor.isPrimary, 'the apply-side lessor never leads');
     const records = store.read((view) => view.leaseRecords());
@@ -134,6 +148,11 @@ export class Applier {
 
   get alarms(): readonly AlarmMember[] {
     return this.#alarms;
+  }
+
+  /** The member table as applied so far (removed members included). */
+  get members(): readonly StoredMember[] {
+    return this.#members;
   }
 
   /**
@@ -161,8 +180,13 @@ export class Applier {
       appliedIndex = Math.max(from, last.index);
       const fresh = entries.filter((e) => e.index > from);
       const results: ApplyResult[] = [];
+      const confChanges: ConfChange[] = [];
       for (const entry of fresh) {
-        if (entry.type !== 'normal' || entry.data.length === 0) continue;
+        if (entry.type === 'confChange') {
+          this.#confChange(entry, w, results, confChanges);
+          continue;
+        }
+        if (entry.data.length === 0) continue;
         const proposal = decodeProposal(entry.data);
         results.push({ id: proposal.id, origin: proposal.origin, outcome: this.#run(proposal, w) });
       }
@@ -171,7 +195,10 @@ export class Applier {
       // batch's promise resolves, so nothing per batch may wait in the applier's fields.
       const leaseOps = this.#leaseOps;
       this.#leaseOps = [];
-      return { results, slicing, compacted: w.meta.compacted, leaseOps, alarms: [...this.#alarms] };
+      return {
+        results, slicing, compacted: w.meta.compacted, leaseOps, alarms: [...this.#alarms], confChanges,
+        members: this.#members,
+      };
     }, { appliedIndex: (w) => Math.max(w.meta.appliedIndex, last.index) });
     return { visible: staged.visible.then((written) => this.#batchOf(written, appliedIndex)), durable: staged.durable };
   }
@@ -179,13 +206,41 @@ export class Applier {
   #batchOf(written: WriteResult<{
     results: ApplyResult[]; slicing: boolean; compacted: number;
     leaseOps: AppliedBatch['leaseOps']; alarms: AlarmMember[];
+    confChanges: ConfChange[]; members: readonly StoredMember[];
   }>, appliedIndex: number): AppliedBatch {
-    const { results, slicing, compacted, leaseOps, alarms } = written.result;
+    const { results, slicing, compacted, leaseOps, alarms, confChanges, members } = written.result;
     const answered = this.#holdPhysical(results, slicing);
     return {
       appliedIndex, revision: written.revision, compacted, results: answered,
-      changes: written.changes, alarms, leaseOps, compacting: slicing,
+      changes: written.changes, alarms, leaseOps, compacting: slicing, confChanges, members,
     };
+  }
+
+  /**
+   * A membership change: validated against the table as etcd validates it, stored when it passes
+   * (and handed on for Raft's configuration), answered either way. An entry without a context
+   * (none is written now) changes Raft's configuration alone.
+   */
+  #confChange(entry: CommittedEntry, w: MvccWriter, results: ApplyResult[], confChanges: ConfChange[]): void {
+    const cc = decodeConfChange(entry.data);
+    if (cc.context === undefined) {
+      confChanges.push(cc);
+      return;
+    }
+    const ctx = decodeMemberContext(cc.context);
+    const why = checkMemberChange(this.#members, cc, ctx);
+    if (why !== null) {
+      results.push({ id: ctx.proposalId, origin: ctx.origin, outcome: { ok: false, code: why } });
+      return;
+    }
+    const member = changedMember(this.#members, cc, ctx);
+    this.#members = withMember(this.#members, member);
+    w.putMemberRecord(member);
+    confChanges.push(cc);
+    results.push({
+      id: ctx.proposalId, origin: ctx.origin,
+      outcome: { kind: 'member', member, members: currentMembers(this.#members) },
+    });
   }
 
   /** One more compaction slice outside any batch; returns the physical compactions it finished. */

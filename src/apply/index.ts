@@ -16,5 +16,10 @@ export {
   rangeFromWire, rangeToWire, txnFromWire, txnToWire, watchCreateFromWire, watchResponseToWire,
 } from './wire.js';
 export type { HeaderSource } from './wire.js';
+export {
+  LEARNERS_MAX, changedMember, checkMemberChange, confStateOf, currentMembers, decodeMemberContext,
+  encodeMemberContext, readyToAddVoter, readyToRemoveVoter, withMember,
+} from './membership.js';
+export type { MemberChangeError, MemberContext } from './membership.js';
 export { Compactor, REVISION_COMPACT_INTERVAL_MS } from './compactor.js';
 export type { CompactionMode } from './compactor.js';

@@ -4,7 +4,7 @@
  * gets a one-line error naming it (ConfigError); nothing past this file sees unvalidated input.
  */
 import { z } from 'zod';
-import { opensslCiphers } from '../runtime/node/cipher-suites.js';
+import { opensslCiphers } from '../runtime/node/index.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -87,13 +87,14 @@ const FLAGS = {
   'peer-client-cert-auth': [boolFlag, 'false', 'enable peer client cert authentication'],
   'peer-auto-tls': [boolFlag, 'false', 'peer TLS using generated certificates'],
   'peer-crl-file': [z.string(), '', 'path to the peer certificate revocation list file'],
+  'strict-reconfig-check': [boolFlag, 'true', 'reject reconfiguration requests that would cause quorum loss'],
   'actor-placement': [z.enum(['auto', 'worker', 'threads', 'single']), 'auto', "strata: 'worker' (raft, apply, watch and lease together on one worker thread), 'threads' (each on its own worker thread), 'single' (all on the main thread) or 'auto' ('single' on up to 2 cores, else 'worker')"],
 } as const;
 
 type FlagName = keyof typeof FLAGS;
 
 /** Flags that take no value (Go's boolean flags): present means true. */
-const BOOL_FLAGS: ReadonlySet<string> = new Set(['client-cert-auth', 'auto-tls', 'peer-client-cert-auth', 'peer-auto-tls']);
+const BOOL_FLAGS: ReadonlySet<string> = new Set(['client-cert-auth', 'auto-tls', 'peer-client-cert-auth', 'peer-auto-tls', 'strict-reconfig-check']);
 
 /**
  * etcd flags strata accepts and ignores, with why: they tune what a single member without peer
@@ -101,7 +102,6 @@ const BOOL_FLAGS: ReadonlySet<string> = new Set(['client-cert-auth', 'auto-tls',
  */
 const IGNORED_FLAGS: Readonly<Record<string, { readonly bool: boolean; readonly why: string }>> = {
   'experimental-initial-corrupt-check': { bool: true, why: 'strata checks LMDB pages itself' },
-  'strict-reconfig-check': { bool: true, why: 'membership changes are not built yet' },
   'enable-pprof': { bool: true, why: 'Go profiling; use node --cpu-prof' },
   'logger': { bool: false, why: 'strata always logs JSON lines (zap-like) to stderr' },
   'log-outputs': { bool: false, why: 'strata always logs to stderr' },
@@ -135,6 +135,7 @@ export interface ServerConfig {
   readonly initialCluster: readonly { name: string; peerUrls: readonly string[] }[];
   readonly initialClusterState: 'new' | 'existing';
   readonly initialClusterToken: string;
+  readonly strictReconfigCheck: boolean;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly quotaBackendBytes: number;
@@ -272,6 +273,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     initialCluster,
     initialClusterState: get('initial-cluster-state'),
     initialClusterToken: get('initial-cluster-token'),
+    strictReconfigCheck: get('strict-reconfig-check'),
     heartbeatIntervalMs,
     electionTimeoutMs,
     quotaBackendBytes: quota === 0 ? 2 * 1024 * 1024 * 1024 : quota,

@@ -50,14 +50,12 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
   });
   const self = members.find((m) => m.name === c.name)!;
   const listenPeer = webUrl(c.listenPeerUrls[0]!, '--listen-peer-urls');
-  // A lone member has no peer traffic: its peer URLs only make its id.
+  // Every member listens for peers, as etcd does: a lone one may get others by MemberAdd.
   let peerTls: TlsMaterial | undefined;
-  if (members.length > 1) {
-    const urls = [listenPeer, ...members.flatMap((m) => m.peerUrls.map((u) => webUrl(u, `--initial-cluster (${m.name})`)))];
-    if (urls.some((u) => u.protocol === 'https:')) {
-      peerTls = tlsOf(c.peerTls, 'peer', '--peer-cert-file and --peer-key-file, or --peer-auto-tls',
-        [hostOf(listenPeer), ...self.peerUrls.map((u) => hostOf(new URL(u)))], now);
-    }
+  const urls = [listenPeer, ...members.flatMap((m) => m.peerUrls.map((u) => webUrl(u, `--initial-cluster (${m.name})`)))];
+  if (urls.some((u) => u.protocol === 'https:')) {
+    peerTls = tlsOf(c.peerTls, 'peer', '--peer-cert-file and --peer-key-file, or --peer-auto-tls',
+      [hostOf(listenPeer), ...self.peerUrls.map((u) => hostOf(new URL(u)))], now);
   }
   return {
     name: c.name,
@@ -68,9 +66,10 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     listenClients: listens,
     listenMetrics: metrics,
     ...(clientTls !== undefined && { clientTls }),
-    ...(members.length > 1 && {
-      listenPeer: { host: hostOf(listenPeer), port: Number(listenPeer.port), tls: listenPeer.protocol === 'https:' },
-    }),
+    listenPeer: { host: hostOf(listenPeer), port: Number(listenPeer.port), tls: listenPeer.protocol === 'https:' },
+    advertisePeerUrls: self.peerUrls,
+    strictReconfigCheck: c.strictReconfigCheck,
+    clusterToken: c.initialClusterToken,
     ...(peerTls !== undefined && { peerTls }),
     heartbeatIntervalMs: c.heartbeatIntervalMs,
     electionTimeoutMs: c.electionTimeoutMs,

@@ -41,7 +41,7 @@ import { Packr } from 'msgpackr';
 import {
   assert, readUint32BE, readUint64BE, utf8, writeUint32BE, writeUint64BE,
 } from '../base/index.js';
-import type { KeyValue } from './types.js';
+import type { KeyValue, StoredMember } from './types.js';
 
 export const TABLES = {
   rev: 'mvcc.rev',
@@ -50,6 +50,7 @@ export const TABLES = {
   lease: 'mvcc.lease',
   leases: 'mvcc.leases',
   alarms: 'mvcc.alarms',
+  members: 'mvcc.members',
   meta: 'mvcc.meta',
 } as const;
 
@@ -439,6 +440,28 @@ export function decodeAlarmKey(key: Uint8Array): { memberId: bigint; alarm: stri
   assert(key.length > 8, 'an alarm key is a member id and a name');
   const memberId = new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
   return { memberId, alarm: new TextDecoder().decode(key.subarray(8)) };
+}
+
+// ---- member records (owned by apply, like alarms) ----
+
+export function memberKey(id: bigint): Uint8Array {
+  return leasePrefix(id);
+}
+
+export function encodeMemberRecord(m: StoredMember): Uint8Array {
+  return pack([m.name, [...m.peerUrls], [...m.clientUrls], m.isLearner, m.removed]);
+}
+
+export function decodeMemberRecord(key: Uint8Array, value: Uint8Array): StoredMember {
+  assert(key.length === 8, 'a member key is its id');
+  const id = new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
+  const v = unpack(value);
+  assert(Array.isArray(v) && v.length === 5, 'a member record has five fields');
+  const [name, peerUrls, clientUrls, isLearner, removed] = v as unknown[];
+  const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((u) => typeof u === 'string');
+  assert(typeof name === 'string' && strings(peerUrls) && strings(clientUrls)
+    && typeof isLearner === 'boolean' && typeof removed === 'boolean', 'member record fields');
+  return { id, name, peerUrls, clientUrls, isLearner, removed };
 }
 
 // ---- meta ----

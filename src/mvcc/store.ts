@@ -25,6 +25,7 @@ import {
   decodeIndex, decodeKv, decodeMeta, encodeIndex, INITIAL_META, encodeKeyRev, encodeKv, encodeMeta,
   encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey, alarmKey, decodeAlarmKey,
+  decodeMemberRecord, encodeMemberRecord, memberKey,
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
@@ -38,7 +39,7 @@ import type {
   ChangeSet, Compare, CompactionRequest, CompactionResponse, DeleteRangeRequest,
   DeleteRangeResponse, HashKVResponse, HashResponse, KeyValue, LeaseChecker, MvccError, MvccEvent,
   PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Result, TxnRequest,
-  TxnResponse, StoredAlarm, StoredLease,
+  TxnResponse, StoredAlarm, StoredLease, StoredMember,
 } from './types.js';
 
 export interface MvccLimits {
@@ -156,6 +157,8 @@ export interface MvccReader {
   leaseRecords(): StoredLease[];
   /** The raised alarms (written by apply), ordered by member id, then name. */
   alarmRecords(): StoredAlarm[];
+  /** The cluster's members, removed ones included (written by apply), ordered by id. */
+  memberRecords(): StoredMember[];
   /**
    * The events of revisions fromRevision.. (whole revisions, ascending, with prevKv where the
    * previous version is still kept) whose key `wanted` accepts, for watchers catching up.
@@ -199,6 +202,8 @@ export interface MvccWriter extends MvccReader {
   /** Records a raised alarm in this batch's transaction (idempotent). */
   putAlarmRecord(alarm: StoredAlarm): void;
   deleteAlarmRecord(alarm: StoredAlarm): void;
+  /** Stores or replaces a member record in this batch's transaction. */
+  putMemberRecord(member: StoredMember): void;
 }
 
 interface Selected {
@@ -408,6 +413,12 @@ class Reader implements MvccReader {
   alarmRecords(): StoredAlarm[] {
     const out: StoredAlarm[] = [];
     for (const e of this.btxn.range(TABLES.alarms, {})) out.push(decodeAlarmKey(e.key));
+    return out;
+  }
+
+  memberRecords(): StoredMember[] {
+    const out: StoredMember[] = [];
+    for (const e of this.btxn.range(TABLES.members, {})) out.push(decodeMemberRecord(e.key, e.value));
     return out;
   }
 
@@ -771,6 +782,10 @@ class Writer extends Reader implements MvccWriter {
 
   deleteAlarmRecord(alarm: StoredAlarm): void {
     this.wtxn.delete(TABLES.alarms, alarmKey(alarm.memberId, alarm.alarm));
+  }
+
+  putMemberRecord(member: StoredMember): void {
+    this.wtxn.put(TABLES.members, memberKey(member.id), encodeMemberRecord(member));
   }
 
   deleteLeaseRecord(id: bigint): void {

@@ -181,3 +181,17 @@ export interface StoredAlarm {
   readonly memberId: bigint;
   readonly alarm: string;
 }
+
+/**
+ * A cluster member as persisted in the `members` table (written by apply as membership changes
+ * commit, so a snapshot of the env carries the membership). Removed members stay, marked, so
+ * their ids are never taken again (etcd's members_removed).
+ */
+export interface StoredMember {
+  readonly id: bigint;
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+  readonly isLearner: boolean;
+  readonly removed: boolean;
+}

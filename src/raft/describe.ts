@@ -12,7 +12,7 @@ function printable(data: Uint8Array): string {
 }
 
 export function describeEntry(e: Entry): string {
-  if (e.type === 'confChange' && e.data.length === CONF_CHANGE_BYTES) {
+  if (e.type === 'confChange' && e.data.length >= CONF_CHANGE_BYTES) {
     const cc = decodeConfChange(e.data);
     return `${e.term}/${e.index} ConfChange ${cc.type} ${cc.nodeId}`;
   }

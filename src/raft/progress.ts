@@ -188,8 +188,9 @@ export class ProgressTracker {
     return Math.floor(this.voters.size / 2) + 1;
   }
 
+  /** One voter (learners aside, as in etcd-io/raft: they never count towards a quorum). */
   isSingleton(): boolean {
-    return this.voters.size === 1 && this.learners.size === 0;
+    return this.voters.size === 1;
   }
 
   /** The largest index replicated on a quorum of voters. */

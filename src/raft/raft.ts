@@ -838,6 +838,8 @@ export class Raft {
           t.learners.add(cc.nodeId);
         }
         break;
+      case 'updateNode':
+        break; // the application's business (peer URLs); the configuration stays
       case 'removeNode':
         if (t.voters.has(cc.nodeId) && t.voters.size === 1) break; // never remove the last voter
         t.progress.delete(cc.nodeId);

@@ -58,12 +58,16 @@ export interface Snapshot {
 /**
  * One membership change at a time (Raft paper section 6, single-server changes): add a voter,
  * add a learner, promote a learner (addNode on an existing learner), or remove a member.
+ * `updateNode` (etcd's ConfChangeUpdateNode: a member's peer URLs change) travels the same way
+ * and changes nothing in Raft.
  */
-export type ConfChangeType = 'addNode' | 'addLearner' | 'removeNode';
+export type ConfChangeType = 'addNode' | 'addLearner' | 'removeNode' | 'updateNode';
 
 export interface ConfChange {
   readonly type: ConfChangeType;
   readonly nodeId: MemberId;
+  /** The application's description of the change (etcd: the member as JSON); Raft ignores it. */
+  readonly context?: Uint8Array;
 }
 
 export type MessageType =

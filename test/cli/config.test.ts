@@ -121,7 +121,8 @@ t.test('a cluster: several members boot; https peers need TLS flags; joining wit
   t.equal(boot.members.length, 3);
   t.same(boot.listenPeer, { host: '127.0.0.1', port: 1, tls: false }, 'it listens for its peers');
   t.equal(new Set(boot.members.map((m) => m.id)).size, 3, 'three member ids');
-  t.equal(bootConfigOf(parseServerConfig([], {})).listenPeer, undefined, 'a lone member listens for no peers');
+  t.same(bootConfigOf(parseServerConfig([], {})).listenPeer, { host: '127.0.0.1', port: 2380, tls: false },
+    'a lone member listens for peers too (MemberAdd may bring some), as etcd does');
   t.throws(() => bootConfigOf(parseServerConfig([...cluster, '--listen-peer-urls=https://127.0.0.1:1'], {})),
     /invalid peer URLs: https needs --peer-cert-file and --peer-key-file, or --peer-auto-tls/);
   const tlsPeers = bootConfigOf(parseServerConfig(['--name=m1', '--initial-cluster=m1=https://127.0.0.1:1,m2=https://127.0.0.1:2',

@@ -135,11 +135,11 @@ t.test('a three-member cluster over TCP', async (t) => {
     t.ok(await peerPortCloses(target.peerUrl, Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])), 'oversized frame: closed');
     const me = BigInt(statuses[0]!.memberId);
     const other = BigInt(statuses[1]!.memberId);
-    t.ok(await peerPortCloses(target.peerUrl, encodeHello({ clusterId: 12345n, from: other as MemberId, to: me as MemberId, clientUrls: [], purpose: 'raft' })),
+    t.ok(await peerPortCloses(target.peerUrl, encodeHello({ clusterId: 12345n, from: other as MemberId, to: me as MemberId, clientUrls: [], purpose: 'raft', name: '', peerUrls: [] })),
       'a hello from another cluster: closed');
     const cluster = BigInt(statuses[0]!.clusterId);
     const forged = Buffer.concat([
-      encodeHello({ clusterId: cluster, from: other as MemberId, to: me as MemberId, clientUrls: [], purpose: 'raft' }),
+      encodeHello({ clusterId: cluster, from: other as MemberId, to: me as MemberId, clientUrls: [], purpose: 'raft', name: '', peerUrls: [] }),
       // A message claiming to come from a third member on the second member's connection.
       encodeMessage(message({ type: 'MsgHeartbeat', to: me as MemberId, from: 7n as MemberId, term: 1 })),
     ]);

@@ -397,6 +397,20 @@ t.test('ReadIndex: one heartbeat round confirms every read waiting at that momen
   t.notOk(net.node(1).reads.includes(`lost@${committed}`), 'no quorum, no answer');
 });
 
+t.test('ReadIndex: a lone voter answers at once, learners or not (etcd-io/raft IsSingleton)', async (t) => {
+  const r = new Raft({
+    id: id(1), storage: new MemoryRaftStorage({ voters: [id(1)], learners: [id(2)] }),
+    rng: new SeededRng(1), electionTicks: 10, heartbeatTicks: 1,
+  });
+  r.becomeCandidate();
+  r.becomeLeader();
+  // The leader's empty entry of its term commits with its own vote alone.
+  r.log.commitTo(r.log.lastIndex());
+  drain(r);
+  r.step(message({ type: 'MsgReadIndex', to: id(1), from: id(1), context: utf8('q') }));
+  t.same(r.readStates.map((s) => new TextDecoder().decode(s.requestCtx)), ['q'], 'no heartbeat round waits for the learner');
+});
+
 t.test('Leader transfer: the transferee receives TimeoutNow, campaigns at once and becomes leader', async (t) => {
   const net = new TestNetwork(3);
   net.elect(1);

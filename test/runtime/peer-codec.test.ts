@@ -99,6 +99,7 @@ t.test('hello: round trip, and another version or shape is refused', (t) => {
   const h = {
     clusterId: (1n << 64n) - 1n, from: 5n as MemberId, to: (1n << 63n) as MemberId,
     clientUrls: ['http://127.0.0.1:2379', 'http://[::1]:2379'], purpose: 'snapshot' as const,
+    name: 'member-a', peerUrls: ['https://10.0.0.1:2380'],
   };
   t.same(decodeHello(payloadOf(encodeHello(h))), h);
   t.match(decodeHello(packr.pack([PEER_PROTOCOL_VERSION + 1, 1, 2, 3, [], 'raft'])), /^bad hello/);

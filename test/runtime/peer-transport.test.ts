@@ -27,7 +27,7 @@ async function pair(o: { clusterOfA?: bigint; frameBytesMax?: number; snapshotsO
   const hellos: [bigint, readonly string[]][] = [];
   const opts = (self: bigint, other: bigint, port: number, otherPort: number, cluster: bigint, into: Message[]): PeerTransportOptions => ({
     selfId: self, clusterId: cluster, listen: { host: '127.0.0.1', port }, clientUrls: [`http://client-of-${self}`],
-    onHello: (from, urls) => hellos.push([from, urls]),
+    onHello: (from, hello) => hellos.push([from, hello.clientUrls]),
     peers: new Map([[other, { host: '127.0.0.1', port: otherPort }]]),
     onFrame: (f) => { if (f.kind === 'raft') into.push(f.message); }, frameBytesMax: o.frameBytesMax ?? 1 << 20,
     messageLimits: { entriesMax: 64 }, logger: nullLogger,

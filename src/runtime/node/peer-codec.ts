@@ -5,8 +5,8 @@
  *
  * A connection carries frames, each a u32 big-endian payload length and a msgpack payload. The
  * dialer's first frame is the hello, `[PEER_PROTOCOL_VERSION, clusterId, from, to, clientUrls,
- * purpose]` (the dialer's advertised client URLs, which etcd publishes through Raft for the member
- * list; purpose 'raft' or 'snapshot'). On a 'raft' connection every later frame is one Raft
+ * purpose, name, peerUrls]` (the dialer's advertised client URLs and name, which etcd publishes
+ * through Raft for the member list, and its advertised peer URLs; purpose 'raft' or 'snapshot'). On a 'raft' connection every later frame is one Raft
  * message, positionally:
  *
  *   [type, to, from, term, logTerm, index, commit, reject, rejectHint, context|nil,
@@ -38,7 +38,7 @@ import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-fra
 
 
 /** Bumped on any change of the frame layout; a peer speaking another version is refused. */
-export const PEER_PROTOCOL_VERSION = 1;
+export const PEER_PROTOCOL_VERSION = 2;
 
 /** Bytes of a frame's length prefix. */
 export const FRAME_HEADER_BYTES = 4;
@@ -82,6 +82,8 @@ const helloSchema = z.tuple([
   z.literal(PEER_PROTOCOL_VERSION), memberId, memberId, memberId,
   z.array(z.string().max(HELLO_URL_BYTES_MAX)).max(HELLO_CLIENT_URLS_MAX),
   z.enum(['raft', 'snapshot']),
+  z.string().max(HELLO_URL_BYTES_MAX),
+  z.array(z.string().max(HELLO_URL_BYTES_MAX)).max(HELLO_CLIENT_URLS_MAX),
 ]);
 
 export interface Hello {
@@ -92,6 +94,9 @@ export interface Hello {
   readonly clientUrls: readonly string[];
   /** What the connection carries: Raft traffic, or one snapshot. */
   readonly purpose: 'raft' | 'snapshot';
+  /** The sender's name ('' if none) and advertised peer URLs. */
+  readonly name: string;
+  readonly peerUrls: readonly string[];
 }
 
 function frame(payload: Uint8Array): Buffer {
@@ -103,7 +108,7 @@ function frame(payload: Uint8Array): Buffer {
 
 /** The hello frame, length prefix included. */
 export function encodeHello(h: Hello): Buffer {
-  return frame(packr.pack([PEER_PROTOCOL_VERSION, h.clusterId, h.from, h.to, h.clientUrls, h.purpose]));
+  return frame(packr.pack([PEER_PROTOCOL_VERSION, h.clusterId, h.from, h.to, h.clientUrls, h.purpose, h.name, h.peerUrls]));
 }
 
 /** A hello payload (no prefix), or why it is refused. */
@@ -112,8 +117,8 @@ export function decodeHello(payload: Uint8Array): Hello | string {
   if (typeof raw === 'string') return raw;
   const parsed = helloSchema.safeParse(raw.value);
   if (!parsed.success) return `bad hello: ${z.prettifyError(parsed.error).split('\n')[0] ?? ''}`;
-  const [, clusterId, from, to, clientUrls, purpose] = parsed.data;
-  return { clusterId, from, to, clientUrls, purpose };
+  const [, clusterId, from, to, clientUrls, purpose, name, peerUrls] = parsed.data;
+  return { clusterId, from, to, clientUrls, purpose, name, peerUrls };
 }
 
 const ENTRY_TYPE_CODE: Readonly<Record<EntryType, 0 | 1>> = { normal: 0, confChange: 1 };

@@ -35,7 +35,7 @@ import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-fra
 import { acceptCheck, clientTls, serverTls, type TlsMaterial } from './tls-material.js';
 import {
   FRAME_HEADER_BYTES, decodeFrame, decodeHello, decodeSnapFrame, encodeHello, encodeLeaseFrame,
-  encodeMessage, encodeSnapFrame, type MessageLimits, type SnapMeta,
+  encodeMessage, encodeSnapFrame, type Hello, type MessageLimits, type SnapMeta,
 } from './peer-codec.js';
 
 /** Named limits of the peer transport. */
@@ -67,11 +67,13 @@ export interface PeerTransportOptions {
   readonly selfId: bigint;
   readonly clusterId: bigint;
   readonly listen: PeerAddress;
-  /** This member's advertised client URLs, told to every peer in the hello. */
+  /** This member's advertised client URLs, name and peer URLs, told to every peer in the hello. */
   readonly clientUrls: readonly string[];
-  /** A peer said hello: who it is and its client URLs. */
-  readonly onHello?: (from: bigint, clientUrls: readonly string[]) => void;
-  /** Every other member and where it listens. */
+  readonly name?: string;
+  readonly peerUrls?: readonly string[];
+  /** A peer said hello: who it is, its name and client URLs. */
+  readonly onHello?: (from: bigint, hello: Hello) => void;
+  /** Every other member and where it listens (setPeers changes it). */
   readonly peers: ReadonlyMap<bigint, PeerAddress>;
   /** A validated frame from a peer, addressed to this member. */
   readonly onFrame: (f: PeerFrame<Message>) => void;
@@ -93,6 +95,10 @@ export interface PeerTransportOptions {
     /** A snapshot onSnapshot took, once its sender was told: the file is the taker's now. */
     readonly onTaken: (meta: SnapMeta, file: string) => void;
   };
+}
+
+function sameAddress(a: PeerAddress, b: PeerAddress): boolean {
+  return a.host === b.host && a.port === b.port && (a.tls === true) === (b.tls === true);
 }
 
 /** Resolves once `socket` drained; rejects if it closes first. */
@@ -235,16 +241,45 @@ export class PeerTransport {
   readonly #outbound = new Set<Socket>();
   #closed = false;
 
+  /** Where every other member listens (changes with the membership). */
+  #peers = new Map<bigint, PeerAddress>();
+
   private constructor(o: PeerTransportOptions, server: Server) {
     this.#o = o;
     this.#server = server;
-    for (const [id, address] of o.peers) {
+    this.#setLinks(o.peers, false);
+  }
+
+  /**
+   * The membership changed: links to new members are dialed, links to members that moved are
+   * redialed at their new address, links to removed members close (and their connections are
+   * refused from now on).
+   */
+  setPeers(peers: ReadonlyMap<bigint, PeerAddress>): void {
+    if (this.#closed) return;
+    this.#setLinks(peers, true);
+  }
+
+  #setLinks(peers: ReadonlyMap<bigint, PeerAddress>, dial: boolean): void {
+    const o = this.#o;
+    for (const [id, link] of this.#links) {
+      const next = peers.get(id);
+      const was = this.#peers.get(id);
+      if (next !== undefined && was !== undefined && sameAddress(next, was)) continue;
+      link.close();
+      this.#links.delete(id);
+    }
+    this.#peers = new Map(peers);
+    for (const [id, address] of peers) {
       assert(id !== o.selfId, 'the peers do not include this member');
+      if (this.#links.has(id)) continue;
       const hello = encodeHello({
         clusterId: o.clusterId, from: o.selfId as MemberId, to: id as MemberId, clientUrls: o.clientUrls,
-        purpose: 'raft',
+        purpose: 'raft', name: o.name ?? '', peerUrls: o.peerUrls ?? [],
       });
-      this.#links.set(id, new Link(id, address, hello, o.logger, o.tls));
+      const link = new Link(id, address, hello, o.logger, o.tls);
+      this.#links.set(id, link);
+      if (dial) link.dial();
     }
   }
 
@@ -300,7 +335,7 @@ export class PeerTransport {
    */
   async sendSnapshot(to: bigint, meta: Omit<SnapMeta, 'bytes'>, file: string): Promise<string | null> {
     const o = this.#o;
-    const address = o.peers.get(to);
+    const address = this.#peers.get(to);
     if (address === undefined || this.#closed) return 'unknown member';
     const secure = address.tls === true;
     const socket = secure
@@ -325,7 +360,7 @@ export class PeerTransport {
       const bytes = statSync(file).size;
       socket.write(encodeHello({
         clusterId: o.clusterId, from: o.selfId as MemberId, to: to as MemberId, clientUrls: o.clientUrls,
-        purpose: 'snapshot',
+        purpose: 'snapshot', name: o.name ?? '', peerUrls: o.peerUrls ?? [],
       }));
       socket.write(encodeSnapFrame({ kind: 'meta', ...meta, bytes }));
       const hash = createHash('sha256');
@@ -389,9 +424,9 @@ export class PeerTransport {
             return refuse(`request cluster ID mismatch (got ${hello.clusterId.toString(16)}, want ${o.clusterId.toString(16)})`);
           }
           if (hello.to !== o.selfId) return refuse(`hello for member ${hello.to.toString(16)}, this is ${o.selfId.toString(16)}`);
-          if (!o.peers.has(hello.from)) return refuse(`unknown member ${hello.from.toString(16)}`);
+          if (!this.#peers.has(hello.from)) return refuse(`unknown member ${hello.from.toString(16)}`);
           from = hello.from;
-          o.onHello?.(hello.from, hello.clientUrls);
+          o.onHello?.(hello.from, hello);
           if (hello.purpose === 'snapshot') {
             if (o.snapshots === undefined) return refuse('this member takes no snapshots');
             receiver = new SnapshotReceiver(socket, from, o.snapshots, refuse);

@@ -1,0 +1,99 @@
+/**
+ * Membership changes through etcd's own client, against real processes: MemberAdd (voter and
+ * learner), MemberUpdate, MemberPromote, MemberRemove with etcd's errors and strict
+ * reconfiguration checks; the member table survives a restart; in a three-member cluster a
+ * removed member stops by itself, the others go on, and it cannot come back.
+ */
+import t from 'tap';
+import { etcdctl, etcdMissing } from '../helpers/real-etcd.js';
+import { startStrata, startStrataCluster } from '../helpers/strata-server.js';
+import { until } from '../helpers/until.js';
+
+const skip = etcdMissing();
+
+interface ListedMember { id: string; status: string; name: string; peerUrls: string; clientUrls: string; isLearner: boolean }
+
+/** `etcdctl member list` (its simple format: ids in hex, which JSON would round). */
+async function members(endpoint: string): Promise<ListedMember[]> {
+  const r = await etcdctl(endpoint, ['member', 'list']);
+  return r.stdout.trim().split('\n').filter((l) => l !== '').map((line) => {
+    const [id, status, name, peerUrls, clientUrls, isLearner] = line.split(', ');
+    return { id: id!, status: status!, name: name!, peerUrls: peerUrls!, clientUrls: clientUrls!, isLearner: isLearner === 'true' };
+  });
+}
+
+/** The id etcdctl prints in "Member <hex> added to cluster ...". */
+function addedId(stdout: string): string {
+  const m = / +([0-9a-f]+) added to cluster /.exec(stdout);
+  if (m === null) throw new Error(`no member added: ${stdout}`);
+  return m[1]!;
+}
+
+t.test('one member: learners, updates, promotion and removal, as etcd answers them', { skip }, async (t) => {
+  const s = await startStrata({ name: 'm1' });
+  t.teardown(() => s.stop());
+  const e = s.endpoint;
+  const learnerUrl = 'http://127.0.0.1:1';
+  const add = await etcdctl(e, ['member', 'add', 'l1', `--peer-urls=${learnerUrl}`, '--learner']);
+  t.match(add.stdout, / added to cluster /, add.stderr);
+  t.match(add.stdout, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
+  const id = addedId(add.stdout);
+  const list = await members(e);
+  t.equal(list.length, 2);
+  t.same(list.find((m) => m.id === id), {
+    id, status: 'unstarted', name: '', peerUrls: learnerUrl, clientUrls: '', isLearner: true,
+  }, 'an unstarted learner: no name, no client URLs');
+
+  const second = await etcdctl(e, ['member', 'add', 'l2', '--peer-urls=http://127.0.0.1:2', '--learner']);
+  t.match(second.stderr, /etcdserver: too many learner members in cluster/);
+  const taken = await etcdctl(e, ['member', 'add', 'x', `--peer-urls=${s.peerUrl}`]);
+  t.match(taken.stderr, /etcdserver: Peer URLs already exists/);
+
+  const update = await etcdctl(e, ['member', 'update', id, '--peer-urls=http://127.0.0.1:3']);
+  t.match(update.stdout, new RegExp(`Member +${id} updated in cluster `), update.stderr);
+  t.match((await members(e)).find((m) => m.id === id), { peerUrls: 'http://127.0.0.1:3' });
+  const promote = await etcdctl(e, ['member', 'promote', id]);
+  t.match(promote.stderr, /etcdserver: can only promote a learner member which is in sync with leader/,
+    'a learner that never connected is not promoted');
+
+  // A learner does not count towards the quorum: the lone voter still writes and reads.
+  t.equal((await etcdctl(e, ['put', 'k', 'v'])).stdout.trim(), 'OK');
+  await s.kill9();
+  await s.restart();
+  t.equal((await members(e)).length, 2, 'the member table survives a restart');
+  t.equal((await etcdctl(e, ['get', 'k', '--print-value-only'])).stdout.trim(), 'v', 'a linearizable read with a learner');
+
+  const remove = await etcdctl(e, ['member', 'remove', id]);
+  t.match(remove.stdout, new RegExp(`Member +${id} removed from cluster `), remove.stderr);
+  t.equal((await members(e)).length, 1);
+  t.match((await etcdctl(e, ['member', 'remove', id])).stderr, /etcdserver: member not found/);
+  t.match((await etcdctl(e, ['member', 'update', 'abc', '--peer-urls=http://127.0.0.1:4'])).stderr, /etcdserver: member not found/);
+
+  // Strict reconfiguration (etcd's default): a lone member may take a second voter, but not a
+  // third while the second has not started.
+  const voter = await etcdctl(e, ['member', 'add', 'v2', '--peer-urls=http://127.0.0.1:5']);
+  t.match(voter.stdout, / added to cluster /, voter.stderr);
+  const third = await etcdctl(e, ['member', 'add', 'v3', '--peer-urls=http://127.0.0.1:6']);
+  t.match(third.stderr, /etcdserver: re-configuration failed due to not enough started members/);
+});
+
+t.test('three members: a removed member stops, the rest go on, it cannot come back', { skip }, async (t) => {
+  const cluster = await startStrataCluster(3, { extraArgs: ['--strict-reconfig-check=false'] });
+  t.teardown(() => Promise.all(cluster.map((m) => m.stop())));
+  const [a, b, c] = cluster as [typeof cluster[0], typeof cluster[0], typeof cluster[0]];
+  const list = await members(a.endpoint);
+  t.equal(list.length, 3);
+  t.ok(list.every((m) => m.status === 'started' && m.name !== ''), 'every member started');
+  const hex = list.find((m) => m.peerUrls === c.peerUrl)!.id;
+  const r = await etcdctl(a.endpoint, ['member', 'remove', hex]);
+  t.match(r.stdout, new RegExp(`Member +${hex} removed from cluster `), r.stderr);
+  await until('the removed member exits by itself',
+    async () => (c.process().exitCode !== null || c.process().signalCode !== null ? true : undefined), 20_000);
+  t.match(c.log(), /the member has been permanently removed from the cluster/);
+  for (const m of [a, b]) t.equal((await members(m.endpoint)).length, 2, `${m.endpoint} lists two members`);
+  // If the removed member led, the other two elect a leader first.
+  await until('two members keep a quorum',
+    async () => ((await etcdctl(b.endpoint, ['put', 'after', 'removal'])).stdout.trim() === 'OK' ? true : undefined));
+  t.equal((await etcdctl(a.endpoint, ['get', 'after', '--print-value-only'])).stdout.trim(), 'removal');
+  await t.rejects(c.restart(), /permanently removed/, 'a removed member does not start again');
+});
