@@ -13,14 +13,14 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync,
-  statSync, writeFileSync,
+  readFileSync, statSync, writeFileSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { assert, limits, type Logger, type MemberId } from '../src/base/index.js';
-import { codecFor } from '../src/api/index.js';
+import { EtcdError, codecFor } from '../src/api/index.js';
 import { Applier, confStateOf, currentMembers, storedAlarms } from '../src/apply/index.js';
 import { MVCC_TABLES, MvccStore, type StoredMember } from '../src/mvcc/index.js';
 import { WatchHub, rangesContain, type HistoryReader } from '../src/watch/index.js';
@@ -44,7 +44,7 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
+  awaitJoinHello, closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
   timeAsyncMethod,
   type Http2Acceptor, type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
@@ -85,8 +85,15 @@ export interface BootConfig {
   readonly advertisePeerUrls?: readonly string[];
   /** etcd's --strict-reconfig-check (default true). */
   readonly strictReconfigCheck?: boolean;
-  /** etcd's --initial-cluster-token: new members' ids are derived with it. */
+  /** etcd's --initial-cluster-token. */
   readonly clusterToken?: string;
+  /**
+   * etcd's --initial-cluster-state, read only for an empty data dir: `existing` joins a running
+   * cluster that added this member (MemberAdd) and learns its ids from it.
+   */
+  readonly initialClusterState?: 'new' | 'existing';
+  /** Set by startMember: this member joined an existing cluster and has no member table yet. */
+  readonly joining?: { readonly contact: bigint; readonly contactPeerUrl: string };
   /** Every --listen-client-urls address; `tls` for https ones, served with `clientTls`. */
   readonly listenClients: readonly { readonly host: string; readonly port: number; readonly tls: boolean }[];
   /** --listen-metrics-urls: /metrics and /health alone, `tls` ones with `clientTls` (as etcd). */
@@ -216,6 +223,62 @@ function pathsOf(dataDir: string): Paths {
   const member = join(dataDir, 'member');
   return {
     member, mvcc: join(member, 'mvcc'), legacyWal: join(member, 'wal'), incoming: join(member, 'mvcc-incoming'),
+  };
+}
+
+/**
+ * What a data dir says about its member (member/identity.json), written at its first start: the
+ * member and cluster ids, and for a member that joined a running cluster, the member that first
+ * reached it (the one to answer until a snapshot brings the member table).
+ */
+interface Identity {
+  readonly memberId: string;
+  readonly clusterId: string;
+  readonly contact?: { readonly id: string; readonly peerUrl: string };
+}
+
+const IDENTITY_FILE = 'identity.json';
+
+/**
+ * The member's ids: from its data dir once it has one; from the flags for a new cluster's member
+ * (etcd derives them from --initial-cluster); from the cluster itself for a member joining with
+ * --initial-cluster-state existing (it waits until a member reaches it, see awaitJoinHello).
+ */
+async function withIdentity(config: BootConfig, logger: Logger): Promise<BootConfig> {
+  const paths = pathsOf(config.dataDir);
+  const file = join(paths.member, IDENTITY_FILE);
+  let identity: Identity;
+  if (existsSync(file)) {
+    identity = JSON.parse(readFileSync(file, 'utf8')) as Identity;
+  } else if (config.initialClusterState === 'existing' && !existsSync(paths.mvcc)) {
+    assert(config.listenPeer !== undefined, 'a joining member listens for its peers');
+    const known = new Set(config.members.filter((m) => m.name !== config.name).flatMap((m) => m.peerUrls));
+    const hello = await awaitJoinHello({
+      listen: config.listenPeer, logger, ...(config.peerTls !== undefined && { tls: config.peerTls }),
+      check: (h) => (h.peerUrls.some((u) => known.has(u)) ? null
+        : `member ${h.from.toString(16)} (${h.peerUrls.join(',')}) is not in --initial-cluster`),
+    });
+    const contactUrl = hello.peerUrls.find((u) => known.has(u))!;
+    identity = {
+      memberId: hello.to.toString(16), clusterId: hello.clusterId.toString(16),
+      contact: { id: hello.from.toString(16), peerUrl: contactUrl },
+    };
+    logger.info('joining the cluster', { cluster: identity.clusterId, member: identity.memberId, contact: identity.contact!.id });
+  } else {
+    identity = { memberId: config.memberId.toString(16), clusterId: config.clusterId.toString(16) };
+  }
+  if (!existsSync(file)) {
+    mkdirSync(paths.member, { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(identity));
+    const fd = openSync(`${file}.tmp`, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(`${file}.tmp`, file);
+  }
+  const contact = identity.contact;
+  return {
+    ...config, memberId: BigInt(`0x${identity.memberId}`), clusterId: BigInt(`0x${identity.clusterId}`),
+    ...(contact !== undefined && { joining: { contact: BigInt(`0x${contact.id}`), contactPeerUrl: contact.peerUrl } }),
   };
 }
 
@@ -444,8 +507,9 @@ function hostFacts(env: RootDatabase, mvccPath: string): HostFacts {
  * starts on the same ports (etcd swaps its backend in place; strata restarts the member in the
  * process, and clients reconnect). `done` settles when the member stops for good.
  */
-export async function startMember(config: BootConfig, logger: Logger = new ConsoleLogger({ minLevel: config.logLevel })): Promise<Member> {
-  for (const note of config.ignoredFlags ?? []) logger.warn(note);
+export async function startMember(flags: BootConfig, logger: Logger = new ConsoleLogger({ minLevel: flags.logLevel })): Promise<Member> {
+  for (const note of flags.ignoredFlags ?? []) logger.warn(note);
+  const config = await withIdentity(flags, logger);
   let settle!: { resolve: () => void; reject: (err: unknown) => void };
   const done = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
   let stopping: Promise<void> | undefined;
@@ -533,13 +597,15 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   // The member table: --initial-cluster in a new data dir, then what membership changes made it
   // (apply keeps it in the env, so snapshots carry it).
   let table = store.read((view) => view.memberRecords());
-  if (table.length === 0) {
+  // A joining member has no table until the leader's snapshot brings one.
+  const joining = table.length === 0 ? config.joining : undefined;
+  if (table.length === 0 && joining === undefined) {
     table = config.members.map((m) => ({
       id: m.id, name: m.name, peerUrls: [...m.peerUrls], clientUrls: [], isLearner: false, removed: false,
     }));
     await store.write((w) => { for (const m of table) w.putMemberRecord(m); });
   }
-  if (!currentMembers(table).some((m) => m.id === config.memberId)) {
+  if (joining === undefined && !currentMembers(table).some((m) => m.id === config.memberId)) {
     await backend.close();
     await releaseEnv(mainEnv);
     throw new Error('the member has been permanently removed from the cluster');
@@ -548,18 +614,21 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   // What other members said about themselves when they connected (etcd publishes it via Raft).
   const attributes = new Map<bigint, MemberAttributes>();
   const selfAttributes: MemberAttributes = {
-    name: config.name, clientUrls: config.members.find((m) => m.id === config.memberId)?.clientUrls ?? [],
+    // By name: a joining member's id is the cluster's, not the one its flags derive.
+    name: config.name, clientUrls: config.members.find((m) => m.name === config.name)?.clientUrls ?? [],
   };
-  const peerMapOf = (members: readonly StoredMember[]): Map<bigint, PeerAddress> => new Map(currentMembers(members)
-    .filter((m) => m.id !== config.memberId && m.peerUrls.length > 0)
-    .map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)]));
+  const peerMapOf = (members: readonly StoredMember[]): Map<bigint, PeerAddress> => (joining !== undefined && members.length === 0
+    ? new Map([[joining.contact, peerAddressOf(joining.contactPeerUrl)]])
+    : new Map(currentMembers(members)
+      .filter((m) => m.id !== config.memberId && m.peerUrls.length > 0)
+      .map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)])));
   const leaseAddress = `${me}/lease`;
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
   let removedSelf = false;
   const onMembersChanged = (members: readonly StoredMember[]): void => {
     peers?.setPeers(peerMapOf(members));
-    if (!removedSelf && !currentMembers(members).some((m) => m.id === config.memberId)) {
+    if (!removedSelf && members.length > 0 && !currentMembers(members).some((m) => m.id === config.memberId)) {
       removedSelf = true;
       logger.warn('the member has been permanently removed from the cluster; stopping');
       setTimeout(() => void stop(), REMOVED_STOP_DELAY_MS).unref();
@@ -666,48 +735,59 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     ...(config.maxConcurrentStreams !== undefined && { streamsPerConnectionMax: config.maxConcurrentStreams }),
   });
   const c = codecFor;
+  // etcd's isRPCSupportedForLearner: a learner serves Status and serializable ranges alone.
+  const isLearner = (): boolean => currentMembers(front.members).some((m) => m.id === config.memberId && m.isLearner);
+  const forVoters = <A extends unknown[], R>(h: (...args: A) => R) => (...args: A): R => {
+    if (isLearner()) throw new EtcdError('ErrNotSupportedForLearner');
+    return h(...args);
+  };
+  const learnerRange = <Q extends { serializable: boolean }, A extends unknown[], R>(h: (req: Q, ...rest: A) => R) =>
+    (req: Q, ...rest: A): R => {
+      if (isLearner() && !req.serializable) throw new EtcdError('ErrNotSupportedForLearner');
+      return h(req, ...rest);
+    };
   grpc.addService('etcdserverpb.KV', {
-    Range: unary(c('etcdserverpb.RangeRequest'), c('etcdserverpb.RangeResponse'), svc.kv.rangeUnary),
-    Put: unary(c('etcdserverpb.PutRequest'), c('etcdserverpb.PutResponse'), svc.kv.put),
-    DeleteRange: unary(c('etcdserverpb.DeleteRangeRequest'), c('etcdserverpb.DeleteRangeResponse'), svc.kv.deleteRange),
-    Txn: unary(c('etcdserverpb.TxnRequest'), c('etcdserverpb.TxnResponse'), svc.kv.txn),
-    Compact: unary(c('etcdserverpb.CompactionRequest'), c('etcdserverpb.CompactionResponse'), svc.kv.compact),
+    Range: unary(c('etcdserverpb.RangeRequest'), c('etcdserverpb.RangeResponse'), learnerRange(svc.kv.rangeUnary)),
+    Put: unary(c('etcdserverpb.PutRequest'), c('etcdserverpb.PutResponse'), forVoters(svc.kv.put)),
+    DeleteRange: unary(c('etcdserverpb.DeleteRangeRequest'), c('etcdserverpb.DeleteRangeResponse'), forVoters(svc.kv.deleteRange)),
+    Txn: unary(c('etcdserverpb.TxnRequest'), c('etcdserverpb.TxnResponse'), forVoters(svc.kv.txn)),
+    Compact: unary(c('etcdserverpb.CompactionRequest'), c('etcdserverpb.CompactionResponse'), forVoters(svc.kv.compact)),
   });
   const m = svc.maintenance;
   grpc.addService('etcdserverpb.Maintenance', {
     Status: unary(c('etcdserverpb.StatusRequest'), c('etcdserverpb.StatusResponse'), m.status),
-    Hash: unary(c('etcdserverpb.HashRequest'), c('etcdserverpb.HashResponse'), m.hash),
-    HashKV: unary(c('etcdserverpb.HashKVRequest'), c('etcdserverpb.HashKVResponse'), m.hashKV),
-    Alarm: unary(c('etcdserverpb.AlarmRequest'), c('etcdserverpb.AlarmResponse'), m.alarm),
-    Defragment: unary(c('etcdserverpb.DefragmentRequest'), c('etcdserverpb.DefragmentResponse'), m.defragment),
-    MoveLeader: unary(c('etcdserverpb.MoveLeaderRequest'), c('etcdserverpb.MoveLeaderResponse'), m.moveLeader),
-    Snapshot: serverStream(c('etcdserverpb.SnapshotRequest'), c('etcdserverpb.SnapshotResponse'), async (_req, call) => {
+    Hash: unary(c('etcdserverpb.HashRequest'), c('etcdserverpb.HashResponse'), forVoters(m.hash)),
+    HashKV: unary(c('etcdserverpb.HashKVRequest'), c('etcdserverpb.HashKVResponse'), forVoters(m.hashKV)),
+    Alarm: unary(c('etcdserverpb.AlarmRequest'), c('etcdserverpb.AlarmResponse'), forVoters(m.alarm)),
+    Defragment: unary(c('etcdserverpb.DefragmentRequest'), c('etcdserverpb.DefragmentResponse'), forVoters(m.defragment)),
+    MoveLeader: unary(c('etcdserverpb.MoveLeaderRequest'), c('etcdserverpb.MoveLeaderResponse'), forVoters(m.moveLeader)),
+    Snapshot: serverStream(c('etcdserverpb.SnapshotRequest'), c('etcdserverpb.SnapshotResponse'), forVoters(async (_req, call) => {
       for await (const chunk of m.snapshot()) {
         if (call.cancelled) return;
         if (!call.write(chunk)) await call.drained();
       }
-    }),
+    })),
   });
   const watch = watchService(front);
   grpc.addService('etcdserverpb.Watch', {
-    Watch: bidi(c('etcdserverpb.WatchRequest'), c('etcdserverpb.WatchResponse'), (call) => watch(call)),
+    Watch: bidi(c('etcdserverpb.WatchRequest'), c('etcdserverpb.WatchResponse'), forVoters((call) => watch(call))),
   });
   const lease = leaseService({
     front, store, ids: new LeaseIdGenerator(config.memberId as MemberId, Date.now()),
   });
   grpc.addService('etcdserverpb.Lease', {
-    LeaseGrant: unary(c('etcdserverpb.LeaseGrantRequest'), c('etcdserverpb.LeaseGrantResponse'), lease.grant),
-    LeaseRevoke: unary(c('etcdserverpb.LeaseRevokeRequest'), c('etcdserverpb.LeaseRevokeResponse'), lease.revoke),
-    LeaseKeepAlive: bidi(c('etcdserverpb.LeaseKeepAliveRequest'), c('etcdserverpb.LeaseKeepAliveResponse'), lease.keepAlive),
-    LeaseTimeToLive: unary(c('etcdserverpb.LeaseTimeToLiveRequest'), c('etcdserverpb.LeaseTimeToLiveResponse'), lease.timeToLive),
-    LeaseLeases: unary(c('etcdserverpb.LeaseLeasesRequest'), c('etcdserverpb.LeaseLeasesResponse'), lease.leases),
+    LeaseGrant: unary(c('etcdserverpb.LeaseGrantRequest'), c('etcdserverpb.LeaseGrantResponse'), forVoters(lease.grant)),
+    LeaseRevoke: unary(c('etcdserverpb.LeaseRevokeRequest'), c('etcdserverpb.LeaseRevokeResponse'), forVoters(lease.revoke)),
+    LeaseKeepAlive: bidi(c('etcdserverpb.LeaseKeepAliveRequest'), c('etcdserverpb.LeaseKeepAliveResponse'), forVoters(lease.keepAlive)),
+    LeaseTimeToLive: unary(c('etcdserverpb.LeaseTimeToLiveRequest'), c('etcdserverpb.LeaseTimeToLiveResponse'), forVoters(lease.timeToLive)),
+    LeaseLeases: unary(c('etcdserverpb.LeaseLeasesRequest'), c('etcdserverpb.LeaseLeasesResponse'), forVoters(lease.leases)),
   });
   grpc.addService('etcdserverpb.Cluster', {
-    MemberList: unary(c('etcdserverpb.MemberListRequest'), c('etcdserverpb.MemberListResponse'), svc.cluster.memberList),
-    MemberAdd: unary(c('etcdserverpb.MemberAddRequest'), c('etcdserverpb.MemberAddResponse'), svc.cluster.memberAdd),
-    MemberRemove: unary(c('etcdserverpb.MemberRemoveRequest'), c('etcdserverpb.MemberRemoveResponse'), svc.cluster.memberRemove),
-    MemberUpdate: unary(c('etcdserverpb.MemberUpdateRequest'), c('etcdserverpb.MemberUpdateResponse'), svc.cluster.memberUpdate),
-    MemberPromote: unary(c('etcdserverpb.MemberPromoteRequest'), c('etcdserverpb.MemberPromoteResponse'), svc.cluster.memberPromote),
+    MemberList: unary(c('etcdserverpb.MemberListRequest'), c('etcdserverpb.MemberListResponse'), forVoters(svc.cluster.memberList)),
+    MemberAdd: unary(c('etcdserverpb.MemberAddRequest'), c('etcdserverpb.MemberAddResponse'), forVoters(svc.cluster.memberAdd)),
+    MemberRemove: unary(c('etcdserverpb.MemberRemoveRequest'), c('etcdserverpb.MemberRemoveResponse'), forVoters(svc.cluster.memberRemove)),
+    MemberUpdate: unary(c('etcdserverpb.MemberUpdateRequest'), c('etcdserverpb.MemberUpdateResponse'), forVoters(svc.cluster.memberUpdate)),
+    MemberPromote: unary(c('etcdserverpb.MemberPromoteRequest'), c('etcdserverpb.MemberPromoteResponse'), forVoters(svc.cluster.memberPromote)),
   });
   // One port for gRPC and the HTTP/JSON gateway (+ /health, /version, /metrics), as etcd's.
   const gateway = new HttpGateway({
@@ -779,26 +859,34 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   }
   const port = new ClientPort({ grpc, http: gateway.handle, logger });
   const clientPorts: number[] = [];
-  for (const l of config.listenClients) {
+  // A joining member serves nobody until the leader's snapshot made it a member with a keyspace
+  // (the instance then restarts, see onTaken): its ports stay closed and it says nothing of being
+  // ready, as etcd's joiner publishes itself only once it caught up.
+  const serving = joining === undefined;
+  for (const l of serving ? config.listenClients : []) {
     assert(!l.tls || config.clientTls !== undefined, 'https client URLs come with TLS material');
     const tls = l.tls ? config.clientTls! : undefined;
     clientPorts.push(await port.listen(l.port, l.host, tls && serverTls(tls, []), tls && acceptCheck(tls)));
   }
+  if (!serving) clientPorts.push(...config.listenClients.map((l) => l.port));
   const clientPort = clientPorts[0]!;
   const monitoring = new ClientPort({ grpc: NO_GRPC, http: gateway.handleMonitoring, logger });
   const metricsPorts: number[] = [];
-  for (const l of config.listenMetrics ?? []) {
+  for (const l of serving ? config.listenMetrics ?? [] : []) {
     assert(!l.tls || config.clientTls !== undefined, 'https metrics URLs come with TLS material');
     const tls = l.tls ? config.clientTls! : undefined;
     metricsPorts.push(await monitoring.listen(l.port, l.host, tls && serverTls(tls, []), tls && acceptCheck(tls)));
   }
 
+  if (!serving) metricsPorts.push(...(config.listenMetrics ?? []).map((l) => l.port));
   const idHex = config.memberId.toString(16);
   const clusterHex = config.clusterId.toString(16);
-  logger.info(`published {Name:${config.name} ClientURLs:[${selfAttributes.clientUrls.join(' ')}]} to cluster ${clusterHex}`, { member: idHex });
-  logger.info(`enabled capabilities for version ${CLUSTER_VERSION.slice(0, 3)}`, { member: idHex });
+  if (serving) logger.info(`published {Name:${config.name} ClientURLs:[${selfAttributes.clientUrls.join(' ')}]} to cluster ${clusterHex}`, { member: idHex });
   const first = config.listenClients[0]!;
-  logger.info(`ready to serve client requests on ${first.host}:${clientPort}`, { member: idHex });
+  if (serving) {
+    logger.info(`enabled capabilities for version ${CLUSTER_VERSION.slice(0, 3)}`, { member: idHex });
+    logger.info(`ready to serve client requests on ${first.host}:${clientPort}`, { member: idHex });
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -89,6 +89,8 @@ export class RaftActor implements Actor<RaftInbox> {
   #confState: ConfState;
   #compactedTo = 0;
   #durableApplied = 0;
+  /** A member was added: compact the log at the next durable applied index (see raft.confChanged). */
+  #compactWhenDurable = false;
   /** The hard state as last persisted, for etcd's rule that a commit-only change needs no fsync. */
   #persistedHard: HardState;
   /** Proposals waiting for the flush message this actor sent itself (see raft.propose). */
@@ -175,13 +177,28 @@ export class RaftActor implements Actor<RaftInbox> {
         }
         break;
       }
-      case 'raft.confChanged':
+      case 'raft.confChanged': {
         // Apply validated these against the member table (etcd's apply loop calls
         // ApplyConfChange the same way); a refused change never reaches here.
-        for (const cc of message.changes) this.#confState = node.applyConfChange(cc);
+        let added = false;
+        for (const cc of message.changes) {
+          const known = [...this.#confState.voters, ...this.#confState.learners].includes(cc.nodeId);
+          if ((cc.type === 'addNode' || cc.type === 'addLearner') && !known) added = true;
+          this.#confState = node.applyConfChange(cc);
+        }
+        // A new member starts from a copy of the keyspace, which carries the member table: once
+        // the env holds this change on disk, the log up to it is dropped, so Raft sends the new
+        // member a snapshot instead of the log from its start (the table's first contents are
+        // not in the log). Every member does it, so whoever leads next does the same.
+        if (added) this.#compactWhenDurable = true;
         break;
+      }
       case 'raft.applied':
         this.#durableApplied = Math.max(this.#durableApplied, message.index);
+        if (this.#compactWhenDurable) {
+          this.#compactWhenDurable = false;
+          this.#compactLogTo(this.#durableApplied);
+        }
         this.#maybeCompactLog();
         break;
       case 'raft.tick':
@@ -335,9 +352,12 @@ export class RaftActor implements Actor<RaftInbox> {
     const o = this.#options;
     const applied = this.#durableApplied;
     if (applied - this.#compactedTo < o.snapshotCount + o.logKeepEntries) return;
-    const to = applied - o.logKeepEntries;
+    this.#compactLogTo(applied - o.logKeepEntries);
+  }
+
+  #compactLogTo(to: number): void {
     if (to <= this.#compactedTo) return;
-    const storage = o.storage;
+    const storage = this.#options.storage;
     const confState = this.#confState;
     this.#compactedTo = to;
     // The snapshot records (index, term, membership); its data stays empty because the mvcc env

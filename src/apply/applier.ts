@@ -227,6 +227,9 @@ export class Applier {
       confChanges.push(cc);
       return;
     }
+    // A joining member takes its table from the leader's snapshot, never from the log (which
+    // does not hold the table's first contents): applying a change to no table would split it.
+    assert(this.#members.length > 0, 'a membership change applies to a member table');
     const ctx = decodeMemberContext(cc.context);
     const why = checkMemberChange(this.#members, cc, ctx);
     if (why !== null) {

@@ -69,6 +69,7 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     listenPeer: { host: hostOf(listenPeer), port: Number(listenPeer.port), tls: listenPeer.protocol === 'https:' },
     advertisePeerUrls: self.peerUrls,
     strictReconfigCheck: c.strictReconfigCheck,
+    initialClusterState: c.initialClusterState,
     clusterToken: c.initialClusterToken,
     ...(peerTls !== undefined && { peerTls }),
     heartbeatIntervalMs: c.heartbeatIntervalMs,
@@ -116,11 +117,12 @@ async function serve(argv: readonly string[]): Promise<number> {
   try {
     const config = parseServerConfig(argv, process.env);
     // etcd reads --initial-cluster-state only for an empty data dir: `existing` then joins a
-    // running cluster that added this member (MemberAdd), which strata does not support yet.
-    if (config.initialClusterState === 'existing' && !existsSync(join(config.dataDir, 'member'))) {
-      throw new ConfigError('invalid --initial-cluster-state existing: joining a running cluster (after MemberAdd) is not supported yet');
-    }
+    // running cluster that added this member (MemberAdd); startMember learns its ids from it.
     boot = bootConfigOf(config);
+    if (config.initialClusterState === 'existing' && !existsSync(join(config.dataDir, 'member'))
+      && boot.members.every((m) => m.name === config.name)) {
+      throw new ConfigError('invalid --initial-cluster-state existing: --initial-cluster must name the running members to join (as etcdctl member add prints it)');
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`strata: ${err.message}\n`);

@@ -1,11 +1,13 @@
 /**
  * Membership changes through etcd's own client, against real processes: MemberAdd (voter and
  * learner), MemberUpdate, MemberPromote, MemberRemove with etcd's errors and strict
- * reconfiguration checks; the member table survives a restart; in a three-member cluster a
- * removed member stops by itself, the others go on, and it cannot come back.
+ * reconfiguration checks; the member table survives a restart; members join a running cluster
+ * with --initial-cluster-state existing (a voter, then a learner promoted once it connected); in
+ * a three-member cluster a removed member stops by itself, the others go on, and it cannot come
+ * back.
  */
 import t from 'tap';
-import { etcdctl, etcdMissing } from '../helpers/real-etcd.js';
+import { etcdctl, etcdMissing, freePort } from '../helpers/real-etcd.js';
 import { startStrata, startStrataCluster } from '../helpers/strata-server.js';
 import { until } from '../helpers/until.js';
 
@@ -96,4 +98,59 @@ t.test('three members: a removed member stops, the rest go on, it cannot come ba
     async () => ((await etcdctl(b.endpoint, ['put', 'after', 'removal'])).stdout.trim() === 'OK' ? true : undefined));
   t.equal((await etcdctl(a.endpoint, ['get', 'after', '--print-value-only'])).stdout.trim(), 'removal');
   await t.rejects(c.restart(), /permanently removed/, 'a removed member does not start again');
+});
+
+t.test('members join a running cluster with --initial-cluster-state existing, as etcd runbooks do', { skip }, async (t) => {
+  const m1 = await startStrata({ name: 'm1' });
+  t.teardown(() => m1.stop());
+  t.equal((await etcdctl(m1.endpoint, ['put', 'before', 'join'])).stdout.trim(), 'OK');
+
+  const join = async (name: string, learner: boolean, cluster: string) => {
+    const peerPort = await freePort();
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const add = await etcdctl(m1.endpoint, ['member', 'add', name, `--peer-urls=${peerUrl}`, ...(learner ? ['--learner'] : [])]);
+    t.match(add.stdout, / added to cluster /, add.stderr);
+    // etcdctl prints the flags the new member needs; the test passes the same.
+    t.match(add.stdout, new RegExp(`ETCD_INITIAL_CLUSTER=".*${name}=${peerUrl}.*"`));
+    const m = await startStrata({
+      name, peerPort, initialCluster: `${cluster},${name}=${peerUrl}`, extraArgs: ['--initial-cluster-state=existing'],
+    });
+    t.teardown(() => m.stop());
+    return { m, id: addedId(add.stdout) };
+  };
+
+  const { m: m2, id: id2 } = await join('m2', false, `m1=${m1.peerUrl}`);
+  t.match(m2.log(), /joining the cluster/);
+  t.match(m2.log(), /installing a snapshot from the leader/, 'the keyspace came as a snapshot');
+  t.equal((await etcdctl(m2.endpoint, ['get', 'before', '--print-value-only', '--consistency=s'])).stdout.trim(), 'join',
+    'what was written before the join is there');
+  t.equal((await etcdctl(m2.endpoint, ['put', 'via', 'm2'])).stdout.trim(), 'OK', 'a write through the new member');
+  t.equal((await etcdctl(m1.endpoint, ['get', 'via', '--print-value-only'])).stdout.trim(), 'm2');
+  for (const m of [m1, m2]) {
+    const list = await members(m.endpoint);
+    t.same(list.map((x) => [x.status, x.name, x.clientUrls]).sort(),
+      [['started', 'm1', m1.clientUrl], ['started', 'm2', m2.clientUrl]], `${m.endpoint}: both started, with client URLs`);
+    t.ok(list.some((x) => x.id === id2));
+  }
+  await m2.kill9();
+  await m2.restart();
+  t.equal((await etcdctl(m2.endpoint, ['get', 'via', '--print-value-only'])).stdout.trim(), 'm2',
+    'the joined member restarts from its own data dir');
+
+  const { m: m3, id: id3 } = await join('m3', true, `m1=${m1.peerUrl},m2=${m2.peerUrl}`);
+  t.match((await members(m1.endpoint)).find((x) => x.id === id3), { status: 'started', name: 'm3', isLearner: true });
+  // A learner serves Status and serializable reads alone (etcd's isRPCSupportedForLearner).
+  const status = await etcdctl(m3.endpoint, ['endpoint', 'status', '-w', 'json']);
+  t.match(status.stdout, /"isLearner":true/, status.stderr);
+  t.equal((await etcdctl(m3.endpoint, ['get', 'before', '--print-value-only', '--consistency=s'])).stdout.trim(), 'join');
+  t.match((await etcdctl(m3.endpoint, ['put', 'no', 'learner'])).stderr, /etcdserver: rpc not supported for learner/);
+  t.match((await etcdctl(m3.endpoint, ['get', 'before'])).stderr, /etcdserver: rpc not supported for learner/);
+  const promote = await until('the learner promoted', async () => {
+    const r = await etcdctl(m1.endpoint, ['member', 'promote', id3]);
+    return r.code === 0 ? r : undefined;
+  });
+  t.match(promote.stdout, new RegExp(`Member +${id3} promoted in cluster `));
+  t.match((await members(m3.endpoint)).find((x) => x.id === id3), { isLearner: false }, 'a voter now');
+  t.equal((await etcdctl(m3.endpoint, ['put', 'three', 'voters'])).stdout.trim(), 'OK');
+  t.equal((await etcdctl(m1.endpoint, ['get', 'three', '--print-value-only'])).stdout.trim(), 'voters');
 });

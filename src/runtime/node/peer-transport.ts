@@ -232,6 +232,65 @@ class Link {
   }
 }
 
+/** What a member joining a running cluster (after MemberAdd) waits for. */
+export interface JoinOptions {
+  readonly listen: PeerAddress;
+  readonly tls?: TlsMaterial;
+  readonly logger: Logger;
+  /** Why a hello cannot be the cluster's (it names no member this one was told of), or null. */
+  readonly check: (hello: Hello) => string | null;
+}
+
+/**
+ * A member joining a running cluster learns who it is from the cluster: once MemberAdd applied,
+ * every member dials the new member's peer URL, and the first 'raft' hello that passes `check`
+ * names the cluster id, this member's id (its `to`) and a member to answer (its `from`, with its
+ * peer URLs). etcd's joiner asks the peers in --initial-cluster instead; the ids are the same.
+ * Listens until then; the connection is closed (the dialer redials the member's transport).
+ */
+export function awaitJoinHello(o: JoinOptions): Promise<Hello> {
+  assert(o.listen.tls !== true || o.tls !== undefined, 'an https peer URL is served with TLS material');
+  const server = o.listen.tls === true ? createTlsServer(serverTls(o.tls!, [])) : createServer();
+  const sockets = new Set<Socket>();
+  return new Promise<Hello>((resolve, reject) => {
+    server.on(o.listen.tls === true ? 'secureConnection' : 'connection', (socket: Socket) => {
+      sockets.add(socket);
+      const reader = new FrameReader(HELLO_FRAME_BYTES_MAX);
+      const timer = setTimeout(() => socket.destroy(), PEER_LIMITS.helloTimeoutMs);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        sockets.delete(socket);
+      });
+      socket.on('data', (chunk: Buffer) => {
+        const frames = reader.push(chunk);
+        if (typeof frames === 'string' || frames.length === 0) {
+          if (typeof frames === 'string') socket.destroy();
+          return;
+        }
+        const hello = decodeHello(frames[0]!);
+        const why = typeof hello === 'string' ? hello : hello.purpose !== 'raft' ? 'not a raft connection' : o.check(hello);
+        socket.destroy();
+        if (why !== null || typeof hello === 'string') {
+          o.logger.warn('refused a peer connection while joining', { why });
+          return;
+        }
+        for (const other of sockets) other.destroy();
+        server.close(() => resolve(hello));
+      });
+    });
+    server.once('error', reject);
+    server.listen(o.listen.port, o.listen.host, () => {
+      o.logger.info('joining: waiting for the cluster to reach this member (after MemberAdd)', {
+        listen: `${o.listen.host}:${o.listen.port}`,
+      });
+    });
+  });
+}
+
+/** A hello is small: ids, a few URLs and a name. */
+const HELLO_FRAME_BYTES_MAX = 64 * 1024;
+
 export class PeerTransport {
   readonly #o: PeerTransportOptions;
   readonly #links = new Map<bigint, Link>();
