@@ -44,7 +44,7 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  awaitJoinHello, closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
+  awaitJoinHello, peerAddressOfUrl, closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
   timeAsyncMethod,
   type Http2Acceptor, type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
@@ -186,9 +186,10 @@ export interface Member {
 /** How often a member with peers checks for a leader before it serves clients. */
 const LEADER_POLL_MS = 20;
 
-function peerAddressOf(url: string): PeerAddress {
-  const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), tls: u.protocol === 'https:' };
+
+/** Whether the transport can dial `url` (http or https with a port). */
+function dialable(url: string): boolean {
+  return /^https?:\/\/[^/]+:\d+\/?$/.test(url);
 }
 
 /** Named limits of the pipeline. */
@@ -618,10 +619,11 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     name: config.name, clientUrls: config.members.find((m) => m.name === config.name)?.clientUrls ?? [],
   };
   const peerMapOf = (members: readonly StoredMember[]): Map<bigint, PeerAddress> => (joining !== undefined && members.length === 0
-    ? new Map([[joining.contact, peerAddressOf(joining.contactPeerUrl)]])
+    ? new Map([[joining.contact, peerAddressOfUrl(joining.contactPeerUrl)]])
     : new Map(currentMembers(members)
-      .filter((m) => m.id !== config.memberId && m.peerUrls.length > 0)
-      .map((m) => [m.id, peerAddressOf(m.peerUrls[0]!)])));
+      // The first http(s) URL: MemberAdd also takes unix ones, which this transport cannot dial.
+      .filter((m) => m.id !== config.memberId && m.peerUrls.some(dialable))
+      .map((m) => [m.id, peerAddressOfUrl(m.peerUrls.find(dialable)!)])));
   const leaseAddress = `${me}/lease`;
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
@@ -806,6 +808,8 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
       clientUrls: selfAttributes.clientUrls, name: config.name, peerUrls: config.advertisePeerUrls ?? [],
       onHello: (from, hello) => attributes.set(from, { name: hello.name, clientUrls: [...hello.clientUrls] }),
       peers: peerMapOf(table),
+      // Joined, no table yet: whichever member leads may be the first to call.
+      acceptUnknown: () => joining !== undefined && front.members.length === 0,
       onFrame: (f) => peerActor.deliver(f),
       // One message holds up to maxBytesPerMessage of entries, and at least one entry whole.
       frameBytesMax: RAFT_DEFAULTS.maxBytesPerMessage + receiveBytesMax,

@@ -2,7 +2,8 @@
  * The TCP peer transport between two members in one process: messages arrive intact and in order
  * both ways; sending to a peer that is not up is refused (false), and the transport dials it
  * again once it is; a member of another cluster is refused at its hello and nothing it sends is
- * delivered; frames over the limit close the connection.
+ * delivered; frames over the limit close the connection; a member that joined and has no member
+ * table yet takes a call from a member it does not know and answers it.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,6 +93,38 @@ t.test('a peer that is down: refused, then dialed again once it is up', async (t
   t.teardown(() => b2.close());
   await eventually('A redialed B again', () => a.send(heartbeat(A, B, 4)));
   await eventually('B got it', () => p.got.b.some((m) => m.term === 4));
+});
+
+t.test('a joined member without a table takes a call from a member it does not know, and answers it', async (t) => {
+  const ports = { a: await freePort(), b: await freePort() };
+  const got = { a: [] as Message[], b: [] as Message[] };
+  let joining = true;
+  const base = (self: bigint, port: number, into: Message[]): PeerTransportOptions => ({
+    selfId: self, clusterId: CLUSTER, listen: { host: '127.0.0.1', port }, clientUrls: [],
+    peerUrls: [`http://127.0.0.1:${port}`], peers: new Map(),
+    onFrame: (f) => { if (f.kind === 'raft') into.push(f.message); }, frameBytesMax: 1 << 20,
+    messageLimits: { entriesMax: 64 }, logger: nullLogger,
+  });
+  // B joined: it knows nobody yet. A (say, the leader) knows B.
+  const b = await PeerTransport.start({ ...base(B, ports.b, got.b), acceptUnknown: () => joining });
+  const a = await PeerTransport.start({ ...base(A, ports.a, got.a), peers: new Map([[B, { host: '127.0.0.1', port: ports.b }]]) });
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  await eventually('A reaches B', () => a.send(heartbeat(A, B, 1)));
+  await eventually('B got it', () => got.b.length > 0);
+  await eventually('B answers A at the peer URL A gave', () => b.send(heartbeat(B, A, 1)));
+  await eventually('A got the answer', () => got.a.length > 0);
+  joining = false;
+  const c = await PeerTransport.start({
+    ...base(0xccccn, await freePort(), []), peers: new Map([[B, { host: '127.0.0.1', port: ports.b }]]),
+  });
+  t.teardown(() => c.close());
+  const before = got.b.length;
+  for (let i = 0; i < 30; i++) {
+    c.send(heartbeat(0xccccn, B, 1));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.equal(got.b.filter((m) => m.from === 0xccccn).length, 0, 'once it has a table, strangers are refused again');
+  t.ok(got.b.length >= before);
 });
 
 t.test('a member of another cluster is refused', async (t) => {

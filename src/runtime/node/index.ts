@@ -48,7 +48,7 @@ export {
   DISK_BUCKETS_SECONDS, MemberMetrics, SharedHistogram, timeAsyncMethod,
 } from './metrics-member.js';
 export type { MemberMetricSources } from './metrics-member.js';
-export { PEER_LIMITS, PeerTransport, awaitJoinHello } from './peer-transport.js';
+export { PEER_LIMITS, PeerTransport, awaitJoinHello, peerAddressOfUrl } from './peer-transport.js';
 export type { JoinOptions, PeerAddress, PeerTransportOptions } from './peer-transport.js';
 export {
   PEER_PROTOCOL_VERSION, WIRE_MESSAGE_TYPES, crossesWire, decodeFrame, decodeHello, decodeMessage,

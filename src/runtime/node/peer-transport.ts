@@ -75,6 +75,12 @@ export interface PeerTransportOptions {
   readonly onHello?: (from: bigint, hello: Hello) => void;
   /** Every other member and where it listens (setPeers changes it). */
   readonly peers: ReadonlyMap<bigint, PeerAddress>;
+  /**
+   * Whether a hello from a member not in `peers` (but naming this cluster and this member) is
+   * taken, the member then dialed back at the first peer URL it gave: a member that joined and
+   * has no member table yet hears from whichever member leads.
+   */
+  readonly acceptUnknown?: () => boolean;
   /** A validated frame from a peer, addressed to this member. */
   readonly onFrame: (f: PeerFrame<Message>) => void;
   /** Largest frame payload accepted (a Raft message's entries plus framing). */
@@ -95,6 +101,13 @@ export interface PeerTransportOptions {
     /** A snapshot onSnapshot took, once its sender was told: the file is the taker's now. */
     readonly onTaken: (meta: SnapMeta, file: string) => void;
   };
+}
+
+/** Where a peer URL (http or https, with a port) is dialed. */
+export function peerAddressOfUrl(raw: string): PeerAddress {
+  const u = new URL(raw);
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '') throw new Error(`bad peer URL ${raw}`);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), tls: u.protocol === 'https:' };
 }
 
 function sameAddress(a: PeerAddress, b: PeerAddress): boolean {
@@ -483,7 +496,17 @@ export class PeerTransport {
             return refuse(`request cluster ID mismatch (got ${hello.clusterId.toString(16)}, want ${o.clusterId.toString(16)})`);
           }
           if (hello.to !== o.selfId) return refuse(`hello for member ${hello.to.toString(16)}, this is ${o.selfId.toString(16)}`);
-          if (!this.#peers.has(hello.from)) return refuse(`unknown member ${hello.from.toString(16)}`);
+          if (!this.#peers.has(hello.from)) {
+            const back = hello.peerUrls[0];
+            if (o.acceptUnknown?.() !== true || back === undefined) return refuse(`unknown member ${hello.from.toString(16)}`);
+            let address: PeerAddress;
+            try {
+              address = peerAddressOfUrl(back);
+            } catch {
+              return refuse(`member ${hello.from.toString(16)} gave a bad peer URL`);
+            }
+            this.#setLinks(new Map([...this.#peers, [hello.from, address]]), true);
+          }
           from = hello.from;
           o.onHello?.(hello.from, hello);
           if (hello.purpose === 'snapshot') {
