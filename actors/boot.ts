@@ -628,13 +628,15 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
   let removedSelf = false;
+  const removed = (): void => {
+    if (removedSelf) return;
+    removedSelf = true;
+    logger.warn('the member has been permanently removed from the cluster; stopping');
+    setTimeout(() => void stop(), REMOVED_STOP_DELAY_MS).unref();
+  };
   const onMembersChanged = (members: readonly StoredMember[]): void => {
     peers?.setPeers(peerMapOf(members));
-    if (!removedSelf && members.length > 0 && !currentMembers(members).some((m) => m.id === config.memberId)) {
-      removedSelf = true;
-      logger.warn('the member has been permanently removed from the cluster; stopping');
-      setTimeout(() => void stop(), REMOVED_STOP_DELAY_MS).unref();
-    }
+    if (members.length > 0 && !currentMembers(members).some((m) => m.id === config.memberId)) removed();
   };
 
   const front = new FrontActor({
@@ -810,6 +812,12 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
       peers: peerMapOf(table),
       // Joined, no table yet: whichever member leads may be the first to call.
       acceptUnknown: () => joining !== undefined && front.members.length === 0,
+      // A member removed while it was away learns it from the first member it calls (etcd: 410).
+      isRemoved: (id) => front.members.some((m) => m.id === id && m.removed),
+      onRemoved: (by) => {
+        logger.warn('a member says this member was removed from the cluster', { by: by.toString(16) });
+        removed();
+      },
       onFrame: (f) => peerActor.deliver(f),
       // One message holds up to maxBytesPerMessage of entries, and at least one entry whole.
       frameBytesMax: RAFT_DEFAULTS.maxBytesPerMessage + receiveBytesMax,

@@ -2,7 +2,8 @@
  * Membership changes through etcd's own client, against real processes: MemberAdd (voter and
  * learner), MemberUpdate, MemberPromote, MemberRemove with etcd's errors and strict
  * reconfiguration checks; the member table survives a restart; members join a running cluster
- * with --initial-cluster-state existing (a voter, then a learner promoted once it connected); in
+ * with --initial-cluster-state existing (a voter, then a learner promoted once it connected), and
+ * one removed while it was down stops once a member tells it so; in
  * a three-member cluster a removed member stops by itself, the others go on, and it cannot come
  * back.
  */
@@ -153,4 +154,12 @@ t.test('members join a running cluster with --initial-cluster-state existing, as
   t.match((await members(m3.endpoint)).find((x) => x.id === id3), { isLearner: false }, 'a voter now');
   t.equal((await etcdctl(m3.endpoint, ['put', 'three', 'voters'])).stdout.trim(), 'OK');
   t.equal((await etcdctl(m1.endpoint, ['get', 'three', '--print-value-only'])).stdout.trim(), 'voters');
+
+  // Removed while it was down: the first member it calls tells it so, and it stops.
+  await m2.kill9();
+  const rm = await etcdctl(m1.endpoint, ['member', 'remove', id2]);
+  t.match(rm.stdout, new RegExp(`Member +${id2} removed from cluster `), rm.stderr);
+  await t.rejects(m2.restart(), /exited/, 'the removed member stops by itself');
+  t.match(m2.log(), /a member says this member was removed from the cluster/);
+  t.equal((await etcdctl(m3.endpoint, ['put', 'two', 'left'])).stdout.trim(), 'OK', 'the other two go on');
 });

@@ -3,7 +3,8 @@
  * both ways; sending to a peer that is not up is refused (false), and the transport dials it
  * again once it is; a member of another cluster is refused at its hello and nothing it sends is
  * delivered; frames over the limit close the connection; a member that joined and has no member
- * table yet takes a call from a member it does not know and answers it.
+ * table yet takes a call from a member it does not know and answers it; a removed member that
+ * calls is told so.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -125,6 +126,22 @@ t.test('a joined member without a table takes a call from a member it does not k
   }
   t.equal(got.b.filter((m) => m.from === 0xccccn).length, 0, 'once it has a table, strangers are refused again');
   t.ok(got.b.length >= before);
+});
+
+t.test('a removed member that calls is told it was removed (etcd: 410 Gone)', async (t) => {
+  const ports = { a: await freePort(), b: await freePort() };
+  let told: bigint | null = null;
+  const base = (self: bigint, port: number): PeerTransportOptions => ({
+    selfId: self, clusterId: CLUSTER, listen: { host: '127.0.0.1', port }, clientUrls: [], peers: new Map(),
+    onFrame: () => undefined, frameBytesMax: 1 << 20, messageLimits: { entriesMax: 64 }, logger: nullLogger,
+  });
+  const a = await PeerTransport.start({ ...base(A, ports.a), isRemoved: (id) => id === B });
+  const b = await PeerTransport.start({
+    ...base(B, ports.b), peers: new Map([[A, { host: '127.0.0.1', port: ports.a }]]), onRemoved: (by) => { told = by; },
+  });
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  await eventually('B told', () => told !== null);
+  t.equal(told, A, 'by the member it called');
 });
 
 t.test('a member of another cluster is refused', async (t) => {

@@ -280,3 +280,18 @@ function unpack(payload: Uint8Array): { readonly value: unknown } | string {
     return `undecodable frame: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
+
+/**
+ * What a listener tells a member the cluster removed before it closes the connection (etcd
+ * answers such a peer 410 Gone): `['Gone']`. The only frame a listener ever writes on a 'raft'
+ * connection.
+ */
+export function encodeGone(): Buffer {
+  return frame(packr.pack(['Gone']));
+}
+
+/** Whether a payload a listener wrote is the Gone frame. */
+export function isGone(payload: Uint8Array): boolean {
+  const raw = unpack(payload);
+  return typeof raw !== 'string' && Array.isArray(raw.value) && raw.value.length === 1 && raw.value[0] === 'Gone';
+}

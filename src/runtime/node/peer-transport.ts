@@ -35,7 +35,7 @@ import type { LeaseAnswerFrame, LeaseRequestFrame, PeerFrame } from '../peer-fra
 import { acceptCheck, clientTls, serverTls, type TlsMaterial } from './tls-material.js';
 import {
   FRAME_HEADER_BYTES, decodeFrame, decodeHello, decodeSnapFrame, encodeHello, encodeLeaseFrame,
-  encodeMessage, encodeSnapFrame, type Hello, type MessageLimits, type SnapMeta,
+  encodeGone, encodeMessage, encodeSnapFrame, isGone, type Hello, type MessageLimits, type SnapMeta,
 } from './peer-codec.js';
 
 /** Named limits of the peer transport. */
@@ -81,6 +81,10 @@ export interface PeerTransportOptions {
    * has no member table yet hears from whichever member leads.
    */
   readonly acceptUnknown?: () => boolean;
+  /** Whether `id` is a member the cluster removed: its hello is answered Gone. */
+  readonly isRemoved?: (id: bigint) => boolean;
+  /** A member told this one it was removed from the cluster (etcd: 410 Gone). */
+  readonly onRemoved?: (by: bigint) => void;
   /** A validated frame from a peer, addressed to this member. */
   readonly onFrame: (f: PeerFrame<Message>) => void;
   /** Largest frame payload accepted (a Raft message's entries plus framing). */
@@ -184,6 +188,7 @@ class Link {
     private readonly hello: Buffer,
     private readonly logger: Logger,
     private readonly tls: TlsMaterial | undefined,
+    private readonly onGone?: (by: bigint) => void,
   ) {}
 
   dial(): void {
@@ -201,8 +206,15 @@ class Link {
       this.#outageLogged = false;
       socket.write(this.hello);
     });
-    // The listener never writes on a connection it did not dial; anything it sends is a stray.
-    socket.on('data', () => socket.destroy());
+    // The listener writes on a connection it did not dial only to say this member was removed
+    // from the cluster (Gone); anything else is a stray.
+    const reader = new FrameReader(FRAME_HEADER_BYTES + 64);
+    socket.on('data', (chunk: Buffer) => {
+      const frames = reader.push(chunk);
+      if (typeof frames !== 'string' && frames.length === 0) return;
+      if (typeof frames !== 'string' && isGone(frames[0]!)) this.onGone?.(this.to);
+      socket.destroy();
+    });
     socket.on('error', (err) => {
       if (!this.#outageLogged) {
         this.logger.warn('peer unreachable', { peer: this.to.toString(16), error: err.message });
@@ -349,7 +361,7 @@ export class PeerTransport {
         clusterId: o.clusterId, from: o.selfId as MemberId, to: id as MemberId, clientUrls: o.clientUrls,
         purpose: 'raft', name: o.name ?? '', peerUrls: o.peerUrls ?? [],
       });
-      const link = new Link(id, address, hello, o.logger, o.tls);
+      const link = new Link(id, address, hello, o.logger, o.tls, o.onRemoved);
       this.#links.set(id, link);
       if (dial) link.dial();
     }
@@ -498,6 +510,12 @@ export class PeerTransport {
           if (hello.to !== o.selfId) return refuse(`hello for member ${hello.to.toString(16)}, this is ${o.selfId.toString(16)}`);
           if (!this.#peers.has(hello.from)) {
             const back = hello.peerUrls[0];
+            if (o.isRemoved?.(hello.from) === true) {
+              o.logger.debug('told a removed member it was removed', { member: hello.from.toString(16) });
+              socket.end(encodeGone());
+              socket.pause();
+              return;
+            }
             if (o.acceptUnknown?.() !== true || back === undefined) return refuse(`unknown member ${hello.from.toString(16)}`);
             let address: PeerAddress;
             try {
