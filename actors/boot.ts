@@ -723,8 +723,9 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     members: {
       self: selfAttributes, attributes: (id) => attributes.get(id), strict: config.strictReconfigCheck ?? true,
       newId: (urls) => newMemberId(urls),
-      // A learner that has connected is taken as ready (etcd also compares its Raft progress).
-      learnerReady: (id) => attributes.has(id),
+      // The leader judges as etcd's does; a follower (etcd forwards the call to the leader)
+      // takes a learner that has connected to it as ready.
+      learnerReady: (id) => front.learnerReady(id) ?? attributes.has(id),
     },
     limits: {
       requestBytesMax: config.maxRequestBytes, txnOpsMax: config.maxTxnOps,

@@ -70,6 +70,9 @@ interface ReadRound {
 
 const SWEEP_MS = 100;
 
+/** etcd's readyPercent: a learner is promoted once its log holds 90% of the leader's. */
+const LEARNER_READY_FRACTION = 0.9;
+
 export class FrontActor implements Actor<FrontInbox> {
   readonly memberId: bigint;
   readonly clusterId: bigint;
@@ -77,6 +80,7 @@ export class FrontActor implements Actor<FrontInbox> {
   #ctx: ActorContext<FrontInbox> | undefined;
   #nextId: number;
   #members: readonly StoredMember[];
+  #learners: Extract<FrontInbox, { type: 'front.raftState' }>['learners'];
   readonly #proposals = new Map<number, Pending<CommandResponse>>();
   /** The read round sent to raft, and reads that arrived after it was sent. */
   #round: ReadRound | null = null;
@@ -126,6 +130,16 @@ export class FrontActor implements Actor<FrontInbox> {
   get appliedIndex(): number { return this.#applied; }
   get revision(): number { return this.#revision; }
   get alarms(): readonly AlarmMember[] { return this.#alarms; }
+  /**
+   * etcd's isLearnerReady, as the leader sees it: the learner's match is at least 90% of the
+   * leader's; undefined when this member does not lead (it cannot tell).
+   */
+  learnerReady(id: bigint): boolean | undefined {
+    const l = this.#learners;
+    if (this.#leader !== this.memberId || l === undefined) return undefined;
+    const match = l.learners.find(([x]) => x === id)?.[1] ?? 0;
+    return match >= l.leaderMatch * LEARNER_READY_FRACTION;
+  }
   /** The member table as applied here (removed members included). */
   get members(): readonly StoredMember[] { return this.#members; }
   get proposalsPending(): number { return this.#proposals.size; }
@@ -328,6 +342,7 @@ export class FrontActor implements Actor<FrontInbox> {
         this.#term = message.term;
         this.#leader = message.leader;
         this.#commit = message.commit;
+        this.#learners = message.learners;
         for (let i = this.#transfers.length - 1; i >= 0; i--) {
           const w = this.#transfers[i]!;
           if (w.target !== message.leader) continue;

@@ -30,6 +30,10 @@ export type FrontInbox =
   | {
     readonly type: 'front.raftState'; readonly term: number; readonly leader: bigint;
     readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
+    /** Leading with learners: their match and the leader's own (MemberPromote readiness). */
+    readonly learners?: {
+      readonly leaderMatch: number; readonly learners: ReadonlyArray<readonly [bigint, number]>;
+    };
   }
   | { readonly type: 'front.watchResponses'; readonly streamId: number; readonly responses: readonly WatchResponse[] }
   | { readonly type: 'front.leaseAnswered'; readonly requestId: number; readonly answer: LeaseAnswer }

@@ -38,6 +38,10 @@ export type RaftOutbox =
   | {
     readonly type: 'front.raftState'; readonly term: number; readonly leader: bigint;
     readonly role: RoleName; readonly commit: number; readonly lastIndex: number;
+    /** Leading with learners: their match and the leader's own (MemberPromote readiness). */
+    readonly learners?: {
+      readonly leaderMatch: number; readonly learners: ReadonlyArray<readonly [bigint, number]>;
+    };
   }
   | { readonly type: 'raft.step'; readonly message: RaftMessage }
   | {

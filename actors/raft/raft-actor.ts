@@ -79,6 +79,8 @@ export class RaftActor implements Actor<RaftInbox> {
   /** The Ready being persisted, with its sequence number; null when none is in flight. */
   #inFlight: { readonly ready: Ready; readonly seq: number } | null = null;
   #seq = 0;
+  /** The learners' progress last sent to the front ('' for none). */
+  #toldLearners = '';
   /** The Raft state last sent to the front, and when. */
   #told: StateTold = { term: -1, lead: -1n, role: null, commit: -1, lastIndex: -1 };
   #lastStateAt = Number.NEGATIVE_INFINITY;
@@ -314,18 +316,22 @@ export class RaftActor implements Actor<RaftInbox> {
     const s = this.#node!.status();
     const told = this.#told;
     const leadershipChanged = !sameLeadership(s, told);
-    if (!leadershipChanged && s.commit === told.commit && s.lastIndex === told.lastIndex) return;
+    const learners = this.#node!.learnerProgress();
+    const learnersKey = learners.learners.length === 0 ? '' : `${learners.leaderMatch}:${learners.learners.map(([id, m]) => `${id}=${m}`).join(',')}`;
+    if (!leadershipChanged && s.commit === told.commit && s.lastIndex === told.lastIndex
+      && learnersKey === this.#toldLearners) return;
     const now = ctx.now();
     if (!leadershipChanged && now - this.#lastStateAt < STATE_REPORT_MS) {
       this.#stateDue = true;
       return;
     }
     this.#told = { term: s.term, lead: s.lead, role: s.role, commit: s.commit, lastIndex: s.lastIndex };
+    this.#toldLearners = learnersKey;
     this.#lastStateAt = now;
     this.#stateDue = false;
     ctx.send(this.#options.frontAddress, {
       type: 'front.raftState', term: s.term, leader: s.lead, role: s.role, commit: s.commit,
-      lastIndex: s.lastIndex,
+      lastIndex: s.lastIndex, ...(learners.learners.length > 0 && { learners }),
     });
     if (this.#options.leaseAddress !== undefined && !sameLeadership(s, this.#toldLease)) {
       this.#toldLease = this.#told;

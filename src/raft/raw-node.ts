@@ -177,6 +177,18 @@ export class RawNode {
     return this.#prevHard;
   }
 
+  /**
+   * The leader's view of its learners' progress: [learner, match] pairs and its own match (etcd's
+   * MemberPromote readiness); empty unless this node leads.
+   */
+  learnerProgress(): { readonly leaderMatch: number; readonly learners: ReadonlyArray<readonly [MemberId, number]> } {
+    const r = this.raft;
+    if (r.role !== 'leader') return { leaderMatch: 0, learners: [] };
+    const t = r.tracker;
+    const learners = [...t.learners].map((id) => [id, t.progress.get(id)?.match ?? 0] as const);
+    return { leaderMatch: t.progress.get(r.id)?.match ?? 0, learners };
+  }
+
   status(): RaftStatus {
     const r = this.raft;
     return {

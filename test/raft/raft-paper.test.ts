@@ -411,6 +411,17 @@ t.test('ReadIndex: a lone voter answers at once, learners or not (etcd-io/raft I
   t.same(r.readStates.map((s) => new TextDecoder().decode(s.requestCtx)), ['q'], 'no heartbeat round waits for the learner');
 });
 
+t.test("learnerProgress: the leader's view of each learner's match and its own (MemberPromote readiness)", async (t) => {
+  const net = new TestNetwork(3, {}, [4]);
+  net.elect(1);
+  net.raw(1).propose([utf8('x')]);
+  net.settle();
+  const p = net.raw(1).learnerProgress();
+  t.equal(p.leaderMatch, net.raw(1).raft.log.lastIndex());
+  t.same(p.learners, [[id(4), p.leaderMatch]], 'a learner that keeps up matches the leader');
+  t.same(net.raw(2).learnerProgress(), { leaderMatch: 0, learners: [] }, 'a follower cannot tell');
+});
+
 t.test('Leader transfer: the transferee receives TimeoutNow, campaigns at once and becomes leader', async (t) => {
   const net = new TestNetwork(3);
   net.elect(1);
