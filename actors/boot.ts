@@ -100,7 +100,7 @@ export interface BootConfig {
   readonly listenMetrics?: readonly { readonly host: string; readonly port: number; readonly tls: boolean }[];
   readonly clientTls?: TlsMaterial;
   /** Where peers reach this member (--listen-peer-urls). */
-  readonly listenPeer?: { readonly host: string; readonly port: number; readonly tls: boolean };
+  readonly listenPeer?: PeerAddress;
   /** TLS of the peer URLs that are https (listened on and dialed). */
   readonly peerTls?: TlsMaterial;
   readonly heartbeatIntervalMs: number;
@@ -187,9 +187,9 @@ export interface Member {
 const LEADER_POLL_MS = 20;
 
 
-/** Whether the transport can dial `url` (http or https with a port). */
+/** Whether the transport can dial `url` (http, https, unix or unixs with a port). */
 function dialable(url: string): boolean {
-  return /^https?:\/\/[^/]+:\d+\/?$/.test(url);
+  return /^(https?|unixs?):\/\/[^/]+:\d+\/?$/.test(url);
 }
 
 /** Named limits of the pipeline. */
@@ -621,7 +621,7 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   const peerMapOf = (members: readonly StoredMember[]): Map<bigint, PeerAddress> => (joining !== undefined && members.length === 0
     ? new Map([[joining.contact, peerAddressOfUrl(joining.contactPeerUrl)]])
     : new Map(currentMembers(members)
-      // The first http(s) URL: MemberAdd also takes unix ones, which this transport cannot dial.
+      // The first URL the transport can dial (MemberAdd checked them; stored ones may be older).
       .filter((m) => m.id !== config.memberId && m.peerUrls.some(dialable))
       .map((m) => [m.id, peerAddressOfUrl(m.peerUrls.find(dialable)!)])));
   const leaseAddress = `${me}/lease`;

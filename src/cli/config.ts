@@ -13,7 +13,8 @@ export class ConfigError extends Error {
 const url = z.string().refine((s) => {
   try {
     const u = new URL(s);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.port !== '';
+    // unix:// and unixs:// too: etcd's peer URLs may name a socket file (main.ts says where not).
+    return ['http:', 'https:', 'unix:', 'unixs:'].includes(u.protocol) && u.port !== '';
   } catch {
     return false;
   }

@@ -8,7 +8,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, flagHelp, parseServerConfig, type ServerConfig } from './config.js';
-import { hasTls, loadTls, tlsProblem, type TlsFiles, type TlsMaterial } from '../runtime/node/index.js';
+import { hasTls, loadTls, peerAddressOfUrl, tlsProblem, type TlsFiles, type TlsMaterial } from '../runtime/node/index.js';
 import { clusterIdOf, memberIdOf } from './identity.js';
 
 const VERSION_TEXT = 'strata 0.1.0 (etcd API 3.4)';
@@ -49,11 +49,11 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     };
   });
   const self = members.find((m) => m.name === c.name)!;
-  const listenPeer = webUrl(c.listenPeerUrls[0]!, '--listen-peer-urls');
+  const listenPeer = webUrl(c.listenPeerUrls[0]!, '--listen-peer-urls', true);
   // Every member listens for peers, as etcd does: a lone one may get others by MemberAdd.
   let peerTls: TlsMaterial | undefined;
-  const urls = [listenPeer, ...members.flatMap((m) => m.peerUrls.map((u) => webUrl(u, `--initial-cluster (${m.name})`)))];
-  if (urls.some((u) => u.protocol === 'https:')) {
+  const urls = [listenPeer, ...members.flatMap((m) => m.peerUrls.map((u) => webUrl(u, `--initial-cluster (${m.name})`, true)))];
+  if (urls.some(secure)) {
     peerTls = tlsOf(c.peerTls, 'peer', '--peer-cert-file and --peer-key-file, or --peer-auto-tls',
       [hostOf(listenPeer), ...self.peerUrls.map((u) => hostOf(new URL(u)))], now);
   }
@@ -66,7 +66,7 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     listenClients: listens,
     listenMetrics: metrics,
     ...(clientTls !== undefined && { clientTls }),
-    listenPeer: { host: hostOf(listenPeer), port: Number(listenPeer.port), tls: listenPeer.protocol === 'https:' },
+    listenPeer: peerAddressOfUrl(listenPeer.href),
     advertisePeerUrls: self.peerUrls,
     strictReconfigCheck: c.strictReconfigCheck,
     initialClusterState: c.initialClusterState,
@@ -90,14 +90,23 @@ function hostOf(u: URL): string {
   return u.hostname.replace(/^\[|\]$/g, '');
 }
 
-/** `raw` as an http or https URL with a port, or a ConfigError naming `flag`. */
-function webUrl(raw: string, flag: string): URL {
+/**
+ * `raw` as an http or https URL with a port (peer URLs may also be etcd's unix:// and unixs://,
+ * whose host:port names a socket file), or a ConfigError naming `flag`.
+ */
+function webUrl(raw: string, flag: string, unix = false): URL {
   const u = new URL(raw);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new ConfigError(`invalid ${flag} "${raw}": only http:// and https:// URLs are supported`);
+  const schemes = unix ? ['http:', 'https:', 'unix:', 'unixs:'] : ['http:', 'https:'];
+  if (!schemes.includes(u.protocol)) {
+    throw new ConfigError(`invalid ${flag} "${raw}": only ${schemes.map((x) => `${x}//`).join(', ')} URLs are supported`);
   }
   if (u.port === '') throw new ConfigError(`invalid ${flag} "${raw}": the URL needs a port`);
   return u;
+}
+
+/** Whether a URL is served with TLS (https, unixs). */
+function secure(u: URL): boolean {
+  return u.protocol === 'https:' || u.protocol === 'unixs:';
 }
 
 /** The TLS material a side's https URLs need, or a ConfigError saying which flags are missing. */

@@ -107,6 +107,9 @@ t.test('etcd flags without effect here are accepted with a note; TLS flags are r
   t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1', '--cert-file=/x'], {})),
     /needs both a cert file and a key file/);
   t.throws(() => bootConfigOf(parseServerConfig(['--listen-client-urls=unix://x:1'], {})), /--listen-client-urls "unix:\/\/x:1"/);
+  const unixPeers = bootConfigOf(parseServerConfig(['--name=e1', '--listen-peer-urls=unix://etcd.unix:1',
+    '--initial-advertise-peer-urls=unix://etcd.unix:1', '--initial-cluster=e1=unix://etcd.unix:1'], {}));
+  t.same(unixPeers.listenPeer, { host: 'etcd.unix', port: 1, tls: false, path: 'etcd.unix:1' }, 'unix peer URLs, as etcd takes them');
   const auto = bootConfigOf(parseServerConfig(['--listen-client-urls=https://127.0.0.1:1,http://127.0.0.1:2', '--auto-tls'], {}));
   t.same(auto.listenClients, [{ host: '127.0.0.1', port: 1, tls: true }, { host: '127.0.0.1', port: 2, tls: false }]);
   t.equal(auto.clientTls?.auto, true, 'a certificate made at start');

@@ -4,7 +4,7 @@
  * again once it is; a member of another cluster is refused at its hello and nothing it sends is
  * delivered; frames over the limit close the connection; a member that joined and has no member
  * table yet takes a call from a member it does not know and answers it; a removed member that
- * calls is told so.
+ * calls is told so; unix:// peer URLs work as etcd's do.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { nullLogger, type MemberId } from '../../src/base/index.js';
 import { message, type Message } from '../../src/raft/index.js';
-import { PeerTransport, type PeerTransportOptions } from '../../src/runtime/node/peer-transport.js';
+import { PeerTransport, peerAddressOfUrl, type PeerAddress, type PeerTransportOptions } from '../../src/runtime/node/peer-transport.js';
 import { freePort } from '../../src/cli/bench/server-process.js';
 
 const A = 0xaaaan;
@@ -142,6 +142,32 @@ t.test('a removed member that calls is told it was removed (etcd: 410 Gone)', as
   t.teardown(() => Promise.all([a.close(), b.close()]));
   await eventually('B told', () => told !== null);
   t.equal(told, A, 'by the member it called');
+});
+
+t.test('unix:// peer URLs: members talk over socket files (etcd takes host:port as the path)', async (t) => {
+  // etcd's unix URLs name the socket by host:port, relative to the working directory.
+  const dir = mkdtempSync(join(tmpdir(), 'strata-unix-'));
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.teardown(() => {
+    process.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const at = (name: string) => peerAddressOfUrl(`unix://${name}.sock:1`);
+  t.same(peerAddressOfUrl('unix://etcd.unix:1'), { host: 'etcd.unix', port: 1, tls: false, path: 'etcd.unix:1' });
+  const got: Message[] = [];
+  const base = (self: bigint, listen: PeerAddress, peers: Map<bigint, PeerAddress>, into: Message[]): PeerTransportOptions => ({
+    selfId: self, clusterId: CLUSTER, listen, clientUrls: [], peers,
+    onFrame: (f) => { if (f.kind === 'raft') into.push(f.message); }, frameBytesMax: 1 << 20,
+    messageLimits: { entriesMax: 64 }, logger: nullLogger,
+  });
+  writeFileSync(at('b').path!, 'a stale socket file is removed first');
+  const b = await PeerTransport.start(base(B, at('b'), new Map([[A, at('a')]]), got));
+  const a = await PeerTransport.start(base(A, at('a'), new Map([[B, at('b')]]), []));
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  await eventually('A reaches B over its socket file', () => a.send(heartbeat(A, B, 4)));
+  await eventually('B got it', () => got.length > 0);
+  t.match(got[0], { type: 'MsgHeartbeat', from: A, term: 4 });
 });
 
 t.test('a member of another cluster is refused', async (t) => {

@@ -59,8 +59,25 @@ export const PEER_LIMITS = {
 export interface PeerAddress {
   readonly host: string;
   readonly port: number;
-  /** An https peer URL: the connection is TLS (with the transport's `tls` material). */
+  /** An https (or unixs) peer URL: the connection is TLS (with the transport's `tls` material). */
   readonly tls?: boolean;
+  /** A unix:// or unixs:// peer URL: the socket file (etcd takes the URL's host:port as its path). */
+  readonly path?: string;
+}
+
+/** The socket options of `a`: a unix socket's path, or host and port. */
+function endpointOf(a: PeerAddress): { path: string } | { host: string; port: number } {
+  return a.path !== undefined ? { path: a.path } : { host: a.host, port: a.port };
+}
+
+/** Listens on `a`; a unix socket's stale file is removed first, as etcd's NewUnixListener does. */
+function listenOn(server: Server, a: PeerAddress, done: () => void): void {
+  if (a.path !== undefined) {
+    rmSync(a.path, { force: true });
+    server.listen(a.path, done);
+  } else {
+    server.listen(a.port, a.host, done);
+  }
 }
 
 export interface PeerTransportOptions {
@@ -107,15 +124,17 @@ export interface PeerTransportOptions {
   };
 }
 
-/** Where a peer URL (http or https, with a port) is dialed. */
+/** Where a peer URL (http, https, unix or unixs, with a port) is dialed or listened on. */
 export function peerAddressOfUrl(raw: string): PeerAddress {
   const u = new URL(raw);
-  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '') throw new Error(`bad peer URL ${raw}`);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), tls: u.protocol === 'https:' };
+  if (!['http:', 'https:', 'unix:', 'unixs:'].includes(u.protocol) || u.port === '') throw new Error(`bad peer URL ${raw}`);
+  const tls = u.protocol === 'https:' || u.protocol === 'unixs:';
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return u.protocol.startsWith('unix') ? { host, port: Number(u.port), tls, path: u.host } : { host, port: Number(u.port), tls };
 }
 
 function sameAddress(a: PeerAddress, b: PeerAddress): boolean {
-  return a.host === b.host && a.port === b.port && (a.tls === true) === (b.tls === true);
+  return a.host === b.host && a.port === b.port && (a.tls === true) === (b.tls === true) && a.path === b.path;
 }
 
 /** Resolves once `socket` drained; rejects if it closes first. */
@@ -196,7 +215,8 @@ class Link {
     const { host, port } = this.address;
     const secure = this.address.tls === true;
     assert(!secure || this.tls !== undefined, 'an https peer is dialed with TLS material');
-    const socket = secure ? tlsConnect({ ...clientTls(this.tls!, host), host, port }) : connect({ host, port });
+    const at = endpointOf(this.address);
+    const socket = secure ? tlsConnect({ ...clientTls(this.tls!, host), ...at }) : connect(at);
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.on(secure ? 'secureConnect' : 'connect', () => {
@@ -305,9 +325,9 @@ export function awaitJoinHello(o: JoinOptions): Promise<Hello> {
       });
     });
     server.once('error', reject);
-    server.listen(o.listen.port, o.listen.host, () => {
+    listenOn(server, o.listen, () => {
       o.logger.info('joining: waiting for the cluster to reach this member (after MemberAdd)', {
-        listen: `${o.listen.host}:${o.listen.port}`,
+        listen: o.listen.path ?? `${o.listen.host}:${o.listen.port}`,
       });
     });
   });
@@ -383,7 +403,7 @@ export class PeerTransport {
     server.on('tlsClientError', (err: Error) => o.logger.warn('refused a peer connection', { why: `TLS: ${err.message}` }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(o.listen.port, o.listen.host, () => {
+      listenOn(server, o.listen, () => {
         server.off('error', reject);
         resolve();
       });
@@ -423,8 +443,8 @@ export class PeerTransport {
     if (address === undefined || this.#closed) return 'unknown member';
     const secure = address.tls === true;
     const socket = secure
-      ? tlsConnect({ ...clientTls(o.tls!, address.host), host: address.host, port: address.port })
-      : connect({ host: address.host, port: address.port });
+      ? tlsConnect({ ...clientTls(o.tls!, address.host), ...endpointOf(address) })
+      : connect(endpointOf(address));
     this.#outbound.add(socket);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const answer = new Promise<string | null>((resolve) => {
