@@ -25,7 +25,7 @@ import {
   decodeIndex, decodeKv, decodeMeta, encodeIndex, INITIAL_META, encodeKeyRev, encodeKv, encodeMeta,
   encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey, alarmKey, decodeAlarmKey,
-  decodeMemberRecord, encodeMemberRecord, memberKey,
+  decodeMemberRecord, encodeMemberRecord, memberKey, MEMBER_PREFIX,
 } from './codec.js';
 import type { IndexRecord, MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
@@ -418,7 +418,8 @@ class Reader implements MvccReader {
 
   memberRecords(): StoredMember[] {
     const out: StoredMember[] = [];
-    for (const e of this.btxn.range(TABLES.members, {})) out.push(decodeMemberRecord(e.key, e.value));
+    const range = { start: MEMBER_PREFIX, end: prefixEnd(MEMBER_PREFIX) };
+    for (const e of this.btxn.range(TABLES.meta, range)) out.push(decodeMemberRecord(e.key, e.value));
     return out;
   }
 
@@ -785,7 +786,7 @@ class Writer extends Reader implements MvccWriter {
   }
 
   putMemberRecord(member: StoredMember): void {
-    this.wtxn.put(TABLES.members, memberKey(member.id), encodeMemberRecord(member));
+    this.wtxn.put(TABLES.meta, memberKey(member.id), encodeMemberRecord(member));
   }
 
   deleteLeaseRecord(id: bigint): void {

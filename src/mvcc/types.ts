@@ -183,7 +183,7 @@ export interface StoredAlarm {
 }
 
 /**
- * A cluster member as persisted in the `members` table (written by apply as membership changes
+ * A cluster member as persisted in the meta table (written by apply as membership changes
  * commit, so a snapshot of the env carries the membership). Removed members stay, marked, so
  * their ids are never taken again (etcd's members_removed).
  */
