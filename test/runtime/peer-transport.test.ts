@@ -181,6 +181,23 @@ t.test('a member of another cluster is refused', async (t) => {
   t.same(p.got.b, [], 'nothing from the stranger was delivered');
 });
 
+t.test('a peer that keeps being refused is logged once a minute, not once a redial', async (t) => {
+  const ports = { a: await freePort(), b: await freePort() };
+  const warnings: string[] = [];
+  const logger = { ...nullLogger, warn: (m: string) => { warnings.push(m); }, child: () => logger };
+  const base = (self: bigint, port: number): PeerTransportOptions => ({
+    selfId: self, clusterId: CLUSTER, listen: { host: '127.0.0.1', port }, clientUrls: [], peers: new Map(),
+    onFrame: () => undefined, frameBytesMax: 1 << 20, messageLimits: { entriesMax: 64 }, logger: nullLogger,
+  });
+  // A knows nobody: B's hello names an unknown member, refused every time B redials.
+  const a = await PeerTransport.start({ ...base(A, ports.a), logger });
+  const b = await PeerTransport.start({ ...base(B, ports.b), peers: new Map([[A, { host: '127.0.0.1', port: ports.a }]]) });
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  await eventually('a refusal', () => warnings.length > 0);
+  await new Promise((r) => setTimeout(r, 500)); // B redials at 50, 100, 200 ms ...
+  t.equal(warnings.filter((w) => w === 'refused a peer connection').length, 1);
+});
+
 t.test('a frame over the limit closes the connection', async (t) => {
   const p = await pair({ frameBytesMax: 1024 });
   const b = await p.startB();

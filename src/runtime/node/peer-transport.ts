@@ -46,6 +46,10 @@ export const PEER_LIMITS = {
   redialMinMs: 50,
   /** Longest redial delay. */
   redialMaxMs: 1_000,
+  /** A reason for refusing peer connections is logged at most once per this many ms. */
+  refusalLogIntervalMs: 60_000,
+  /** Refusal reasons remembered for that, at most (then forgotten all at once). */
+  refusalReasonsMax: 256,
   /** How long an inbound connection may take to send its hello. */
   helloTimeoutMs: 5_000,
   /** Inbound connections open at once (each live peer holds one; the rest are strays or attacks). */
@@ -412,6 +416,25 @@ export class PeerTransport {
     return transport;
   }
 
+  /** When each refusal reason was last logged, and how many went unlogged since (bounded). */
+  readonly #refusals = new Map<string, { at: number; quiet: number }>();
+
+  /**
+   * A refused connection is logged once per reason every PEER_LIMITS.refusalLogIntervalMs: a peer
+   * that keeps redialing (every second at most) would otherwise fill the log.
+   */
+  #logRefusal(why: string, remote: string): void {
+    const now = Date.now();
+    const seen = this.#refusals.get(why);
+    if (seen !== undefined && now - seen.at < PEER_LIMITS.refusalLogIntervalMs) {
+      seen.quiet++;
+      return;
+    }
+    if (seen === undefined && this.#refusals.size >= PEER_LIMITS.refusalReasonsMax) this.#refusals.clear();
+    this.#o.logger.warn('refused a peer connection', { remote, why, ...(seen !== undefined && { alsoRefusedSinceLastLog: seen.quiet }) });
+    this.#refusals.set(why, { at: now, quiet: 0 });
+  }
+
   /** The port actually bound (when 0 was asked for). */
   get port(): number {
     const a = this.#server.address();
@@ -511,7 +534,7 @@ export class PeerTransport {
     let from: bigint | null = null;
     let receiver: SnapshotReceiver | null = null;
     const refuse = (why: string): void => {
-      o.logger.warn('refused a peer connection', { remote: `${socket.remoteAddress}:${socket.remotePort}`, why });
+      this.#logRefusal(why, `${socket.remoteAddress}:${socket.remotePort}`);
       socket.destroy();
     };
     const helloTimer = setTimeout(() => refuse('no hello in time'), PEER_LIMITS.helloTimeoutMs);
