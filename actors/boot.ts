@@ -44,7 +44,7 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  awaitJoinHello, peerAddressOfUrl, closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
+  awaitJoinHello, memberIdOf, peerAddressOfUrl, closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
   timeAsyncMethod,
   type Http2Acceptor, type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
@@ -53,13 +53,9 @@ import { NONE, RAFT_DEFAULTS } from '../src/raft/index.js';
 /** How long a member that applied its own removal keeps serving (the answer to the remover goes out). */
 const REMOVED_STOP_DELAY_MS = 1_000;
 
-/**
- * A new member's id as etcd's MemberAdd makes it (membership.NewMember with no name or cluster
- * name): the first 8 bytes, big-endian, of SHA-1 over the sorted peer URLs and the Unix time.
- */
+/** A new member's id as etcd's MemberAdd makes it (memberIdOf with the Unix time; never 0). */
 function newMemberId(peerUrls: readonly string[]): bigint {
-  const hash = createHash('sha1').update([...peerUrls].sort().join('') + String(Math.floor(Date.now() / 1000))).digest();
-  const id = hash.readBigUInt64BE(0);
+  const id = memberIdOf(peerUrls, String(Math.floor(Date.now() / 1000)));
   return id === 0n ? 1n : id;
 }
 
@@ -85,8 +81,6 @@ export interface BootConfig {
   readonly advertisePeerUrls?: readonly string[];
   /** etcd's --strict-reconfig-check (default true). */
   readonly strictReconfigCheck?: boolean;
-  /** etcd's --initial-cluster-token. */
-  readonly clusterToken?: string;
   /**
    * etcd's --initial-cluster-state, read only for an empty data dir: `existing` joins a running
    * cluster that added this member (MemberAdd) and learns its ids from it.
@@ -187,9 +181,16 @@ export interface Member {
 const LEADER_POLL_MS = 20;
 
 
-/** Whether the transport can dial `url` (http, https, unix or unixs with a port). */
-function dialable(url: string): boolean {
-  return /^(https?|unixs?):\/\/[^/]+:\d+\/?$/.test(url);
+/** Where the transport dials the first of `urls` it can (peerAddressOfUrl), if any. */
+function dialableAddress(urls: readonly string[]): PeerAddress | undefined {
+  for (const url of urls) {
+    try {
+      return peerAddressOfUrl(url);
+    } catch {
+      // not a URL the transport dials; try the next
+    }
+  }
+  return undefined;
 }
 
 /** Named limits of the pipeline. */
@@ -620,10 +621,10 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   };
   const peerMapOf = (members: readonly StoredMember[]): Map<bigint, PeerAddress> => (joining !== undefined && members.length === 0
     ? new Map([[joining.contact, peerAddressOfUrl(joining.contactPeerUrl)]])
-    : new Map(currentMembers(members)
-      // The first URL the transport can dial (MemberAdd checked them; stored ones may be older).
-      .filter((m) => m.id !== config.memberId && m.peerUrls.some(dialable))
-      .map((m) => [m.id, peerAddressOfUrl(m.peerUrls.find(dialable)!)])));
+    : new Map(currentMembers(members).flatMap((m) => {
+      const address = m.id === config.memberId ? undefined : dialableAddress(m.peerUrls);
+      return address === undefined ? [] : [[m.id, address] as const];
+    })));
   const leaseAddress = `${me}/lease`;
   const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
   const minTtlSeconds = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
@@ -664,11 +665,11 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     quotaBytes: config.quotaBackendBytes,
   }, disk);
   const bootModule = import.meta.url;
+  const confState = confStateOf(table);
   const raftSpec: ActorSpec = {
     address: addr.raft, module: bootModule, export: 'createRaftActor',
     options: {
-      envPath: paths.mvcc, memberId: config.memberId, voters: confStateOf(table).voters,
-      confState: confStateOf(table),
+      envPath: paths.mvcc, memberId: config.memberId, voters: confState.voters, confState,
       // Raft reaches every other member through the peer actor, which knows their sockets.
       peers: [[config.memberId, addr.raft]], otherPeersAddress: addr.peer,
       frontAddress: addr.front, applyAddress: addr.apply,
@@ -741,14 +742,13 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   });
   const c = codecFor;
   // etcd's isRPCSupportedForLearner: a learner serves Status and serializable ranges alone.
-  const isLearner = (): boolean => currentMembers(front.members).some((m) => m.id === config.memberId && m.isLearner);
   const forVoters = <A extends unknown[], R>(h: (...args: A) => R) => (...args: A): R => {
-    if (isLearner()) throw new EtcdError('ErrNotSupportedForLearner');
+    if (front.isLearner) throw new EtcdError('ErrNotSupportedForLearner');
     return h(...args);
   };
   const learnerRange = <Q extends { serializable: boolean }, A extends unknown[], R>(h: (req: Q, ...rest: A) => R) =>
     (req: Q, ...rest: A): R => {
-      if (isLearner() && !req.serializable) throw new EtcdError('ErrNotSupportedForLearner');
+      if (front.isLearner && !req.serializable) throw new EtcdError('ErrNotSupportedForLearner');
       return h(req, ...rest);
     };
   grpc.addService('etcdserverpb.KV', {

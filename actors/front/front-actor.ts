@@ -79,7 +79,8 @@ export class FrontActor implements Actor<FrontInbox> {
   readonly #o: FrontOptions;
   #ctx: ActorContext<FrontInbox> | undefined;
   #nextId: number;
-  #members: readonly StoredMember[];
+  #members: readonly StoredMember[] = [];
+  #isLearner = false;
   #learners: Extract<FrontInbox, { type: 'front.raftState' }>['learners'];
   readonly #proposals = new Map<number, Pending<CommandResponse>>();
   /** The read round sent to raft, and reads that arrived after it was sent. */
@@ -121,7 +122,7 @@ export class FrontActor implements Actor<FrontInbox> {
     this.#applied = options.applied;
     this.#revision = options.revision;
     this.#alarms = options.alarms;
-    this.#members = options.members ?? [];
+    this.#setMembers(options.members ?? []);
   }
 
   get term(): number { return this.#term; }
@@ -142,6 +143,8 @@ export class FrontActor implements Actor<FrontInbox> {
   }
   /** The member table as applied here (removed members included). */
   get members(): readonly StoredMember[] { return this.#members; }
+  /** Whether this member is a learner (derived from the table when it changes, read per request). */
+  get isLearner(): boolean { return this.#isLearner; }
   get proposalsPending(): number { return this.#proposals.size; }
   get proposalsFailed(): number { return this.#proposalsFailed; }
   /** Keys this member's store put and deleted since it started (etcd's mvcc counters). */
@@ -381,7 +384,7 @@ export class FrontActor implements Actor<FrontInbox> {
       this.#compacted = Math.max(this.#compacted, m.compacted);
     }
     if (m.members !== undefined) {
-      this.#members = m.members;
+      this.#setMembers(m.members);
       this.#o.onMembersChanged?.(m.members);
     }
     const puts = m.puts;
@@ -403,6 +406,11 @@ export class FrontActor implements Actor<FrontInbox> {
       }
       this.#parked = still;
     }
+  }
+
+  #setMembers(members: readonly StoredMember[]): void {
+    this.#members = members;
+    this.#isLearner = members.some((m) => m.id === this.memberId && m.isLearner && !m.removed);
   }
 
   /** The leader proposes the compactions its policy asks for; failures only get logged. */

@@ -216,7 +216,7 @@ export function services(d: ServiceDeps) {
         raftAppliedIndex: front.appliedIndex,
         errors: front.alarms.map((a) => `memberID:${a.memberId} alarm:${a.alarm} `),
         dbSizeInUse: d.host.dbSizeInUseBytes(),
-        isLearner: currentMembers(front.members).some((x) => x.id === front.memberId && x.isLearner),
+        isLearner: front.isLearner,
         storageVersion: '',
         dbSizeQuota: d.limits.quotaBytes,
       };

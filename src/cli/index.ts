@@ -6,4 +6,4 @@
 export { main, bootConfigOf } from './main.js';
 export { ConfigError, flagHelp, parseServerConfig } from './config.js';
 export type { ServerConfig } from './config.js';
-export { clusterIdOf, memberIdOf } from './identity.js';
+export { clusterIdOf, memberIdOf } from '../runtime/node/index.js';

@@ -8,8 +8,9 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, flagHelp, parseServerConfig, type ServerConfig } from './config.js';
-import { hasTls, loadTls, peerAddressOfUrl, tlsProblem, type TlsFiles, type TlsMaterial } from '../runtime/node/index.js';
-import { clusterIdOf, memberIdOf } from './identity.js';
+import {
+  clusterIdOf, hasTls, loadTls, memberIdOf, peerAddressOfUrl, tlsProblem, type TlsFiles, type TlsMaterial,
+} from '../runtime/node/index.js';
 
 const VERSION_TEXT = 'strata 0.1.0 (etcd API 3.4)';
 
@@ -70,7 +71,6 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     advertisePeerUrls: self.peerUrls,
     strictReconfigCheck: c.strictReconfigCheck,
     initialClusterState: c.initialClusterState,
-    clusterToken: c.initialClusterToken,
     ...(peerTls !== undefined && { peerTls }),
     heartbeatIntervalMs: c.heartbeatIntervalMs,
     electionTimeoutMs: c.electionTimeoutMs,

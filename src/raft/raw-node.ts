@@ -23,6 +23,8 @@ export interface RaftStatus {
   readonly role: RoleName;
 }
 
+const NO_LEARNERS = { leaderMatch: 0, learners: [] } as const;
+
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
@@ -183,8 +185,9 @@ export class RawNode {
    */
   learnerProgress(): { readonly leaderMatch: number; readonly learners: ReadonlyArray<readonly [MemberId, number]> } {
     const r = this.raft;
-    if (r.role !== 'leader') return { leaderMatch: 0, learners: [] };
     const t = r.tracker;
+    // Called once per Ready by the raft actor: nothing is allocated in the usual case.
+    if (r.role !== 'leader' || t.learners.size === 0) return NO_LEARNERS;
     const learners = [...t.learners].map((id) => [id, t.progress.get(id)?.match ?? 0] as const);
     return { leaderMatch: t.progress.get(r.id)?.match ?? 0, learners };
   }

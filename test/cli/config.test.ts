@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, parseServerConfig } from '../../src/cli/config.js';
 import { bootConfigOf, main } from '../../src/cli/main.js';
-import { clusterIdOf, memberIdOf } from '../../src/cli/identity.js';
+import { clusterIdOf, memberIdOf } from '../../src/runtime/node/index.js';
 import { etcdMissing, etcdctl, startRealEtcd } from '../helpers/real-etcd.js';
 
 t.test('defaults are etcd\'s, with data in ${name}.strata on 127.0.0.1:2379', async (t) => {

@@ -59,5 +59,6 @@ export { SELF_CERT_VALID_DAYS, selfCert } from './self-cert.js';
 export type { CertOptions, SelfCert } from './self-cert.js';
 export { acceptCheck, clientTls, hasTls, loadTls, serverTls, tlsProblem } from './tls-material.js';
 export { opensslCiphers } from './cipher-suites.js';
+export { clusterIdOf, memberIdOf } from './member-ids.js';
 export { CRL_FILE_BYTES_MAX, crlRefusal, normalSerial, readCrl, revokedSerials } from './crl.js';
 export type { TlsFiles, TlsMaterial } from './tls-material.js';

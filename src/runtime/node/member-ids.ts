@@ -5,9 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 
-/** First 8 bytes, big-endian, of SHA-1 over the sorted peer URLs concatenated, then the token. */
-export function memberIdOf(peerUrls: readonly string[], clusterToken: string): bigint {
-  const hash = createHash('sha1').update([...peerUrls].sort().join('') + clusterToken).digest();
+/**
+ * First 8 bytes, big-endian, of SHA-1 over the sorted peer URLs concatenated, then `suffix`: the
+ * cluster token for --initial-cluster's members; the Unix time in seconds for MemberAdd's (etcd's
+ * membership.NewMember with no cluster name).
+ */
+export function memberIdOf(peerUrls: readonly string[], suffix: string): bigint {
+  const hash = createHash('sha1').update([...peerUrls].sort().join('') + suffix).digest();
   return hash.readBigUInt64BE(0);
 }
 
