@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   console.log(`compaction of ${state.current - 1} revisions: ${ms.toFixed(0)} ms wall`
     + ` (${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU)`
     + ` in ${slices} slices`
-    + ` (${(ms / slices).toFixed(2)} ms per slice of ${store.limits.compactionSliceKeys} keys)`);
+    + ` (${(ms / slices).toFixed(2)} ms per slice of ${store.limits.compactionSliceRevisions} revisions)`);
   console.log(`db size: ${(before / 1048576).toFixed(1)} MiB before compaction, `
     + `${(statSync(join(path, 'mvcc', 'data.mdb')).size / 1048576).toFixed(1)} MiB after`
     + ' (LMDB reuses freed pages, the file never shrinks)');

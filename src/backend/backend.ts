@@ -84,6 +84,13 @@ export interface StagedWrite<T> {
 export interface Backend {
   /** The tables this backend was opened with; naming any other table is a programmer error. */
   readonly tables: readonly string[];
+  /**
+   * Backends of one thread that name the same object here share what the MVCC store derives from
+   * their contents (its in-memory key index): every LmdbBackend on one env and thread names the
+   * env. The object must change whenever the contents change other than through this thread's
+   * writes to it (a simulated crash rolling writes back). Absent: the backend itself.
+   */
+  readonly indexIdentity?: object;
   read<T>(fn: (txn: ReadTxn) => T): T;
   write<T>(fn: (txn: WriteTxn) => T): Promise<T>;
   /**

@@ -25,8 +25,8 @@ export const limits = {
   watchEventsPerResponseMax: 1_000,
   /** Leases revoked per second at most by the leader on expiry. */
   leaseRevokesPerSecondMax: 1_000,
-  /** Entries in the key index touched per compaction slice. */
-  compactionSliceKeys: 1_000,
+  /** Revision records examined per compaction slice (the MVCC store's default). */
+  compactionSliceRevisions: 10_000,
 } as const;
 
 export type Limits = typeof limits;

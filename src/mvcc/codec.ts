@@ -4,38 +4,20 @@
  * - `rev`:   16-byte revision key (8-byte big-endian main, 8-byte big-endian sub, so keys sort
  *            numerically) -> the put's key, value, create, mod, version and lease, or a
  *            tombstone's key (fixed binary layouts, below).
- * - `index`: index key -> (fullKey if long, main, sub, revisions, latest): the key's CURRENT state
- *            only, so a put reads and writes a record of constant size however long the key's
- *            history is. (main, sub) is the key's newest revision; `revisions` counts its
- *            `keyrev` entries (so compaction skips a key with one, reading nothing more);
- *            `latest` is its current
- *            [value, create, version, lease] (a copy of the newest rev record, so current reads
- *            and puts need one lookup, not two), or null when that newest revision is a
- *            tombstone. A deleted key keeps its record (a tombstone marker) until compaction has
- *            removed all of its history, so reads at older revisions still find it. The index key
- *            is the user key itself when it fits (<= indexKeyBytesMax bytes), else its first
- *            indexKeyBytesMax bytes followed by an 8-byte hash of the whole key, with the whole
- *            key kept in the value. Such long keys stay in true order against every other key;
- *            only long keys sharing their first indexKeyBytesMax bytes come out of the table in
- *            hash order, and the scan sorts them.
- * - `keyrev`: the revision history of every key (etcd's keyIndex generations, one entry per
- *            revision): 2-byte big-endian length of the index key, the index key, then the 16-byte
- *            revision key -> 0x01 + 8-byte big-endian create revision of the put's generation, or
- *            0x00 for a tombstone. The length prefix makes one key's entries a contiguous run that
- *            no other key's entries interleave (a bare index key would not: "a" + revision and
- *            "a\x00" + revision overlap), so "the key's revision at rev" is one reverse seek with
- *            limit 1 from (key, rev + 1). Across keys the table is in (length, key) order, which
- *            nothing relies on: key order comes from `index`. At most 2 + indexKeyBytesMax + 8 + 16
- *            bytes, under LMDB's 1978.
- * - `lease`: 8-byte lease id (uint64 big-endian) + index key -> [1]: the keys attached to a lease.
+ * - `lease`: 8-byte lease id (uint64 big-endian) + index key -> [1], or the whole key when the
+ *            index key is a prefix and hash of a long key (indexKeyOf; LMDB keys stop at 1978
+ *            bytes, user keys do not): the keys attached to a lease.
+ *
+ * There is no key index in the backend: it lives in memory (key-index.ts), derived from `rev`, as
+ * etcd's treeIndex is from its key bucket. A put therefore writes one record at the end of `rev`
+ * and the meta record, never a page of a key-ordered table.
  * - `alarms`: 8-byte member id (uint64 big-endian) + the alarm's name (utf8) -> [1]: the raised
  *            alarms (etcd's alarm bucket), so a restart keeps them.
  * - `meta`:  'state' -> current, compacted, appliedIndex, compactTarget (float64 each), a flag
  *            and the compaction cursor (fixed binary layout: it is read by every request).
  *
  * Decoded records keep views into the bytes they were decoded from. Backend bytes are stable (see
- * Backend), so that is safe; a short key's index record has no key field and uses the index key
- * it was looked up with, which may be the request's own key bytes.
+ * Backend), so that is safe.
  */
 import { Packr } from 'msgpackr';
 import {
@@ -45,8 +27,6 @@ import type { KeyValue, StoredMember } from './types.js';
 
 export const TABLES = {
   rev: 'mvcc.rev',
-  index: 'mvcc.index',
-  keyRev: 'mvcc.keyrev',
   lease: 'mvcc.lease',
   leases: 'mvcc.leases',
   alarms: 'mvcc.alarms',
@@ -118,9 +98,14 @@ export function revKeyMain(key: Uint8Array): number {
   return readU64(key, 0);
 }
 
-// ---- kv and index records: fixed binary layouts ----
+export function revKeySub(key: Uint8Array): number {
+  assert(key.length === REV_KEY_BYTES, 'revision keys are 16 bytes');
+  return readU64(key, 8);
+}
+
+// ---- rev records: a fixed binary layout ----
 //
-// Both records are read on every request and written on every put, so they have fixed layouts
+// They are read on every request and written on every put, so they have a fixed layout
 // read with plain byte arithmetic (no DataView, no msgpack): numbers are unsigned 64-bit
 // big-endian (revisions and versions are safe integers; a lease is its int64 as two's
 // complement). They replaced msgpack arrays, whose encode and decode were the store's largest
@@ -128,20 +113,12 @@ export function revKeyMain(key: Uint8Array): number {
 //
 // rev record, put:       [1] create mod version lease (u64 each) keyLength (u32) key value
 // rev record, tombstone: [0] key
-// index record:          flags main sub revisions (u64 each)
-//                        [latest: create version lease (u64 each)]  if flags & HAS_LATEST
-//                        [keyLength (u32) key]                      if flags & LONG_KEY
-//                        [value: the rest]                          if flags & HAS_LATEST
 
 export type StoredKv = KeyValue;
 
 const KV_PUT = 1;
 const KV_TOMBSTONE = 0;
 const KV_HEADER_BYTES = 1 + 4 * 8 + 4;
-const HAS_LATEST = 1;
-const LONG_KEY = 2;
-const INDEX_HEADER_BYTES = 1 + 3 * 8;
-const LATEST_BYTES = 3 * 8;
 
 /**
  * Encoders write into one growing scratch buffer per record kind and return a view of it: the
@@ -162,7 +139,6 @@ class Scratch {
 }
 
 const kvScratch = new Scratch();
-const indexScratch = new Scratch();
 
 function writeLease(out: Uint8Array, at: number, lease: bigint): void {
   if (lease === 0n) {
@@ -219,143 +195,6 @@ export function decodeKv(bytes: Uint8Array): KeyValue | { key: Uint8Array; tombs
     version: readU64(bytes, 17),
     lease: leaseAt(bytes, 25),
   };
-}
-
-export interface IndexRecord {
-  /** The whole user key (also when the index key is the key itself). */
-  readonly key: Uint8Array;
-  /** The key's newest revision: its current put, or the tombstone that deleted it. */
-  readonly main: number;
-  readonly sub: number;
-  /** How many `keyrev` entries the key has (its revisions left after compaction), >= 1. */
-  readonly revisions: number;
-  /** The current KeyValue (mod revision `main`), undefined when the key is deleted. */
-  readonly latest: KeyValue | undefined;
-}
-
-/** The index record; a view of scratch bytes, valid until the next encodeIndex. */
-export function encodeIndex(record: IndexRecord, long: boolean): Uint8Array {
-  const l = record.latest;
-  if (l !== undefined) assert(l.modRevision === record.main, 'latest is the newest revision');
-  assert(Number.isSafeInteger(record.revisions) && record.revisions >= 1, 'a key has a revision');
-  const n = INDEX_HEADER_BYTES + (l === undefined ? 0 : LATEST_BYTES + l.value.length)
-    + (long ? 4 + record.key.length : 0);
-  const out = indexScratch.take(n);
-  out[0] = (l === undefined ? 0 : HAS_LATEST) | (long ? LONG_KEY : 0);
-  writeU64(out, 1, record.main);
-  writeU64(out, 9, record.sub);
-  writeU64(out, 17, record.revisions);
-  let at = INDEX_HEADER_BYTES;
-  if (l !== undefined) {
-    writeU64(out, at, l.createRevision);
-    writeU64(out, at + 8, l.version);
-    writeLease(out, at + 16, l.lease);
-    at += LATEST_BYTES;
-  }
-  if (long) {
-    writeU32(out, at, record.key.length);
-    out.set(record.key, at + 4);
-    at += 4 + record.key.length;
-  }
-  if (l !== undefined) out.set(l.value, at);
-  return out.subarray(0, n);
-}
-
-/**
- * Decodes an index record. A short key's record has no key field: the record's key is
- * `indexKey`, the bytes it was looked up with. Byte fields are views into `bytes`, or with `own`
- * private copies (ownBytes), for bytes that are only borrowed (ReadTxn.peek).
- */
-export function decodeIndex(indexKey: Uint8Array, bytes: Uint8Array, own = false): IndexRecord {
-  assert(bytes.length >= INDEX_HEADER_BYTES, 'an index record has its fixed part');
-  const flags = bytes[0]!;
-  assert((flags & ~(HAS_LATEST | LONG_KEY)) === 0, 'index record flags');
-  const main = readU64(bytes, 1);
-  const sub = readU64(bytes, 9);
-  const revisions = readU64(bytes, 17);
-  assert(revisions >= 1, 'index revision count');
-  let at = INDEX_HEADER_BYTES;
-  let createRevision = 0;
-  let version = 0;
-  let lease = 0n;
-  if ((flags & HAS_LATEST) !== 0) {
-    assert(bytes.length >= at + LATEST_BYTES, 'an index record holds its latest fields');
-    createRevision = readU64(bytes, at);
-    version = readU64(bytes, at + 8);
-    lease = leaseAt(bytes, at + 16);
-    assert(createRevision <= main, 'create revision');
-    at += LATEST_BYTES;
-  }
-  let key = indexKey;
-  if ((flags & LONG_KEY) !== 0) {
-    assert(bytes.length >= at + 4, 'a long-key index record holds its key length');
-    const keyLength = readUint32BE(bytes, at);
-    assert(bytes.length >= at + 4 + keyLength, 'a long-key index record holds its key');
-    key = bytes.subarray(at + 4, at + 4 + keyLength);
-    if (own) key = ownBytes(key);
-    at += 4 + keyLength;
-  }
-  if ((flags & HAS_LATEST) === 0) {
-    assert(at === bytes.length, 'a deleted key\'s index record ends after its key');
-    return { key, main, sub, revisions, latest: undefined };
-  }
-  return {
-    key, main, sub, revisions,
-    latest: {
-      key, value: own ? ownBytes(bytes.subarray(at)) : bytes.subarray(at),
-      createRevision, modRevision: main, version, lease,
-    },
-  };
-}
-
-// ---- key history ----
-
-const KEY_REV_LENGTH_BYTES = 2;
-
-/** Bytes of a `keyrev` key for an index key of `indexKeyBytes` bytes. */
-export function keyRevKeyBytes(indexKeyBytes: number): number {
-  return KEY_REV_LENGTH_BYTES + indexKeyBytes + REV_KEY_BYTES;
-}
-
-/** The `keyrev` key of (indexKey, main, sub); sub = 0 and main = rev + 1 bounds "at or below rev". */
-export function keyRevKey(indexKey: Uint8Array, main: number, sub: number): Uint8Array {
-  const n = indexKey.length;
-  assert(n >= 1 && n <= 0xffff, 'an index key fits the 2-byte length');
-  const out = new Uint8Array(keyRevKeyBytes(n));
-  out[0] = n >>> 8;
-  out[1] = n & 0xff;
-  out.set(indexKey, KEY_REV_LENGTH_BYTES);
-  writeU64(out, KEY_REV_LENGTH_BYTES + n, main);
-  writeU64(out, KEY_REV_LENGTH_BYTES + n + 8, sub);
-  return out;
-}
-
-/** The (main, sub) of a `keyrev` key of `indexKey`. */
-export function keyRevOf(indexKey: Uint8Array, key: Uint8Array): { main: number; sub: number } {
-  const n = indexKey.length;
-  assert(key.length === keyRevKeyBytes(n), 'a keyrev key of this index key');
-  assert(key[0] === n >>> 8 && key[1] === (n & 0xff), 'a keyrev key has the index key length');
-  return { main: readU64(key, KEY_REV_LENGTH_BYTES + n), sub: readU64(key, KEY_REV_LENGTH_BYTES + n + 8) };
-}
-
-const KEY_REV_TOMBSTONE = new Uint8Array([0]);
-
-/** A `keyrev` value: the put's generation create revision, or undefined for a tombstone. */
-export function encodeKeyRev(created: number | undefined): Uint8Array {
-  if (created === undefined) return KEY_REV_TOMBSTONE;
-  const out = new Uint8Array(9);
-  out[0] = 1;
-  writeU64(out, 1, created);
-  return out;
-}
-
-export function decodeKeyRev(bytes: Uint8Array): number | undefined {
-  if (bytes.length === 1) {
-    assert(bytes[0] === 0, 'a one-byte keyrev value is a tombstone');
-    return undefined;
-  }
-  assert(bytes.length === 9 && bytes[0] === 1, 'a keyrev put is 0x01 + create revision');
-  return readU64(bytes, 1);
 }
 
 /** The 8-byte hash of a long key: two independent 32-bit FNV-1a variants. */
@@ -479,7 +318,11 @@ export interface MetaState {
   readonly appliedIndex: number;
   /** Revision whose physical compaction is in progress, or -1. */
   readonly compactTarget: number;
-  /** Index key after which the next compaction slice starts; null = from the beginning. */
+  /**
+   * The `rev` key after which the next compaction slice starts; null = from the beginning. (A
+   * store of the older layout kept an index key here: any cursor that is not a revision key is
+   * taken as null, which only repeats finished slices.)
+   */
   readonly compactCursor: Uint8Array | null;
 }
 
@@ -517,7 +360,7 @@ export function decodeMeta(bytes: Uint8Array | undefined): MetaState {
   assert(Number.isSafeInteger(compacted) && compacted >= -1, 'meta compacted revision');
   assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'meta applied index');
   assert(Number.isSafeInteger(compactTarget) && compactTarget >= -1, 'meta compact target');
-  const compactCursor = bytes[32] === 1 ? ownBytes(bytes.subarray(META_FIXED_BYTES, bytes.length))
-    : null;
+  const compactCursor = bytes[32] === 1 && bytes.length === META_FIXED_BYTES + REV_KEY_BYTES
+    ? ownBytes(bytes.subarray(META_FIXED_BYTES, bytes.length)) : null;
   return { current, compacted, appliedIndex, compactTarget, compactCursor };
 }

@@ -1,9 +1,9 @@
 /**
- * MvccStore: etcd's multi-version key space over a Backend. Every change gets a revision; the key
- * index (key -> current state, and (key, revision) -> put or tombstone; see codec.ts and
- * key-index.ts) lives in the backend next to the revision records, so
- * another thread with its own Backend on the same env reads everything, and a restart reads
- * nothing into memory.
+ * MvccStore: etcd's multi-version key space over a Backend. Every change gets a revision, stored
+ * as one record keyed by revision (codec.ts); the key index (key -> its revisions) lives in
+ * memory, derived from those records and shared by the stores of one thread (key-index.ts), as
+ * etcd keeps its treeIndex beside the key bucket. Another thread with its own Backend on the same
+ * env catches its index up from the records a read sees.
  *
  * Writes: `write(fn, { appliedIndex })` runs `fn` inside ONE backend write transaction. Each
  * Put / DeleteRange / Txn inside it is one etcd write: it either changes at least one key and
@@ -18,19 +18,19 @@
  *
  * Expected failures are values ({ ok: false, code }); assertions are programmer errors.
  */
-import { assert, bytesEqual, compareBytes, copyBytes, prefixEnd, toHex, utf8 } from '../base/index.js';
+import { assert, bytesEqual, compareBytes, copyBytes, limits, prefixEnd, utf8 } from '../base/index.js';
 import type { Backend, ReadTxn, WriteTxn } from '../backend/index.js';
 import { backendLimits } from '../backend/index.js';
 import {
-  decodeIndex, decodeKv, decodeMeta, encodeIndex, INITIAL_META, encodeKeyRev, encodeKv, encodeMeta,
-  encodeTombstone, indexKeyOf, isLongKey, keyRevKey, keyRevKeyBytes, PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, TABLES,
+  decodeKv, decodeMeta, INITIAL_META, encodeKv, encodeMeta, encodeTombstone, indexKeyOf,
+  PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, revKeySub, TABLES,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey, alarmKey, decodeAlarmKey,
-  decodeMemberRecord, encodeMemberRecord, memberKey, MEMBER_PREFIX,
+  decodeMemberRecord, encodeMemberRecord, memberKey, MEMBER_PREFIX, REV_KEY_BYTES,
 } from './codec.js';
-import type { IndexRecord, MetaState } from './codec.js';
+import type { MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
-import { compactAt, findAt } from './key-index.js';
-import type { Found } from './key-index.js';
+import { dropKeyIndex, keyIndexOf } from './key-index.js';
+import type { Found, KeyHistory, KeyIndex } from './key-index.js';
 import {
   validateDeleteRange, validatePut, validateRange, validateSize, validateTxn,
 } from './validate.js';
@@ -47,11 +47,12 @@ export interface MvccLimits {
   readonly requestBytesMax: number;
   /** etcd --max-txn-ops. */
   readonly txnOpsMax: number;
-  /** User keys longer than this are indexed by prefix + hash (LMDB keys stop at 1978 bytes). */
+  /**
+   * User keys longer than this name their lease attachments by prefix + hash (LMDB keys stop at
+   * 1978 bytes).
+   */
   readonly indexKeyBytesMax: number;
-  /** Keys of the index compacted per `compactSlice` call, so writes never stall for long. */
-  readonly compactionSliceKeys: number;
-  /** Revision records removed per `compactSlice` call at most (one key's history may span slices). */
+  /** Revision records a `compactSlice` call examines at most, so writes never stall for long. */
   readonly compactionSliceRevisions: number;
 }
 
@@ -59,8 +60,7 @@ export const mvccLimits: MvccLimits = {
   requestBytesMax: 1.5 * 1024 * 1024,
   txnOpsMax: 128,
   indexKeyBytesMax: 1900,
-  compactionSliceKeys: 1000,
-  compactionSliceRevisions: 10_000,
+  compactionSliceRevisions: limits.compactionSliceRevisions,
 };
 
 export interface MvccOptions {
@@ -90,12 +90,9 @@ export class MvccStore {
     this.limits = { ...mvccLimits, ...options.limits };
     const l = this.limits;
     assert(l.indexKeyBytesMax >= 1, 'indexKeyBytesMax must be positive');
-    assert(l.indexKeyBytesMax + 9 <= backendLimits.keyBytesMax - 8,
+    assert(l.indexKeyBytesMax + 8 <= backendLimits.keyBytesMax - 8,
       'long index keys (+hash, +lease prefix) must fit a backend key');
-    assert(keyRevKeyBytes(l.indexKeyBytesMax + 8) <= backendLimits.keyBytesMax,
-      'long index keys (+hash, +length, +revision) must fit a backend key');
     assert(l.txnOpsMax >= 1, 'txnOpsMax must be positive');
-    assert(l.compactionSliceKeys >= 1, 'compactionSliceKeys must be positive');
     assert(l.compactionSliceRevisions >= 1, 'compactionSliceRevisions must be positive');
     for (const t of Object.values(TABLES)) {
       assert(backend.tables.includes(t), `backend lacks table ${t}`);
@@ -105,7 +102,12 @@ export class MvccStore {
   }
 
   read<T>(fn: (view: MvccReader) => T): T {
-    return this.backend.read((txn) => fn(new Reader(txn, this.limits, this.metaCache)));
+    return this.backend.read((txn) => {
+      const meta = this.metaCache.of(txn);
+      const keys = keyIndexOf(this.backend);
+      keys.sync(txn, meta);
+      return fn(new Reader(txn, this.limits, meta, keys));
+    });
   }
 
   range(req: RangeRequest): Result<RangeResponse> {
@@ -133,12 +135,22 @@ export class MvccStore {
   writeStaged<T>(
     fn: (writer: MvccWriter) => T, options: { appliedIndex?: number | ((w: MvccWriter) => number) } = {},
   ): { readonly visible: PromiseLike<WriteResult<T>>; readonly durable: PromiseLike<void> } {
-    const staged = this.backend.writeStaged((txn) => {
-      const w = new Writer(txn, this.limits, this.metaCache, this.leases);
-      const applied = typeof options.appliedIndex === 'function' ? options.appliedIndex(w) : options.appliedIndex;
-      const result = fn(w);
-      w.finish(applied);
-      return { result, changes: w.changes, revision: w.meta.current };
+    const backend = this.backend;
+    const staged = backend.writeStaged((txn) => {
+      const meta = this.metaCache.of(txn);
+      const keys = keyIndexOf(backend);
+      keys.sync(txn, meta);
+      try {
+        const w = new Writer(txn, this.limits, meta, keys, this.leases);
+        const applied = typeof options.appliedIndex === 'function' ? options.appliedIndex(w) : options.appliedIndex;
+        const result = fn(w);
+        w.finish(applied);
+        return { result, changes: w.changes, revision: w.meta.current };
+      } catch (error) {
+        // The backend rolls the transaction back; the index has to be rebuilt from what is left.
+        dropKeyIndex(backend);
+        throw error;
+      }
     });
     return staged;
   }
@@ -207,16 +219,8 @@ export interface MvccWriter extends MvccReader {
 }
 
 interface Selected {
-  readonly key: Uint8Array;
+  readonly history: KeyHistory;
   readonly found: Found;
-  /** The key's current KeyValue from the index, if `found` is that revision. */
-  readonly kv: KeyValue | undefined;
-}
-
-function selected(rec: IndexRecord, found: Found): Selected {
-  const l = rec.latest;
-  const isLatest = l !== undefined && rec.main === found.main && rec.sub === found.sub;
-  return { key: rec.key, found, kv: isLatest ? l : undefined };
 }
 
 /**
@@ -241,9 +245,10 @@ class Reader implements MvccReader {
   meta: MetaState;
 
   constructor(
-    protected readonly btxn: ReadTxn, protected readonly limits: MvccLimits, metaCache: MetaCache,
+    protected readonly btxn: ReadTxn, protected readonly limits: MvccLimits, meta: MetaState,
+    protected readonly keys: KeyIndex,
   ) {
-    this.meta = metaCache.of(btxn);
+    this.meta = meta;
   }
 
   /** The revision a "latest" read sees; inside a write it includes the write's own changes. */
@@ -251,20 +256,18 @@ class Reader implements MvccReader {
     return this.meta.current;
   }
 
-  protected checkRevision(rev: number): MvccError | undefined {
-    if (rev > this.readRevision()) return err('ErrFutureRev');
-    if (rev < this.meta.compacted) return err('ErrCompacted');
-    return undefined;
+  /**
+   * The compacted revision reads obey: the view's, or the index's when this thread's writer has
+   * compacted it ahead of what is committed (the revisions below are gone from the index).
+   */
+  protected compacted(): number {
+    return Math.max(this.meta.compacted, this.keys.compacted);
   }
 
-  protected index(indexKey: Uint8Array): IndexRecord | undefined {
-    const txn = this.btxn;
-    if (txn.peek === undefined) {
-      const bytes = txn.get(TABLES.index, indexKey);
-      return bytes === undefined ? undefined : decodeIndex(indexKey, bytes);
-    }
-    const borrowed = txn.peek(TABLES.index, indexKey);
-    return borrowed === undefined ? undefined : decodeIndex(indexKey, borrowed, true);
+  protected checkRevision(rev: number): MvccError | undefined {
+    if (rev > this.readRevision()) return err('ErrFutureRev');
+    if (rev < this.compacted()) return err('ErrCompacted');
+    return undefined;
   }
 
   protected loadKv(found: Found): KeyValue {
@@ -276,62 +279,35 @@ class Reader implements MvccReader {
   }
 
   protected kvOf(s: Selected): KeyValue {
-    return s.kv ?? this.loadKv(s.found);
+    return this.loadKv(s.found);
   }
 
   /** Keys of [key, rangeEnd) that exist at `rev`, in ascending key order. */
   protected select(key: Uint8Array, rangeEnd: Uint8Array | undefined, rev: number): Selected[] {
-    const n = this.limits.indexKeyBytesMax;
     if (rangeEnd === undefined || rangeEnd.length === 0) {
-      const indexKey = indexKeyOf(key, n);
-      const rec = this.index(indexKey);
-      if (rec === undefined) return [];
-      assert(compareBytes(rec.key, key) === 0, 'long-key hash collision');
-      const found = findAt(this.btxn, indexKey, rec, rev);
-      return found === undefined ? [] : [selected(rec, found)];
+      const history = this.keys.get(key);
+      const found = history?.findAt(rev);
+      return found === undefined ? [] : [{ history: history!, found }];
     }
     const toEnd = rangeEnd.length === 1 && rangeEnd[0] === 0;
     if (!toEnd && compareBytes(rangeEnd, key) <= 0) return [];
-    const start = key.length > n ? key.subarray(0, n) : key;
-    let end: Uint8Array | undefined;
-    if (!toEnd) {
-      if (rangeEnd.length > n) {
-        end = new Uint8Array(n + 9).fill(0xff);
-        end.set(rangeEnd.subarray(0, n));
-      } else {
-        end = rangeEnd;
-      }
-    }
     const out: Selected[] = [];
-    let sawLong = false;
-    for (const e of this.btxn.range(TABLES.index, { start, end })) {
-      const rec = decodeIndex(e.key, e.value);
-      if (compareBytes(rec.key, key) < 0) continue;
-      if (!toEnd && compareBytes(rec.key, rangeEnd) >= 0) continue;
-      if (isLongKey(rec.key, n)) sawLong = true;
-      const found = findAt(this.btxn, e.key, rec, rev);
-      if (found !== undefined) out.push(selected(rec, found));
+    for (const history of this.keys.between(key, toEnd ? undefined : rangeEnd)) {
+      const found = history.findAt(rev);
+      if (found !== undefined) out.push({ history, found });
     }
-    // Long keys sharing their first indexKeyBytesMax bytes come out in hash order.
-    if (sawLong) out.sort((a, b) => compareBytes(a.key, b.key));
     return out;
   }
 
   /** The KeyValue of `key` at `rev`, if it exists then: `select` for one key, without its rows. */
   private pointKv(key: Uint8Array, rev: number): KeyValue | undefined {
-    const indexKey = indexKeyOf(key, this.limits.indexKeyBytesMax);
-    const rec = this.index(indexKey);
-    if (rec === undefined) return undefined;
-    assert(compareBytes(rec.key, key) === 0, 'long-key hash collision');
-    if (rev >= rec.main) return rec.latest;
-    const found = findAt(this.btxn, indexKey, rec, rev);
+    const found = this.keys.get(key)?.findAt(rev);
     return found === undefined ? undefined : this.loadKv(found);
   }
 
   history(query: MvccHistoryQuery): MvccHistoryResult {
-    if (query.fromRevision < this.meta.compacted) {
-      return { compacted: true, compactRevision: this.meta.compacted };
-    }
+    const compacted = this.compacted();
+    if (query.fromRevision < compacted) return { compacted: true, compactRevision: compacted };
     const events: MvccEvent[] = [];
     let bytes = 0;
     const last = Math.min(query.toRevision, this.meta.current, query.fromRevision + query.revisionsMax - 1);
@@ -353,8 +329,7 @@ class Reader implements MvccReader {
       const kv: KeyValue = 'tombstone' in rec
         ? { key: rec.key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n }
         : rec;
-      const prev = main - 1 >= this.meta.compacted
-        ? this.select(rec.key, undefined, main - 1)[0] : undefined;
+      const prev = main - 1 >= compacted ? this.select(rec.key, undefined, main - 1)[0] : undefined;
       const prevKv = prev === undefined ? undefined : this.kvOf(prev);
       events.push({ type: 'tombstone' in rec ? 'DELETE' : 'PUT', kv, ...(prevKv !== undefined && { prevKv }) });
       bytes += kv.key.length + kv.value.length + (prevKv === undefined ? 0 : prevKv.key.length + prevKv.value.length);
@@ -434,42 +409,28 @@ class Reader implements MvccReader {
     const out: Uint8Array[] = [];
     for (const e of this.btxn.range(TABLES.lease, { start: prefix, end: prefixEnd(prefix) })) {
       const indexKey = e.key.subarray(8);
-      if (indexKey.length <= this.limits.indexKeyBytesMax) {
-        out.push(indexKey);
-      } else {
-        const rec = this.index(indexKey);
-        assert(rec !== undefined, 'a lease attachment names an indexed key');
-        out.push(rec.key);
-      }
+      // A long key's attachment is named by prefix + hash and holds the whole key.
+      out.push(indexKey.length <= this.limits.indexKeyBytesMax ? indexKey : e.value);
     }
     return out;
   }
 
   hashKV(revision: number): Result<HashKVResponse> {
     const current = this.meta.current;
-    const compacted = this.meta.compacted;
+    const compacted = this.compacted();
     if (revision !== 0 && revision <= compacted) return err('ErrCompacted');
     if (revision > current) return err('ErrFutureRev');
     const at = revision > 0 ? revision : current;
-    // Members differ in how far physical compaction got; decide "kept" logically, per key.
-    const keptAtCompaction = new Map<string, Found | undefined>();
     let crc = crc32c(0, utf8('key'));
     for (const e of this.btxn.range(TABLES.rev, { end: revKey(at + 1, 0) })) {
       const main = revKeyMain(e.key);
       const record = decodeKv(e.value);
       const tombstone = 'tombstone' in record;
+      // Members differ in how far physical compaction got: a revision at or below the compacted
+      // one counts if the (compacted) index kept it, whether or not its record is gone yet.
       if (main <= compacted) {
-        const hex = toHex(record.key);
-        if (!keptAtCompaction.has(hex)) {
-          const indexKey = indexKeyOf(record.key, this.limits.indexKeyBytesMax);
-          const rec = this.index(indexKey);
-          // The newest revision at or below `compacted` is the same before, during and after
-          // the physical compaction (drops go oldest first, that one last).
-          keptAtCompaction.set(hex, rec && findAt(this.btxn, indexKey, rec, compacted));
-        }
-        const kept = keptAtCompaction.get(hex);
-        const sub = new DataView(e.key.buffer, e.key.byteOffset + 8, 8).getUint32(4);
-        if (tombstone || kept === undefined || kept.main !== main || kept.sub !== sub) continue;
+        const kept = this.keys.get(record.key)?.has(main, revKeySub(e.key)) ?? false;
+        if (tombstone || !kept) continue;
       }
       crc = crc32c(crc, e.key);
       if (tombstone) crc = crc32c(crc, TOMBSTONE_MARK);
@@ -542,11 +503,11 @@ class Writer extends Reader implements MvccWriter {
   private inWrite = false;
 
   constructor(
-    txn: WriteTxn, limits: MvccLimits, metaCache: MetaCache, private readonly leases: LeaseChecker,
+    txn: WriteTxn, limits: MvccLimits, meta: MetaState, keys: KeyIndex,
+    private readonly leases: LeaseChecker,
   ) {
-    super(txn, limits, metaCache);
     // A private copy: the cached MetaState is shared with readers and never mutated.
-    this.meta = { ...this.meta };
+    super(txn, limits, { ...meta }, keys);
     this.wtxn = txn;
   }
 
@@ -585,6 +546,7 @@ class Writer extends Reader implements MvccWriter {
     assert(this.events.length === this.sub, 'one event per sub-revision');
     // The batch's own copy (see the constructor): no new object per revision.
     (this.meta as { current: number }).current = this.main;
+    this.keys.revision = this.main;
     this.changes.push({ revision: this.main, events: this.events });
     this.events = [];
   }
@@ -623,54 +585,35 @@ class Writer extends Reader implements MvccWriter {
     this.meta = {
       ...this.meta, compacted: req.revision, compactTarget: req.revision, compactCursor: null,
     };
+    // The index compacts at once (its dropped revisions are what compactSlice deletes); the
+    // records go in slices.
+    this.keys.compact(req.revision);
     return { ok: true, header: { revision: this.meta.current } };
   }
 
+  /**
+   * Deletes the records of one slice of revisions at or below the compaction target that the
+   * (already compacted) index no longer holds, oldest first; the cursor in meta says where the
+   * next slice starts.
+   */
   compactSlice(): boolean {
     const at = this.meta.compactTarget;
     if (at < 0) return false;
     const cursor = this.meta.compactCursor;
-    const start = cursor === null ? undefined : successor(cursor);
-    const slice = [...this.btxn.range(TABLES.index, {
-      start, limit: this.limits.compactionSliceKeys,
-    })].map((e) => ({ indexKey: e.key, rec: decodeIndex(e.key, e.value) }));
-    let budget = this.limits.compactionSliceRevisions;
-    let resumeAfter: Uint8Array | null | undefined;
-    for (let i = 0; i < slice.length && resumeAfter === undefined; i++) {
-      const { indexKey, rec } = slice[i]!;
-      // A key with a long history may take several slices: come back to it with a fresh budget.
-      const result = budget === 0 ? undefined : compactAt(this.btxn, indexKey, rec, at, budget);
-      if (result !== undefined) {
-        assert(result.drop.length <= budget, 'compaction stays within its budget');
-        budget -= result.drop.length;
-        this.dropRevisions(indexKey, result.drop);
-        if (result.removeIndex) {
-          assert(result.drop.length === rec.revisions, 'a removed key loses every revision');
-          this.wtxn.delete(TABLES.index, indexKey);
-        } else if (result.drop.length > 0) {
-          assert(result.drop.length < rec.revisions, 'a kept key keeps a revision');
-          this.writeIndex(indexKey, { ...rec, revisions: rec.revisions - result.drop.length });
-        }
-      }
-      if (result === undefined || !result.complete) {
-        resumeAfter = i === 0 ? cursor : slice[i - 1]!.indexKey;
-      }
+    const max = this.limits.compactionSliceRevisions;
+    const slice = [...this.btxn.range(TABLES.rev, {
+      start: cursor === null ? undefined : successor(cursor), end: revKey(at + 1, 0), limit: max,
+    })];
+    for (const e of slice) {
+      const { key } = decodeKv(e.value);
+      const kept = this.keys.get(key)?.has(revKeyMain(e.key), revKeySub(e.key)) ?? false;
+      if (!kept) this.wtxn.delete(TABLES.rev, e.key);
     }
-    const last = slice[slice.length - 1];
-    const done = resumeAfter === undefined
-      && (slice.length < this.limits.compactionSliceKeys || last === undefined);
+    const done = slice.length < max;
     this.meta = done
       ? { ...this.meta, compactTarget: -1, compactCursor: null }
-      : { ...this.meta, compactCursor: resumeAfter !== undefined ? resumeAfter : last!.indexKey };
+      : { ...this.meta, compactCursor: copyBytes(slice[slice.length - 1]!.key) };
     return !done;
-  }
-
-  private dropRevisions(indexKey: Uint8Array, drop: ReadonlyArray<readonly [number, number]>): void {
-    for (const [main, sub] of drop) {
-      assert(this.wtxn.delete(TABLES.keyRev, keyRevKey(indexKey, main, sub)),
-        'compacted key revision existed');
-      assert(this.wtxn.delete(TABLES.rev, revKey(main, sub)), 'compacted revision existed');
-    }
   }
 
   // ---- execution of single ops (inside `revision`) ----
@@ -686,25 +629,19 @@ class Writer extends Reader implements MvccWriter {
     return undefined;
   }
 
-  private writeIndex(indexKey: Uint8Array, rec: IndexRecord): void {
-    const long = isLongKey(rec.key, this.limits.indexKeyBytesMax);
-    this.wtxn.put(TABLES.index, indexKey, encodeIndex(rec, long));
-  }
-
   private header(): { revision: number } {
     return { revision: this.readRevision() };
   }
 
   private doPut(req: PutRequest): PutResponse {
-    const indexKey = indexKeyOf(req.key, this.limits.indexKeyBytesMax);
-    const rec = this.index(indexKey);
-    if (rec !== undefined) assert(compareBytes(rec.key, req.key) === 0, 'long-key hash collision');
-    const key = ownBytes(req.key);
-    // Events outlive the request: give the previous KeyValue the store's own copy of the key.
-    const prev = rec?.latest === undefined ? undefined : { ...rec.latest, key };
+    const main = this.main;
+    const history = this.keys.get(req.key);
+    // The index's own copy of the key (exact size: the index keeps it) serves the events too.
+    const key = history?.key ?? copyBytes(req.key);
+    const found = history?.findAt(main);
+    const prev = found === undefined ? undefined : { ...this.loadKv(found), key };
     assert(prev !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
       'ignore_value / ignore_lease were prechecked');
-    const main = this.main;
     const sub = this.sub++;
     const kv: KeyValue = {
       key,
@@ -714,13 +651,10 @@ class Writer extends Reader implements MvccWriter {
       value: req.ignoreValue === true ? prev!.value : ownBytes(req.value),
       lease: req.ignoreLease === true ? prev!.lease : (req.lease ?? 0n),
     };
-    if (rec !== undefined) assert(rec.main < main || (rec.main === main && rec.sub < sub), 'revisions grow');
     this.wtxn.put(TABLES.rev, revKey(main, sub), encodeKv(kv));
-    this.wtxn.put(TABLES.keyRev, keyRevKey(indexKey, main, sub), encodeKeyRev(kv.createRevision));
-    this.writeIndex(indexKey, {
-      key: kv.key, main, sub, revisions: (rec?.revisions ?? 0) + 1, latest: kv,
-    });
-    this.moveLease(indexKey, prev?.lease ?? 0n, kv.lease);
+    if (history === undefined) this.keys.add(key, main, sub, kv.createRevision);
+    else history.add(main, sub, kv.createRevision);
+    this.moveLease(key, prev?.lease ?? 0n, kv.lease);
     this.events.push(prev === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv: prev });
     return req.prevKv === true && prev !== undefined
       ? { header: this.header(), prevKv: prev }
@@ -731,21 +665,14 @@ class Writer extends Reader implements MvccWriter {
     const selected = this.select(req.key, req.rangeEnd, this.readRevision());
     const prevKvs: KeyValue[] = [];
     for (const s of selected) {
-      // A single-key selection may carry the request's own key bytes; events get a copy.
-      const key = ownBytes(s.key);
+      // The index's own copy of the key: stable, so events may keep it.
+      const key = s.history.key;
       const prev = { ...this.kvOf(s), key };
-      const indexKey = indexKeyOf(key, this.limits.indexKeyBytesMax);
-      const rec = this.index(indexKey);
-      assert(rec !== undefined && rec.latest !== undefined, 'a selected key is indexed and exists');
       const main = this.main;
       const sub = this.sub++;
-      assert(rec.main < main || (rec.main === main && rec.sub < sub), 'revisions grow');
       this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(key));
-      this.wtxn.put(TABLES.keyRev, keyRevKey(indexKey, main, sub), encodeKeyRev(undefined));
-      this.writeIndex(indexKey, {
-        key: rec.key, main, sub, revisions: rec.revisions + 1, latest: undefined,
-      });
-      this.moveLease(indexKey, prev.lease, 0n);
+      s.history.add(main, sub, 0);
+      this.moveLease(key, prev.lease, 0n);
       const kv: KeyValue = {
         key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n,
       };
@@ -793,10 +720,14 @@ class Writer extends Reader implements MvccWriter {
     this.wtxn.delete(TABLES.leases, leaseRecordKey(id));
   }
 
-  private moveLease(indexKey: Uint8Array, from: bigint, to: bigint): void {
+  private moveLease(key: Uint8Array, from: bigint, to: bigint): void {
     if (from === to) return;
+    const n = this.limits.indexKeyBytesMax;
+    const indexKey = indexKeyOf(key, n);
     if (from !== 0n) this.wtxn.delete(TABLES.lease, leaseKey(from, indexKey));
-    if (to !== 0n) this.wtxn.put(TABLES.lease, leaseKey(to, indexKey), PRESENT_MARK);
+    if (to !== 0n) {
+      this.wtxn.put(TABLES.lease, leaseKey(to, indexKey), key.length > n ? key : PRESENT_MARK);
+    }
   }
 
   // ---- txn: evaluate, then execute ----

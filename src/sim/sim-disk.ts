@@ -226,6 +226,12 @@ export class SimBackend implements Backend {
   readonly tables: readonly string[];
   readonly #inner: MemoryBackend;
   readonly #disk: SimDisk;
+  /** Replaced when a crash rolls writes back: indexes derived from the old contents are stale. */
+  #identity: object = {};
+
+  get indexIdentity(): object {
+    return this.#identity;
+  }
 
   constructor(disk: SimDisk, tables: readonly string[]) {
     this.#disk = disk;
@@ -268,6 +274,7 @@ export class SimBackend implements Backend {
     const inner = this.#inner;
     const durable = this.#disk.submit(() => { undo.length = 0; }, {
       lose: () => {
+        this.#identity = {};
         void inner.write((txn) => {
           for (let i = undo.length - 1; i >= 0; i--) {
             const u = undo[i]!;

@@ -82,7 +82,7 @@ t.test('NOSPACE refuses puts, lets deletes through, and lifts when deactivated',
 });
 
 t.test('a physical compaction is answered once its slices are done', async (t) => {
-  const store = new MvccStore(new MemoryBackend(MVCC_TABLES), { limits: { compactionSliceKeys: 2 } });
+  const store = new MvccStore(new MemoryBackend(MVCC_TABLES), { limits: { compactionSliceRevisions: 2 } });
   const applier = new Applier(store);
   await applier.apply(entries(1, ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((k) => put(k))));
   const first = await applier.apply(entries(8, [{ kind: 'compact', req: { revision: 6, physical: true } }]));

@@ -18,7 +18,7 @@ const backends = new WeakMap<MvccStore, MemoryBackend>();
 async function fresh(keys: string[] = []): Promise<MvccStore> {
   const backend = new MemoryBackend(MVCC_TABLES);
   const store = new MvccStore(backend, {
-    leases: { exists: (id) => leases.has(id) }, limits: { compactionSliceKeys: 2 },
+    leases: { exists: (id) => leases.has(id) }, limits: { compactionSliceRevisions: 2 },
   });
   for (const k of keys) await store.write((w) => w.put({ key: u(k), value: u(`v-${k}`) }));
   backends.set(store, backend);
@@ -280,7 +280,7 @@ t.test('compaction runs in bounded slices and keeps what etcd keeps', async (t) 
   for (let i = 0; i < 10 && (slices.length === 0 || slices[slices.length - 1]); i++) {
     slices.push(await write(s, (w) => w.compactSlice()));
   }
-  t.same(slices, [true, true, false], '5 keys in slices of 2: three slices');
+  t.same(slices, [true, true, true, false], '7 revision records in slices of 2: four slices');
   t.same(s.state().compactTarget, -1);
   const r = s.range({ key: ZERO_BYTE, rangeEnd: ZERO_BYTE, revision: 8 });
   t.same(r.ok && r.kvs.map((kv) => `${fromUtf8(kv.key)}=${fromUtf8(kv.value)}`),

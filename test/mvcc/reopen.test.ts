@@ -29,7 +29,7 @@ function snapshot(store: MvccStore): string {
 t.test('close and reopen mid-history: identical state and HashKV', async (t) => {
   const path = mkdtempSync(join(tmpdir(), 'strata-reopen-'));
   t.teardown(() => rmSync(path, { recursive: true, force: true }));
-  const options = { limits: { compactionSliceKeys: 3 } };
+  const options = { limits: { compactionSliceRevisions: 3 } };
   let backend = LmdbBackend.open({ path, tables: MVCC_TABLES });
   let store = new MvccStore(backend, options);
   for (let i = 0; i < 30; i++) {

@@ -52,6 +52,11 @@ export class LmdbBackend implements Backend {
     }
   }
 
+  /** The env: every LmdbBackend on it on this thread shares the MVCC key index. */
+  get indexIdentity(): object {
+    return this.env;
+  }
+
   static open(options: LmdbBackendOptions): LmdbBackend {
     assert(options.tables.length > 0, 'a backend needs at least one table');
     assert(options.tables.length <= ENV_TABLES_MAX - 4, 'the env keeps room for the Raft log');
