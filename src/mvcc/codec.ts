@@ -86,6 +86,18 @@ export function revKey(main: number, sub: number): Uint8Array {
   return out;
 }
 
+const revKeyLookup = new Uint8Array(REV_KEY_BYTES);
+
+/**
+ * `revKey` in one reused buffer, for lookups (get, peek, put: the backend copies keys and never
+ * keeps them); valid until the next call.
+ */
+export function revKeyScratch(main: number, sub: number): Uint8Array {
+  writeU64(revKeyLookup, 0, main);
+  writeU64(revKeyLookup, 8, sub);
+  return revKeyLookup;
+}
+
 /** A stored revision, version or count: a safe integer in 8 bytes. */
 function readU64(bytes: Uint8Array, at: number): number {
   const n = readUint64BE(bytes, at);
@@ -190,6 +202,25 @@ export function decodeKv(bytes: Uint8Array): KeyValue | { key: Uint8Array; tombs
   return {
     key: bytes.subarray(KV_HEADER_BYTES, KV_HEADER_BYTES + keyLength),
     value: bytes.subarray(KV_HEADER_BYTES + keyLength),
+    createRevision: readU64(bytes, 1),
+    modRevision: readU64(bytes, 9),
+    version: readU64(bytes, 17),
+    lease: leaseAt(bytes, 25),
+  };
+}
+
+/**
+ * The KeyValue of a put's rev record read from borrowed bytes (ReadTxn.peek): the value is copied
+ * (ownBytes), the key is `key` (the index's copy of the same key) instead of a copy.
+ */
+export function decodePutOwned(bytes: Uint8Array, key: Uint8Array): KeyValue {
+  assert(bytes.length >= KV_HEADER_BYTES && bytes[0] === KV_PUT, 'a found revision is a put');
+  const keyLength = readUint32BE(bytes, 33);
+  assert(keyLength === key.length && KV_HEADER_BYTES + keyLength <= bytes.length,
+    'a rev record holds the key it is indexed under');
+  return {
+    key,
+    value: ownBytes(bytes.subarray(KV_HEADER_BYTES + keyLength)),
     createRevision: readU64(bytes, 1),
     modRevision: readU64(bytes, 9),
     version: readU64(bytes, 17),

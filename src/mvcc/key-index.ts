@@ -10,11 +10,11 @@
  * it has not indexed (`sync`). Because the writer's copy runs ahead of what is committed, every
  * read looks up the key's revision at the read's own revision, never "the newest".
  */
-import { assert, compareBytes } from '../base/index.js';
+import { assert, copyBytes } from '../base/index.js';
 import type { Backend, ReadTxn } from '../backend/index.js';
-import { decodeKv, ownBytes, revKey, revKeyMain, revKeySub, TABLES } from './codec.js';
+import { decodeKv, revKey, revKeyMain, revKeySub, TABLES } from './codec.js';
 import type { MetaState } from './codec.js';
-import { SortedMap } from './sorted-map.js';
+import { latin1Of, SortedMap } from './sorted-map.js';
 
 export interface Found {
   readonly main: number;
@@ -26,52 +26,71 @@ export interface Found {
 /** Number slots per history entry: main, sub, created (0 for a tombstone). */
 const SLOTS = 3;
 
+/** Slot of the newest triple in `r` with main <= rev, or -1. */
+function atOrBelow(r: readonly number[], rev: number): number {
+  let lo = 0;
+  let hi = r.length / SLOTS;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (r[mid * SLOTS]! <= rev) lo = mid + 1;
+    else hi = mid;
+  }
+  return (lo - 1) * SLOTS;
+}
+
 /**
  * One key's revisions, ascending (etcd's keyIndex generations, flattened): a put records the
- * create revision of its generation, a tombstone records 0 and ends the generation.
+ * create revision of its generation, a tombstone records 0 and ends the generation. The newest
+ * entry lives in fields of its own, so the common lookups (the current value, a key put once)
+ * touch no array.
  */
 export class KeyHistory {
-  /** Flat (main, sub, created) triples. */
-  private revs: number[] = [];
+  /** The newest entry; main is 0 when the history is empty. */
+  private main = 0;
+  private sub = 0;
+  private created = 0;
+  /** The older entries as flat (main, sub, created) triples, ascending; null when none. */
+  private older: number[] | null = null;
 
-  constructor(readonly key: Uint8Array) {}
+  /**
+   * `key` is the index's own copy, exact size (events and replies that carry it may cross threads,
+   * where a view into a shared slab would clone the whole slab) and never mutated; `id` is its
+   * latin1 string.
+   */
+  constructor(readonly key: Uint8Array, readonly id: string) {}
 
   get count(): number {
-    return this.revs.length / SLOTS;
+    return (this.main === 0 ? 0 : 1) + (this.older === null ? 0 : this.older.length / SLOTS);
   }
 
   add(main: number, sub: number, created: number): void {
-    const r = this.revs;
-    const n = r.length;
-    assert(n === 0 || r[n - 3]! < main || (r[n - 3] === main && r[n - 2]! < sub), 'revisions grow');
-    r.push(main, sub, created);
-  }
-
-  /** Slot of the newest entry with main <= rev, or -1. */
-  private atOrBelow(rev: number): number {
-    const r = this.revs;
-    let lo = 0;
-    let hi = r.length / SLOTS;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (r[mid * SLOTS]! <= rev) lo = mid + 1;
-      else hi = mid;
-    }
-    return (lo - 1) * SLOTS;
+    assert(main >= 1 && (this.main < main || (this.main === main && this.sub < sub)), 'revisions grow');
+    if (this.main !== 0) (this.older ??= []).push(this.main, this.sub, this.created);
+    this.main = main;
+    this.sub = sub;
+    this.created = created;
   }
 
   /** The put that holds the key's value at `rev`; undefined if the key is absent (or deleted) then. */
   findAt(rev: number): Found | undefined {
-    const at = this.atOrBelow(rev);
+    if (this.main === 0) return undefined;
+    if (rev >= this.main) {
+      return this.created === 0 ? undefined : { main: this.main, sub: this.sub, created: this.created };
+    }
+    const r = this.older;
+    if (r === null) return undefined;
+    const at = atOrBelow(r, rev);
     if (at < 0) return undefined;
-    const r = this.revs;
     const created = r[at + 2]!;
     return created === 0 ? undefined : { main: r[at]!, sub: r[at + 1]!, created };
   }
 
   has(main: number, sub: number): boolean {
-    const r = this.revs;
-    for (let at = this.atOrBelow(main); at >= 0 && r[at] === main; at -= SLOTS) {
+    if (this.main === 0) return false;
+    if (main === this.main && sub === this.sub) return true;
+    const r = this.older;
+    if (r === null) return false;
+    for (let at = atOrBelow(r, main); at >= 0 && r[at] === main; at -= SLOTS) {
       if (r[at + 1] === sub) return true;
     }
     return false;
@@ -82,25 +101,40 @@ export class KeyHistory {
    * below `at` unless it is a tombstone. Returns whether anything is left.
    */
   compact(at: number): boolean {
-    const newest = this.atOrBelow(at);
-    if (newest < 0) return this.revs.length > 0;
-    const keepFrom = this.revs[newest + 2] === 0 ? newest + SLOTS : newest;
-    if (keepFrom > 0) this.revs = this.revs.slice(keepFrom);
-    return this.revs.length > 0;
+    if (this.main === 0) return false;
+    if (at >= this.main) {
+      this.older = null;
+      if (this.created === 0) this.main = 0;
+      return this.main !== 0;
+    }
+    const r = this.older;
+    if (r === null) return true;
+    const newest = atOrBelow(r, at);
+    if (newest < 0) return true;
+    const keepFrom = r[newest + 2] === 0 ? newest + SLOTS : newest;
+    if (keepFrom === r.length) this.older = null;
+    else if (keepFrom > 0) this.older = r.slice(keepFrom);
+    return true;
   }
 
   /** Every (main, sub, created) entry, oldest first (tests). */
   entries(): Array<[number, number, number]> {
     const out: Array<[number, number, number]> = [];
-    for (let i = 0; i < this.revs.length; i += SLOTS) {
-      out.push([this.revs[i]!, this.revs[i + 1]!, this.revs[i + 2]!]);
-    }
+    const r = this.older ?? [];
+    for (let i = 0; i < r.length; i += SLOTS) out.push([r[i]!, r[i + 1]!, r[i + 2]!]);
+    if (this.main !== 0) out.push([this.main, this.sub, this.created]);
     return out;
   }
 }
 
 export class KeyIndex {
+  /** Key order, for ranges. */
   private keys = new SortedMap<KeyHistory>();
+  /**
+   * The same histories by key, for point lookups: one hash probe where the sorted map's binary
+   * search misses the cache at every step (measured 1.3 us against ~0.3 among 100,000 keys).
+   */
+  private byId = new Map<string, KeyHistory>();
   /** The newest revision indexed: every record up to it is in the index. */
   revision = 0;
   /** The revision the index was compacted at (-1: never). */
@@ -111,20 +145,23 @@ export class KeyIndex {
   }
 
   get(key: Uint8Array): KeyHistory | undefined {
-    return this.keys.get(key);
+    return this.byId.get(latin1Of(key));
   }
 
   /** Histories of keys in [start, end) (end absent: to the last key), in key order. */
   *between(start: Uint8Array, end: Uint8Array | undefined): Generator<KeyHistory> {
-    for (const [, h] of this.keys.range(start, end)) yield h;
+    const range = this.keys.range(latin1Of(start), end === undefined ? undefined : latin1Of(end));
+    for (const [, h] of range) yield h;
   }
 
-  /** Records a revision of `key` (bytes the index may keep: nobody mutates them). */
+  /** Records a revision of `key` (the index keeps a copy of new keys). */
   add(key: Uint8Array, main: number, sub: number, created: number): KeyHistory {
-    let h = this.keys.get(key);
+    const id = latin1Of(key);
+    let h = this.byId.get(id);
     if (h === undefined) {
-      h = new KeyHistory(key);
-      this.keys.set(key, h);
+      h = new KeyHistory(copyBytes(key), id);
+      this.keys.set(id, h);
+      this.byId.set(id, h);
     }
     h.add(main, sub, created);
     return h;
@@ -133,9 +170,12 @@ export class KeyIndex {
   /** Compacts every key at `at` (etcd compacts its whole tree index in one step too). */
   compact(at: number): void {
     assert(at >= this.compacted, 'the index compacts forward');
-    const emptied: Uint8Array[] = [];
-    for (const h of this.keys.values()) if (!h.compact(at)) emptied.push(h.key);
-    for (const key of emptied) this.keys.delete(key);
+    const emptied: string[] = [];
+    for (const h of this.keys.values()) if (!h.compact(at)) emptied.push(h.id);
+    for (const id of emptied) {
+      this.keys.delete(id);
+      this.byId.delete(id);
+    }
     this.compacted = at;
   }
 
@@ -148,6 +188,7 @@ export class KeyIndex {
     if (meta.current > this.revision) {
       if (meta.compacted > this.revision) {
         this.keys = new SortedMap();
+        this.byId = new Map();
         this.revision = 0;
         this.compacted = -1;
       }
@@ -157,7 +198,7 @@ export class KeyIndex {
       for (const e of range) {
         const rec = decodeKv(e.value);
         const created = 'tombstone' in rec ? 0 : rec.createRevision;
-        this.add(ownBytes(rec.key), revKeyMain(e.key), revKeySub(e.key), created);
+        this.add(rec.key, revKeyMain(e.key), revKeySub(e.key), created);
       }
       this.revision = meta.current;
     }
@@ -167,8 +208,10 @@ export class KeyIndex {
   /** Checks the index's structure (tests). */
   check(): void {
     this.keys.check();
-    for (const [key, h] of this.keys.range(new Uint8Array(0))) {
-      assert(compareBytes(key, h.key) === 0 && h.count > 0, 'every indexed key has a revision');
+    assert(this.byId.size === this.keys.size, 'both maps hold every key');
+    for (const [id, h] of this.keys.range('')) {
+      assert(id === h.id && latin1Of(h.key) === id && h.count > 0, 'every indexed key has a revision');
+      assert(this.byId.get(id) === h, 'both maps hold the same history');
     }
   }
 }

@@ -23,7 +23,8 @@ import type { Backend, ReadTxn, WriteTxn } from '../backend/index.js';
 import { backendLimits } from '../backend/index.js';
 import {
   decodeKv, decodeMeta, INITIAL_META, encodeKv, encodeMeta, encodeTombstone, indexKeyOf,
-  PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, revKeySub, TABLES,
+  PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, revKeyScratch,
+  revKeySub, TABLES, decodePutOwned,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey, alarmKey, decodeAlarmKey,
   decodeMemberRecord, encodeMemberRecord, memberKey, MEMBER_PREFIX, REV_KEY_BYTES,
 } from './codec.js';
@@ -270,16 +271,17 @@ class Reader implements MvccReader {
     return undefined;
   }
 
-  protected loadKv(found: Found): KeyValue {
-    const bytes = this.btxn.get(TABLES.rev, revKey(found.main, found.sub));
+  /** The put at `found` of the key whose index copy is `key` (events and replies may keep it). */
+  protected loadKv(found: Found, key: Uint8Array): KeyValue {
+    const txn = this.btxn;
+    const at = revKeyScratch(found.main, found.sub);
+    const bytes = txn.peek !== undefined ? txn.peek(TABLES.rev, at) : txn.get(TABLES.rev, at);
     assert(bytes !== undefined, `revision ${found.main}.${found.sub} has a record`);
-    const kv = decodeKv(bytes);
-    assert(!('tombstone' in kv), 'a found revision is not a tombstone');
-    return kv;
+    return decodePutOwned(bytes, key);
   }
 
   protected kvOf(s: Selected): KeyValue {
-    return this.loadKv(s.found);
+    return this.loadKv(s.found, s.history.key);
   }
 
   /** Keys of [key, rangeEnd) that exist at `rev`, in ascending key order. */
@@ -301,8 +303,9 @@ class Reader implements MvccReader {
 
   /** The KeyValue of `key` at `rev`, if it exists then: `select` for one key, without its rows. */
   private pointKv(key: Uint8Array, rev: number): KeyValue | undefined {
-    const found = this.keys.get(key)?.findAt(rev);
-    return found === undefined ? undefined : this.loadKv(found);
+    const history = this.keys.get(key);
+    const found = history?.findAt(rev);
+    return found === undefined ? undefined : this.loadKv(found, history!.key);
   }
 
   history(query: MvccHistoryQuery): MvccHistoryResult {
@@ -635,25 +638,28 @@ class Writer extends Reader implements MvccWriter {
 
   private doPut(req: PutRequest): PutResponse {
     const main = this.main;
-    const history = this.keys.get(req.key);
-    // The index's own copy of the key (exact size: the index keeps it) serves the events too.
-    const key = history?.key ?? copyBytes(req.key);
-    const found = history?.findAt(main);
-    const prev = found === undefined ? undefined : { ...this.loadKv(found), key };
-    assert(prev !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
+    const known = this.keys.get(req.key);
+    const found = known?.findAt(main);
+    const prevKv = found === undefined ? undefined : this.loadKv(found, known!.key);
+    assert(prevKv !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
       'ignore_value / ignore_lease were prechecked');
     const sub = this.sub++;
+    const createRevision = prevKv === undefined ? main : prevKv.createRevision;
+    let history = known;
+    if (history === undefined) history = this.keys.add(req.key, main, sub, createRevision);
+    else history.add(main, sub, createRevision);
+    // The index's own copy of the key (exact size, never mutated) serves the events too.
+    const key = history.key;
+    const prev = prevKv;
     const kv: KeyValue = {
       key,
-      createRevision: prev === undefined ? main : prev.createRevision,
+      createRevision,
       modRevision: main,
       version: prev === undefined ? 1 : prev.version + 1,
       value: req.ignoreValue === true ? prev!.value : ownBytes(req.value),
       lease: req.ignoreLease === true ? prev!.lease : (req.lease ?? 0n),
     };
-    this.wtxn.put(TABLES.rev, revKey(main, sub), encodeKv(kv));
-    if (history === undefined) this.keys.add(key, main, sub, kv.createRevision);
-    else history.add(main, sub, kv.createRevision);
+    this.wtxn.put(TABLES.rev, revKeyScratch(main, sub), encodeKv(kv));
     this.moveLease(key, prev?.lease ?? 0n, kv.lease);
     this.events.push(prev === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv: prev });
     return req.prevKv === true && prev !== undefined
@@ -667,10 +673,10 @@ class Writer extends Reader implements MvccWriter {
     for (const s of selected) {
       // The index's own copy of the key: stable, so events may keep it.
       const key = s.history.key;
-      const prev = { ...this.kvOf(s), key };
+      const prev = this.kvOf(s);
       const main = this.main;
       const sub = this.sub++;
-      this.wtxn.put(TABLES.rev, revKey(main, sub), encodeTombstone(key));
+      this.wtxn.put(TABLES.rev, revKeyScratch(main, sub), encodeTombstone(key));
       s.history.add(main, sub, 0);
       this.moveLease(key, prev.lease, 0n);
       const kv: KeyValue = {
