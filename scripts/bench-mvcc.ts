@@ -3,7 +3,8 @@
  * put/s with 1 and 64 keys per write transaction (writes pipelined, as the apply loop does),
  * put/s on ONE key in write transactions of 64 puts (etcd's benchmark default: every put on the
  * same key; the cost of a put must not grow with the key's history),
- * single-key range/s, 1,000-key prefix range/s, txn/s, compaction time and db size.
+ * single-key range/s, 1,000-key prefix range/s, txn/s, the time to build the in-memory key index
+ * from the records (what a restart pays), compaction time and db size.
  * Usage: node dist/scripts/bench-mvcc.js [--keys 100000] [--same-key-puts 20000] [--keep]
  *
  * Each figure is printed twice: per wall-clock second, and per CPU-second of this process (all
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixEnd, utf8 } from '../src/base/index.js';
 import { MVCC_TABLES, MvccStore } from '../src/mvcc/index.js';
+import { dropKeyIndex } from '../src/mvcc/key-index.js';
 import { LmdbBackend } from '../src/runtime/node/lmdb-backend.js';
 
 const args = process.argv.slice(2);
@@ -136,6 +138,16 @@ async function main(): Promise<void> {
     failure: [],
   })));
   console.log(`txn (compare + put + range): ${rate(txns, ms)}`);
+
+  // What a restart pays: the key index built from every revision record.
+  const built = store.state();
+  dropKeyIndex(backend);
+  cpuStart();
+  t0 = performance.now();
+  store.state();
+  ms = performance.now() - t0;
+  console.log(`key index built from ${fmt(built.current - 1)} revision records (a restart): `
+    + `${ms.toFixed(0)} ms wall, ${fmt(process.memoryUsage().heapUsed / 1048576)} MiB of heap in use`);
 
   const before = statSync(join(path, 'mvcc', 'data.mdb')).size;
   const state = store.state();
