@@ -26,7 +26,7 @@ import {
   PRESENT_MARK, ownBytes, leaseKey, leasePrefix, META_KEY, revKey, revKeyMain, revKeyScratch,
   revKeySub, TABLES, decodePutOwned,
   decodeLeaseRecord, encodeLeaseRecord, leaseRecordKey, alarmKey, decodeAlarmKey,
-  decodeMemberRecord, encodeMemberRecord, memberKey, MEMBER_PREFIX, REV_KEY_BYTES,
+  decodeMemberRecord, encodeMemberRecord, memberKey, MEMBER_PREFIX,
 } from './codec.js';
 import type { MetaState } from './codec.js';
 import { crc32c } from './crc32c.js';
