@@ -425,6 +425,8 @@ export function createWatchActor(o: WatchWorkerOptions): AnyActor {
     hub, frontAddress: o.frontAddress, tickMs: PIPELINE.watchTickMs,
     responsesPerSendMax: PIPELINE.watchResponsesPerSendMax,
     deferredRequestsMax: PIPELINE.watchDeferredRequestsMax,
+    // On a thread of its own the hub's key index would otherwise lag until a watcher catches up.
+    onCommitted: () => { store.state(); },
   });
 }
 
@@ -647,6 +649,9 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     pendingProposalsMax: PIPELINE.pendingProposalsMax, pendingReadsMax: PIPELINE.pendingReadsMax,
     applied: meta.appliedIndex, revision: meta.current, alarms: storedAlarms(store),
     members: table, onMembersChanged,
+    // A no-op where apply shares this thread (its writes keep the index current); with apply on a
+    // worker, the front's index catches up batch by batch.
+    onApplied: () => { store.state(); },
     autoCompaction: config.autoCompaction,
     watchAddress: addr.watch, watchStreamsMax: PIPELINE.watchStreamsMax,
     leaseAddress, peerAddress: addr.peer,

@@ -46,6 +46,11 @@ export interface FrontOptions {
   readonly members?: readonly StoredMember[];
   /** Told each time applied changes alter the member table (boot re-dials peers). */
   readonly onMembersChanged?: (members: readonly StoredMember[]) => void;
+  /**
+   * Told after each applied batch: boot catches the front's key index up with it, so a thread
+   * that only reads never faces the whole backlog at its next read.
+   */
+  readonly onApplied?: () => void;
   /** etcd's --auto-compaction-mode and retention (ms or revisions); retention 0 turns it off. */
   readonly autoCompaction: { readonly mode: CompactionMode; readonly retention: number };
   /** The watch hub actor; absent when the member serves no watches. */
@@ -382,6 +387,7 @@ export class FrontActor implements Actor<FrontInbox> {
       this.#revision = Math.max(this.#revision, m.revision);
       this.#alarms = m.alarms;
       this.#compacted = Math.max(this.#compacted, m.compacted);
+      this.#o.onApplied?.();
     }
     if (m.members !== undefined) {
       this.#setMembers(m.members);

@@ -19,6 +19,8 @@ export interface WatchActorOptions {
   readonly responsesPerSendMax: number;
   /** Client requests waiting for room in a stream's control backlog, at most. */
   readonly deferredRequestsMax: number;
+  /** Told after each committed batch (boot catches the hub's key index up with it). */
+  readonly onCommitted?: () => void;
 }
 
 type Deferred = Extract<WatchInbox, { type: 'watch.create' | 'watch.cancel' | 'watch.progress' }>;
@@ -57,6 +59,7 @@ export class WatchActor implements Actor<WatchInbox> {
         break;
       case 'watch.committed':
         for (const change of message.changes) hub.onCommitted(change);
+        this.#o.onCommitted?.();
         break;
       case 'watch.tick':
         hub.tick();

@@ -4,7 +4,8 @@
  * with etcd's "no leader" and counted failed; one that outlives the request timeout gets "request
  * timed out"; the pending maximum answers "too many requests"; a read barrier shares one
  * read-index round among every read waiting when it starts, parks until apply reaches the index,
- * and a read that arrives after a round was sent waits for the next round.
+ * and a read that arrives after a round was sent waits for the next round; the applied hook (boot
+ * catches the front's key index up with it) is told once per applied batch.
  */
 import t from 'tap';
 import { SimHost, type Actor, type ActorContext, type Message } from '../../src/runtime/index.js';
@@ -114,4 +115,14 @@ t.test('read barriers: one round in flight at a time, parked until applied, late
   await Promise.all([b, c]);
   t.same(done.sort(), ['a', 'b', 'c'], 'an index already applied releases them at once');
   t.equal(rounds().length, 2, 'and no round is left to start');
+});
+
+t.test('onApplied is told once per applied batch, not for compaction-slice answers', async (t) => {
+  let told = 0;
+  const { tell } = setup({ onApplied: () => { told++; } });
+  tell({ type: 'front.applied', appliedIndex: 1, revision: 2, compacted: 0, alarms: [], puts: [], results: [] });
+  tell({ type: 'front.applied', appliedIndex: 2, revision: 3, compacted: 0, alarms: [], puts: [], results: [] });
+  // A compaction slice's answers carry -1: no index or revision moved.
+  tell({ type: 'front.applied', appliedIndex: -1, revision: -1, compacted: -1, alarms: [], puts: [], results: [] });
+  t.equal(told, 2);
 });
