@@ -126,8 +126,6 @@ export function revKeySub(key: Uint8Array): number {
 // rev record, put:       [1] create mod version lease (u64 each) keyLength (u32) key value
 // rev record, tombstone: [0] key
 
-export type StoredKv = KeyValue;
-
 const KV_PUT = 1;
 const KV_TOMBSTONE = 0;
 const KV_HEADER_BYTES = 1 + 4 * 8 + 4;
@@ -244,10 +242,7 @@ function hash8(key: Uint8Array): Uint8Array {
   return out;
 }
 
-export function isLongKey(key: Uint8Array, indexKeyBytesMax: number): boolean {
-  return key.length > indexKeyBytesMax;
-}
-
+/** How the `lease` table names a key: the key itself, or its first bytes and a hash if longer. */
 export function indexKeyOf(key: Uint8Array, indexKeyBytesMax: number): Uint8Array {
   if (key.length <= indexKeyBytesMax) return key;
   const out = new Uint8Array(indexKeyBytesMax + 8);

@@ -222,13 +222,14 @@ export class KeyIndex {
  */
 const shared = new WeakMap<object, KeyIndex>();
 
+const identityOf = (backend: Backend): object => backend.indexIdentity ?? backend;
+
 /** The key index of `backend` on this thread, made (empty: its first sync builds it) on first use. */
 export function keyIndexOf(backend: Backend): KeyIndex {
-  const identity = backend.indexIdentity ?? backend;
-  let index = shared.get(identity);
+  let index = shared.get(identityOf(backend));
   if (index === undefined) {
     index = new KeyIndex();
-    shared.set(identity, index);
+    shared.set(identityOf(backend), index);
   }
   return index;
 }
@@ -238,5 +239,5 @@ export function keyIndexOf(backend: Backend): KeyIndex {
  * next use builds a new one from what the backend holds.
  */
 export function dropKeyIndex(backend: Backend): void {
-  shared.delete(backend.indexIdentity ?? backend);
+  shared.delete(identityOf(backend));
 }

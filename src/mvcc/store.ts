@@ -104,11 +104,17 @@ export class MvccStore {
 
   read<T>(fn: (view: MvccReader) => T): T {
     return this.backend.read((txn) => {
-      const meta = this.metaCache.of(txn);
-      const keys = keyIndexOf(this.backend);
-      keys.sync(txn, meta);
+      const { meta, keys } = this.view(txn);
       return fn(new Reader(txn, this.limits, meta, keys));
     });
+  }
+
+  /** The meta state `txn` sees, and this thread's key index brought up to it. */
+  private view(txn: ReadTxn): { meta: MetaState; keys: KeyIndex } {
+    const meta = this.metaCache.of(txn);
+    const keys = keyIndexOf(this.backend);
+    keys.sync(txn, meta);
+    return { meta, keys };
   }
 
   range(req: RangeRequest): Result<RangeResponse> {
@@ -138,9 +144,7 @@ export class MvccStore {
   ): { readonly visible: PromiseLike<WriteResult<T>>; readonly durable: PromiseLike<void> } {
     const backend = this.backend;
     const staged = backend.writeStaged((txn) => {
-      const meta = this.metaCache.of(txn);
-      const keys = keyIndexOf(backend);
-      keys.sync(txn, meta);
+      const { meta, keys } = this.view(txn);
       try {
         const w = new Writer(txn, this.limits, meta, keys, this.leases);
         const applied = typeof options.appliedIndex === 'function' ? options.appliedIndex(w) : options.appliedIndex;
@@ -640,17 +644,15 @@ class Writer extends Reader implements MvccWriter {
     const main = this.main;
     const known = this.keys.get(req.key);
     const found = known?.findAt(main);
-    const prevKv = found === undefined ? undefined : this.loadKv(found, known!.key);
-    assert(prevKv !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
+    const prev = found === undefined ? undefined : this.loadKv(found, known!.key);
+    assert(prev !== undefined || (req.ignoreValue !== true && req.ignoreLease !== true),
       'ignore_value / ignore_lease were prechecked');
     const sub = this.sub++;
-    const createRevision = prevKv === undefined ? main : prevKv.createRevision;
-    let history = known;
-    if (history === undefined) history = this.keys.add(req.key, main, sub, createRevision);
-    else history.add(main, sub, createRevision);
+    const createRevision = prev === undefined ? main : prev.createRevision;
+    if (known !== undefined) known.add(main, sub, createRevision);
+    const history = known ?? this.keys.add(req.key, main, sub, createRevision);
     // The index's own copy of the key (exact size, never mutated) serves the events too.
     const key = history.key;
-    const prev = prevKv;
     const kv: KeyValue = {
       key,
       createRevision,
