@@ -44,7 +44,7 @@ import { watchService } from './front/watch-service.js';
 import { checkHealth, gatewayRoutes, metricReaders } from './front/gateway-routes.js';
 import {
   ClientPort, DISK_BUCKETS_SECONDS, HttpGateway, MemberMetrics, PeerTransport, SharedHistogram,
-  awaitJoinHello, memberIdOf, peerAddressOfUrl, closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
+  awaitJoinHello, commitStaged, memberIdOf, peerAddressOfUrl, closeEnvAt, crossesWire, installRaftSnapshot, releaseEnv, serverTls, acceptCheck, storedHardState, storedLogTerm,
   timeAsyncMethod,
   type Http2Acceptor, type PeerAddress, type SnapMeta, type TlsMaterial,
 } from '../src/runtime/node/index.js';
@@ -349,11 +349,13 @@ export interface RaftWorkerOptions {
   readonly snapshotCount: number;
   /** etcd_disk_wal_fsync_duration_seconds: this thread writes it, the main thread scrapes it. */
   readonly walFsyncHistogram?: SharedArrayBuffer;
+  /** Stage the log's LMDB writes with apply's (LmdbRaftStorageOptions.deferLmdb). */
+  readonly deferLmdb?: boolean;
 }
 
 export function createRaftActor(o: RaftWorkerOptions): AnyActor {
   const storage = LmdbRaftStorage.open({
-    path: o.envPath, bootstrap: { voters: o.voters as MemberId[], learners: [] },
+    path: o.envPath, bootstrap: { voters: o.voters as MemberId[], learners: [] }, deferLmdb: o.deferLmdb === true,
   });
   if (o.walFsyncHistogram !== undefined) {
     timeAsyncMethod(storage, 'persist', new SharedHistogram(DISK_BUCKETS_SECONDS, o.walFsyncHistogram));
@@ -382,12 +384,20 @@ export interface ApplyWorkerOptions {
   readonly minLeaseTtlSeconds: number;
   /** etcd_disk_backend_commit_duration_seconds, written by this thread. */
   readonly backendCommitHistogram?: SharedArrayBuffer;
+  /**
+   * Answer clients once a batch is applied, before its LMDB commit (LmdbBackendOptions): only
+   * where every reader of the env runs on apply's thread (the `single` placement).
+   */
+  readonly answerBeforeCommit?: boolean;
 }
 
 export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
-  const backend = LmdbBackend.open({ path: o.mvccPath, tables: MVCC_TABLES });
+  const backend = LmdbBackend.open({
+    path: o.mvccPath, tables: MVCC_TABLES, answerBeforeCommit: o.answerBeforeCommit === true,
+  });
   if (o.backendCommitHistogram !== undefined) {
-    timeAsyncMethod(backend, 'write', new SharedHistogram(DISK_BUCKETS_SECONDS, o.backendCommitHistogram));
+    const commits = new SharedHistogram(DISK_BUCKETS_SECONDS, o.backendCommitHistogram);
+    backend.observeCommits((seconds) => commits.observe(seconds));
   }
   // The replicated lease table; it never leads, so its clock is never read.
   const lessor = new Lessor({ clock: { now: () => performance.now() }, minTtlSeconds: o.minLeaseTtlSeconds });
@@ -461,6 +471,9 @@ export function createLeaseActor(o: LeaseWorkerOptions): AnyActor {
 async function copyKeyspace(env: RootDatabase, mvccPath: string): Promise<string> {
   const dir = mkdtempSync(join(mvccPath, '..', 'snapshot-'));
   try {
+    // Writes this thread staged (apply answers before its commits in the `single` placement)
+    // are in the copy, as etcd commits its pending batch before a snapshot.
+    await commitStaged(env);
     await env.backup(dir, false);
     const copy = openLmdb({ path: dir, maxDbs: ENV_TABLES_MAX });
     for (const name of [RAFT_LOG_TABLE, RAFT_META_TABLE]) await copy.openDB({ name }).drop();
@@ -670,6 +683,8 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
     quotaBytes: config.quotaBackendBytes,
   }, disk);
   const bootModule = import.meta.url;
+  const cores = availableParallelism();
+  const placement = resolvePlacement(config.placement ?? 'auto', cores);
   const confState = confStateOf(table);
   const raftSpec: ActorSpec = {
     address: addr.raft, module: bootModule, export: 'createRaftActor',
@@ -682,6 +697,8 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
       electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
       applied: meta.appliedIndex, snapshotCount: config.snapshotCount,
       walFsyncHistogram: disk.walFsync.buffer,
+      // All on this thread: nothing else reads the log's tables before they are committed.
+      deferLmdb: placement === 'single',
     } satisfies RaftWorkerOptions,
   };
   const applySpec: ActorSpec = {
@@ -691,6 +708,8 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
       raftAddress: addr.raft, maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps,
       watchAddress: addr.watch, leaseAddress, minLeaseTtlSeconds: minTtlSeconds,
       backendCommitHistogram: disk.backendCommit.buffer,
+      // All on this thread: the front and the watch hub read what apply staged.
+      answerBeforeCommit: placement === 'single',
     } satisfies ApplyWorkerOptions,
   };
   const leaseSpec: ActorSpec = {
@@ -710,8 +729,6 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
   const peerActor = new PeerActor({
     memberId: config.memberId, raftAddress: addr.raft, leaseAddress, frontAddress: addr.front,
   });
-  const cores = availableParallelism();
-  const placement = resolvePlacement(config.placement ?? 'auto', cores);
   const serialScavenge = tuneGcForCores(cores);
   logger.info('actor placement', { placement, cores, serialScavenge });
   const host = await ThreadHost.start({

@@ -1,8 +1,10 @@
 /**
  * The apply actor: owns the writable MVCC store. Committed entries arrive from raft in order;
  * each message becomes one backend write transaction (the Applier), issued at once so batches
- * pipeline, answered in order once written (committed and durable). Only results whose origin is
- * this member go to the front; change lists go to the watch hub when one is configured.
+ * pipeline, answered in order once visible: committed, or, where the backend answers before its
+ * commit (every reader on this thread; the Raft log replays what a crash loses), once applied.
+ * Raft hears the applied index once it is durable. Only results whose origin is this member go
+ * to the front; change lists go to the watch hub when one is configured.
  */
 import { assert, assertNever } from '../../src/base/index.js';
 import type { AppliedBatch, Applier } from '../../src/apply/index.js';

@@ -8,11 +8,11 @@
  * - `read(fn)` runs `fn` synchronously against a consistent snapshot. A read never blocks the
  *   writer and never sees half of a write transaction.
  * - `write(fn)` runs `fn` synchronously inside one write transaction: reads inside it see its own
- *   writes and those of every earlier `write` call. `fn` may run at once (MemoryBackend) or a
- *   little later, when the backend's batch starts (LmdbBackend groups every write queued while
- *   the previous commit is being flushed into one LMDB transaction: group commit). Writes run in
- *   call order. If `fn` throws, everything it wrote is rolled back, the promise rejects, and
- *   other writes in the same batch are unaffected.
+ *   writes and those of every earlier `write` call. `fn` may run at once (MemoryBackend, and
+ *   LmdbBackend, which stages the writes in memory and commits many `write`s in one LMDB
+ *   transaction: group commit) or later (the simulator's disk). Writes run in call order. If
+ *   `fn` throws, everything it wrote is rolled back, the promise rejects, and other writes in
+ *   the same batch are unaffected.
  *
  * Durability contract: the promise returned by `write` resolves (with `fn`'s result) once the
  * transaction is committed, meaning visible to every later `read` on any thread, AND durable
@@ -97,7 +97,10 @@ export interface Backend {
    * `write` in two steps, for callers whose answers need visibility but not durability (the
    * apply loop, whose Raft log is the write-ahead log): `visible` resolves with `fn`'s result
    * once the transaction is committed (every later `read` on any thread sees it, and a crash of
-   * the process cannot lose it), `durable` once it is flushed to disk as well.
+   * the process cannot lose it), `durable` once it is flushed to disk as well. One exception,
+   * chosen when the backend is opened (LmdbBackendOptions.answerBeforeCommit): `visible` as
+   * soon as `fn` has run, when only readers on the writer's thread see it and a crash may lose
+   * it, for a writer whose every reader is on its thread and whose log replays what is lost.
    */
   writeStaged<T>(fn: (txn: WriteTxn) => T): StagedWrite<T>;
   /** Waits for every write issued so far, then releases the backend. */

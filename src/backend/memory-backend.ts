@@ -9,6 +9,7 @@ import type {
   Backend, BackendEntry, RangeOptions, ReadTxn, StagedWrite, WriteTxn,
 } from './backend.js';
 import { backendLimits } from './backend.js';
+import { lowerBound } from './write-overlay.js';
 
 class Table {
   readonly keys: Uint8Array[] = [];
@@ -16,14 +17,7 @@ class Table {
 
   /** Index of the first key >= `key`. */
   lowerBound(key: Uint8Array): number {
-    let lo = 0;
-    let hi = this.keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(this.keys[mid]!, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.keys, key);
   }
 
   find(key: Uint8Array): number {

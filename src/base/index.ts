@@ -4,6 +4,7 @@
  * randomness.
  */
 export { AssertionError, assert, assertCount, assertNever } from './assert.js';
+export { crc32c } from './crc32c.js';
 export {
   EMPTY_BYTES, ZERO_BYTE, bytesEqual, compareBytes, concatBytes, copyBytes, fromUtf8, prefixEnd,
   readUint32BE, readUint64BE, toHex, utf8, writeUint32BE, writeUint64BE,

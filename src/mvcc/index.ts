@@ -9,7 +9,6 @@ export type * from './types.js';
 export { err } from './types.js';
 export { MVCC_TABLES } from './codec.js';
 export type { MetaState } from './codec.js';
-export { crc32c } from './crc32c.js';
 export { MvccStore, mvccLimits } from './store.js';
 export type {
   MvccHistoryQuery, MvccHistoryResult, MvccLimits, MvccOptions, MvccReader, MvccWriter, WriteResult,

@@ -29,7 +29,7 @@ import {
   decodeMemberRecord, encodeMemberRecord, memberKey, MEMBER_PREFIX,
 } from './codec.js';
 import type { MetaState } from './codec.js';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../base/index.js';
 import { dropKeyIndex, keyIndexOf } from './key-index.js';
 import type { Found, KeyHistory, KeyIndex } from './key-index.js';
 import {

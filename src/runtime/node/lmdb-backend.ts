@@ -3,19 +3,21 @@
  * keys in `binary` encoding (plain memcmp order), values raw bytes (callers encode them, e.g. with
  * msgpackr positional arrays).
  *
- * Writes and durability. A synchronous LMDB commit fsyncs on the calling thread (about 0.3-0.4 ms
- * here, ~2,200 commits/s even with NO_SYNC_FLUSH), which would cap the apply loop. So `write(fn)`
- * queues `fn` on lmdb-js's asynchronous batch: every `write` issued while the previous commit is
- * being flushed runs, in call order, inside ONE LMDB write transaction, which then commits and
- * fsyncs once (group commit, with lmdb-js's default overlappingSync). Each `fn` runs synchronously
- * inside a child transaction, so a throw rolls back exactly that `fn` (a throw in a plain async
- * lmdb-js transaction would NOT roll back). The promise resolves after the commit is visible and
- * flushed, so "resolved" means committed and durable, as the Backend contract says.
+ * Writes. A synchronous LMDB commit fsyncs on the calling thread (about 0.3-0.4 ms here), and an
+ * lmdb-js transaction callback costs a round trip between its writer thread and this one per
+ * commit. So `write(fn)` runs `fn` at once against a WriteOverlay (src/backend/write-overlay.ts)
+ * shared by every LmdbBackend on the env on this thread, and the puts and deletes it made go to
+ * lmdb-js's asynchronous batch (lmdb-staging.ts): every write issued while the previous commit
+ * is being flushed lands in ONE LMDB transaction, written by lmdb-js's writer thread with no call
+ * back into JavaScript, which then commits and fsyncs once (group commit). A throw in `fn` undoes
+ * its staged writes alone. When the commit lands, the overlay lets go of what it staged.
  *
- * Reads open an LMDB read transaction (`useReadTransaction`) for the duration of `fn`: a snapshot
- * that never blocks the writer. Any thread may open its own LmdbBackend on the same path; lmdb-js
- * shares the native env within the process, and on one thread the env object is shared with
- * every other user of the path (lmdb-env.ts), the Raft log among them.
+ * Reads open an LMDB read transaction (`useReadTransaction`) for the duration of `fn` and see
+ * the overlay over it: on this thread, a write is visible from the moment `fn` returns. Other
+ * threads (their own env object, their own overlay) see it once committed. Any thread may open
+ * its own LmdbBackend on the same path; lmdb-js shares the native env within the process, and on
+ * one thread the env object is shared with every other user of the path (lmdb-env.ts), the Raft
+ * log among them.
  */
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import { assert } from '../../base/index.js';
@@ -23,11 +25,22 @@ import type {
   Backend, BackendEntry, RangeOptions, ReadTxn, WriteTxn,
 } from '../../backend/index.js';
 import { backendLimits } from '../../backend/index.js';
+import type { OverlayBatch, WriteOverlay } from '../../backend/index.js';
 import { ENV_TABLES_MAX, acquireEnv, releaseEnv } from './lmdb-env.js';
 import type { EnvOptions } from './lmdb-env.js';
+import { stagingOf } from './lmdb-staging.js';
+import type { EnvStaging } from './lmdb-staging.js';
 
 export interface LmdbBackendOptions extends EnvOptions {
   readonly tables: readonly string[];
+  /**
+   * Answer writers before their commit: `writeStaged`'s `visible` resolves as soon as `fn` has
+   * run, and the batch waits to be handed to lmdb-js as etcd's apply loop waits to commit its
+   * bbolt batch (lmdb-staging.ts). Only for a writer whose every reader is on this thread and
+   * whose writes a log replays after a crash (the apply loop in the `single` placement): other
+   * threads see a write only once committed, and a process crash loses what was not.
+   */
+  readonly answerBeforeCommit?: boolean;
 }
 
 type Db = Database<Uint8Array, Uint8Array>;
@@ -38,17 +51,23 @@ export class LmdbBackend implements Backend {
   readonly tables: readonly string[];
   private readonly env: RootDatabase;
   private readonly dbs = new Map<string, Db>();
+  private readonly staging: EnvStaging;
+  private readonly overlay: WriteOverlay;
+  private readonly answerBeforeCommit: boolean;
   private closed = false;
-  private writing = false;
 
-  private constructor(env: RootDatabase, tables: readonly string[]) {
+  private constructor(env: RootDatabase, tables: readonly string[], answerBeforeCommit: boolean) {
     this.env = env;
+    this.staging = stagingOf(env);
+    this.overlay = this.staging.overlay;
+    this.answerBeforeCommit = answerBeforeCommit;
     this.tables = [...tables];
     for (const name of tables) {
       const db = env.openDB<Uint8Array, Uint8Array>({
         name, keyEncoding: 'binary', encoding: 'binary',
       });
       this.dbs.set(name, db);
+      if (!this.staging.dbs.has(name)) this.staging.dbs.set(name, db);
     }
   }
 
@@ -57,10 +76,15 @@ export class LmdbBackend implements Backend {
     return this.env;
   }
 
+  /** Tells `observe` how long each commit of the env's staged writes took on this thread. */
+  observeCommits(observe: (seconds: number) => void): void {
+    this.staging.observeCommit = observe;
+  }
+
   static open(options: LmdbBackendOptions): LmdbBackend {
     assert(options.tables.length > 0, 'a backend needs at least one table');
     assert(options.tables.length <= ENV_TABLES_MAX - 4, 'the env keeps room for the Raft log');
-    return new LmdbBackend(acquireEnv(options), options.tables);
+    return new LmdbBackend(acquireEnv(options), options.tables, options.answerBeforeCommit === true);
   }
 
   read<T>(fn: (txn: ReadTxn) => T): T {
@@ -73,29 +97,45 @@ export class LmdbBackend implements Backend {
     }
   }
 
+  /** Waits for the commit and its flush: hands what is staged to lmdb-js at once. */
   write<T>(fn: (txn: WriteTxn) => T): Promise<T> {
     const staged = this.writeStaged(fn);
+    void this.staging.handOver();
     return staged.durable.then(() => staged.visible);
   }
 
   /**
-   * The env is opened with lmdb-js's `separateFlushed`, so a transaction's promise resolves at
-   * commit (visible, and safe from a process crash) and `env.flushed` once that commit, and every
-   * one before it, is fsynced.
+   * `fn` runs now; its puts and deletes are staged for lmdb-js's batch. `visible` resolves at
+   * their commit (or at once, see `answerBeforeCommit`), `durable` once the commit is flushed
+   * (the env is opened with lmdb-js's `separateFlushed`). A failed commit rejects both: what was
+   * staged can no longer reach the disk, so the caller must stop.
    */
   writeStaged<T>(fn: (txn: WriteTxn) => T): { readonly visible: Promise<T>; readonly durable: Promise<void> } {
     assert(!this.closed, 'backend is closed');
-    assert(!this.writing, 'write transactions do not nest');
-    const visible = this.env.transaction(() => this.env.childTransaction(() => {
-      this.writing = true;
-      try {
-        return fn(this.writeTxn);
-      } finally {
-        this.writing = false;
-      }
-    })) as Promise<T>;
-    const durable = visible.then(() => this.env.flushed).then(() => undefined);
-    return { visible, durable };
+    const overlay = this.overlay;
+    const batch = overlay.begin();
+    const transaction = this.env.useReadTransaction();
+    let result: T;
+    try {
+      result = fn(new LmdbWriteTxn(this.dbs, transaction, overlay, batch));
+    } catch (error) {
+      overlay.end(batch, false);
+      // Settled in call order, as a committed batch would be, after the writes before it.
+      const failed = this.staging.handOver().then(() => { throw error; });
+      return { visible: failed, durable: failed };
+    } finally {
+      transaction.done();
+    }
+    overlay.end(batch, true);
+    const early = this.answerBeforeCommit && this.staging.mayAnswerEarly;
+    // A batch that staged nothing still answers from what earlier batches staged: it waits for
+    // their commits as a batch of its own would.
+    const committed = batch.ops.length > 0 ? this.staging.enqueue(batch, this.answerBeforeCommit)
+      : this.staging.handOver();
+    return {
+      visible: early ? Promise.resolve(result) : committed.then(() => result),
+      durable: committed.then(() => this.env.flushed).then(() => undefined),
+    };
   }
 
   async close(): Promise<void> {
@@ -109,23 +149,8 @@ export class LmdbBackend implements Backend {
   }
 
   private readTxn(transaction: Transaction): ReadTxn {
-    return new LmdbReadTxn(this.dbs, { transaction });
+    return new LmdbReadTxn(this.dbs, transaction, this.overlay);
   }
-
-  /** Inside a write batch lmdb-js routes reads to the write transaction by itself. */
-  private readonly writeTxn: WriteTxn = {
-    get: (name, key) => stable(this.db(name).getBinaryFast(key)),
-    peek: (name, key) => view(this.db(name).getBinaryFast(key)),
-    range: (name, options) => rangeOf(this.db(name), options, undefined),
-    put: (name, key, value) => {
-      checkKey(key);
-      this.db(name).putSync(key, value);
-    },
-    delete: (name, key) => {
-      checkKey(key);
-      return this.db(name).removeSync(key);
-    },
-  };
 }
 
 function dbOf(dbs: ReadonlyMap<string, Db>, name: string): Db {
@@ -134,23 +159,61 @@ function dbOf(dbs: ReadonlyMap<string, Db>, name: string): Db {
   return db;
 }
 
-/** A read view: one object per read, its methods on the prototype (no closures per read). */
+/**
+ * A read view: the overlay over one LMDB read transaction. One object per read, its methods on
+ * the prototype (no closures per read).
+ */
 class LmdbReadTxn implements ReadTxn {
+  protected readonly options: { readonly transaction: Transaction };
+
   constructor(
-    private readonly dbs: ReadonlyMap<string, Db>,
-    private readonly options: { readonly transaction: Transaction },
-  ) {}
+    protected readonly dbs: ReadonlyMap<string, Db>,
+    transaction: Transaction,
+    protected readonly overlay: WriteOverlay,
+  ) {
+    this.options = { transaction };
+  }
 
   get(name: string, key: Uint8Array): Uint8Array | undefined {
+    const staged = this.overlay.get(name, key);
+    if (staged !== undefined) return staged ?? undefined;
     return stable(getFast(dbOf(this.dbs, name), key, this.options));
   }
 
   peek(name: string, key: Uint8Array): Uint8Array | undefined {
+    const staged = this.overlay.get(name, key);
+    if (staged !== undefined) return staged ?? undefined;
     return view(getFast(dbOf(this.dbs, name), key, this.options));
   }
 
   range(name: string, options: RangeOptions): Iterable<BackendEntry> {
-    return rangeOf(dbOf(this.dbs, name), options, this.options.transaction);
+    const db = dbOf(this.dbs, name);
+    return this.overlay.range(name, options, (unlimited) => rangeOf(
+      db, unlimited ? { ...options, limit: undefined } : options, this.options.transaction,
+    ));
+  }
+}
+
+/** A write transaction: reads as a read view, writes staged in the overlay's open batch. */
+class LmdbWriteTxn extends LmdbReadTxn implements WriteTxn {
+  constructor(
+    dbs: ReadonlyMap<string, Db>, transaction: Transaction, overlay: WriteOverlay,
+    private readonly batch: OverlayBatch,
+  ) {
+    super(dbs, transaction, overlay);
+  }
+
+  put(name: string, key: Uint8Array, value: Uint8Array): void {
+    checkKey(key);
+    dbOf(this.dbs, name);
+    this.overlay.stage(this.batch, name, key, value);
+  }
+
+  delete(name: string, key: Uint8Array): boolean {
+    checkKey(key);
+    const present = this.peek(name, key) !== undefined;
+    if (present) this.overlay.stage(this.batch, name, key, null);
+    return present;
   }
 }
 

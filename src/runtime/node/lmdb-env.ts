@@ -12,6 +12,7 @@
 import { open } from 'lmdb';
 import type { RootDatabase } from 'lmdb';
 import { assert } from '../../base/index.js';
+import { commitStaged } from './lmdb-staging.js';
 
 export interface EnvOptions {
   /** Directory of the env (created if missing). */
@@ -72,6 +73,7 @@ export async function releaseEnv(env: RootDatabase): Promise<void> {
   const h = byEnv.get(env);
   assert(h !== undefined && h.users > 0, 'releasing an env that was not acquired');
   h.users--;
+  await commitStaged(env);
   await env.flushed;
   if (h.users > 0) return;
   for (const [path, x] of held) if (x === h) held.delete(path);
@@ -89,6 +91,7 @@ export async function closeEnvAt(path: string): Promise<void> {
   held.delete(path);
   byEnv.delete(h.env);
   h.users = 0;
+  await commitStaged(h.env);
   await h.env.flushed;
   await h.env.close();
 }

@@ -11,14 +11,19 @@
  * `offset` [index, term], the last compacted entry, whose term stays answerable. A log from
  * before the shared env (its own env, databases `log` and `meta`) is moved in by importRaftLog.
  *
- * Durability: every write method issues one lmdb-js write batch (instructions executed on
- * lmdb-js's writer thread, atomically in one transaction, with no call back into JavaScript) and
- * resolves once that commit is fsynced (`env.flushed`; the env is opened with separateFlushed).
- * Writes issued while a commit is being flushed are batched into the next transaction by lmdb-js,
- * so concurrent persists (and applies) share one fsync (group commit). Reads are synchronous and see a write once
- * its promise has resolved: the in-memory bounds (first/last index, hard state, snapshot) and the
- * tail are updated only then, which is what the core needs (it reads an index only after
- * advance()).
+ * Durability: a persist of entries and hard state appends one record to the log's write-ahead
+ * file (raft-wal.ts: one write and one fdatasync, as etcd's WAL) and resolves once it is on disk.
+ * The same writes are staged for LMDB (lmdb-staging.ts): seen at once by reads on this thread
+ * through the env's overlay, handed to lmdb-js at once or, with `deferLmdb`, with the apply
+ * loop's batches (every 100 ms), so a Raft append costs no LMDB commit. Each staged batch also
+ * stores the sequence number of its WAL record (`walSeq`); on open, the WAL records after the
+ * stored one are replayed into LMDB in one fsynced transaction and the WAL files removed. WAL
+ * files whose records LMDB holds durably are removed as the member runs. Snapshots and
+ * compaction (rare) write LMDB directly, after handing over what is staged, and resolve once
+ * that commit is fsynced (`env.flushed`; the env is opened with separateFlushed). Reads are
+ * synchronous and see a write once its promise has resolved: the in-memory bounds (first/last
+ * index, hard state, snapshot) and the tail are updated only then, which is what the core needs
+ * (it reads an index only after advance()).
  *
  * The hard state is written lazily when only its commit index moved (etcd-io/raft's MustSync: term,
  * vote and entries need the disk; the commit index is volatile state that a restart relearns). A
@@ -38,8 +43,12 @@
  */
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
+import { join } from 'node:path';
 import { acquireEnv, releaseEnv } from './lmdb-env.js';
 import type { EnvOptions } from './lmdb-env.js';
+import { stagingOf } from './lmdb-staging.js';
+import type { EnvStaging } from './lmdb-staging.js';
+import { RaftWal, clearWal, readWal } from './raft-wal.js';
 import { Packr } from 'msgpackr';
 import {
   assert, assertCount, memberId, readUint64BE, writeUint64BE,
@@ -79,6 +88,17 @@ export interface LmdbRaftStorageOptions extends Pick<EnvOptions, 'path' | 'noSyn
   /** Bounds of the in-memory tail (tests make them small); default LOG_TAIL_*_MAX. */
   readonly tailEntriesMax?: number;
   readonly tailBytesMax?: number;
+  /**
+   * Leave the log's LMDB writes staged until the env's next hand-over (lmdb-staging.ts) instead
+   * of handing each persist's over at once: only where every reader of the log's tables is on
+   * this thread (the `single` placement).
+   */
+  readonly deferLmdb?: boolean;
+}
+
+/** The write-ahead files of the log in the env at `path`. */
+export function walDirOf(path: string): string {
+  return join(path, 'wal');
 }
 
 type Db = Database<Uint8Array, Uint8Array>;
@@ -88,6 +108,8 @@ const TYPE_CODES = { normal: 0, confChange: 1 } as const;
 const HARD_STATE = new TextEncoder().encode('hardState');
 const SNAPSHOT = new TextEncoder().encode('snapshot');
 const OFFSET = new TextEncoder().encode('offset');
+/** The sequence number of the last WAL record whose writes this env holds. */
+const WAL_SEQ = new TextEncoder().encode('walSeq');
 
 export function indexKey(index: number): Uint8Array {
   const key = new Uint8Array(8);
@@ -268,6 +290,9 @@ export class LmdbRaftStorage implements RaftStorage {
   readonly #env: RootDatabase;
   readonly #log: Db;
   readonly #meta: Db;
+  readonly #staging: EnvStaging;
+  readonly #wal: RaftWal;
+  readonly #deferLmdb: boolean;
   #hardState: HardState = EMPTY_HARD_STATE;
   #snapshot: Snapshot;
   /** The last compacted entry (or the snapshot's): first index is offset.index + 1. */
@@ -283,10 +308,20 @@ export class LmdbRaftStorage implements RaftStorage {
   #pendingHard: HardState;
   #closed = false;
 
-  private constructor(env: RootDatabase, bootstrap: ConfState, tailEntriesMax: number, tailBytesMax: number) {
+  private constructor(env: RootDatabase, path: string, bootstrap: ConfState, opts: {
+    tailEntriesMax: number; tailBytesMax: number; deferLmdb: boolean; noSync: boolean;
+  }) {
     this.#env = env;
     this.#log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
     this.#meta = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_META_TABLE, keyEncoding: 'binary', encoding: 'binary' });
+    this.#staging = stagingOf(env);
+    this.#staging.dbs.set(RAFT_LOG_TABLE, this.#log);
+    this.#staging.dbs.set(RAFT_META_TABLE, this.#meta);
+    this.#deferLmdb = opts.deferLmdb;
+    const walDir = walDirOf(path);
+    const walSeq = replayWal(env, this.#log, this.#meta, walDir);
+    clearWal(walDir);
+    this.#wal = new RaftWal(walDir, walSeq + 1, { noSync: opts.noSync });
     const hs = this.#meta.get(HARD_STATE);
     if (hs !== undefined) {
       const v = packr.unpack(hs) as [number, bigint, number];
@@ -300,7 +335,7 @@ export class LmdbRaftStorage implements RaftStorage {
     let last = this.#offset.index;
     for (const key of this.#log.getKeys({ reverse: true, limit: 1 })) last = keyIndex(key as Uint8Array);
     this.#last = last;
-    this.#tail = new EntryTail(tailEntriesMax, tailBytesMax);
+    this.#tail = new EntryTail(opts.tailEntriesMax, opts.tailBytesMax);
     this.#tail.reset(last + 1);
     this.#pending = {
       offset: this.#offset.index, last, snapshotIndex: this.#snapshot.metadata.index, term: this.#hardState.term,
@@ -313,13 +348,17 @@ export class LmdbRaftStorage implements RaftStorage {
 
   static open(options: LmdbRaftStorageOptions): LmdbRaftStorage {
     const env = acquireEnv({ path: options.path, ...(options.noSync === true && { noSync: true }) });
-    return new LmdbRaftStorage(env, options.bootstrap ?? { voters: [], learners: [] },
-      options.tailEntriesMax ?? LOG_TAIL_ENTRIES_MAX, options.tailBytesMax ?? LOG_TAIL_BYTES_MAX);
+    return new LmdbRaftStorage(env, options.path, options.bootstrap ?? { voters: [], learners: [] }, {
+      tailEntriesMax: options.tailEntriesMax ?? LOG_TAIL_ENTRIES_MAX,
+      tailBytesMax: options.tailBytesMax ?? LOG_TAIL_BYTES_MAX,
+      deferLmdb: options.deferLmdb === true, noSync: options.noSync === true,
+    });
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#wal.close();
     await releaseEnv(this.#env);
   }
 
@@ -342,7 +381,9 @@ export class LmdbRaftStorage implements RaftStorage {
     if (i > this.#last) return 'ErrUnavailable';
     const held = this.#tail.get(i);
     if (held !== undefined) return held.term;
-    const bytes = this.#log.getBinary(tempKey(i));
+    const key = tempKey(i);
+    const staged = this.#staging.overlay.get(RAFT_LOG_TABLE, key);
+    const bytes = staged === undefined ? this.#log.getBinary(key) : staged ?? undefined;
     assert(bytes !== undefined, `log entry ${i} missing within ${this.firstIndex()}..${this.#last}`);
     return decodeEntry(bytes, i).term;
   }
@@ -372,7 +413,10 @@ export class LmdbRaftStorage implements RaftStorage {
   #read(lo: number, hi: number, maxBytes: number, out: Entry[]): number {
     let size = 0;
     let expect = lo;
-    for (const { key, value } of this.#log.getRange({ start: indexKey(lo), end: indexKey(hi) })) {
+    const bounds = { start: indexKey(lo), end: indexKey(hi) };
+    const range = this.#staging.overlay.range(RAFT_LOG_TABLE, bounds,
+      () => this.#log.getRange(bounds) as Iterable<{ key: Uint8Array; value: Uint8Array }>);
+    for (const { key, value } of range) {
       assert(keyIndex(key as Uint8Array) === expect, `log gap before ${expect}`);
       const e = decodeEntry(value, expect);
       size += entrySize(e);
@@ -420,22 +464,22 @@ export class LmdbRaftStorage implements RaftStorage {
     const newLast = entries.length > 0 ? entries[entries.length - 1]!.index : p.last;
     p.last = newLast;
     const records = encodeEntries(entries);
-    // One batch: lmdb-js writes it atomically in one transaction on its writer thread.
-    await this.#log.batch(() => {
-      if (snapshot !== null) {
+    if (snapshot === null) {
+      await this.#append(first, newLast, lastBefore, entries, records, writeHard ? hardState : null);
+    } else {
+      // What is staged goes first, then the snapshot in one fsynced commit of its own.
+      void this.#staging.handOver();
+      await this.#log.batch(() => {
         for (let i = oldFirst; i <= oldLast; i++) void this.#log.remove(tempKey(i));
         void this.#meta.put(SNAPSHOT, encodeSnapshot(snapshot));
         void this.#meta.put(OFFSET, packr.pack([offset.index, offset.term]));
-      }
-      if (first !== undefined) {
-        // The conflicting suffix: stored entries past the new last index are dropped, the rest
-        // from the first new index on are overwritten.
-        for (let i = newLast + 1; i <= lastBefore; i++) void this.#log.remove(tempKey(i));
-        for (let k = 0; k < entries.length; k++) void this.#log.put(tempKey(entries[k]!.index), records[k]!);
-      }
-      if (writeHard) void this.#meta.put(HARD_STATE, encodeHardState(hardState));
-    });
-    await this.#env.flushed;
+        if (first !== undefined) {
+          for (let k = 0; k < entries.length; k++) void this.#log.put(tempKey(entries[k]!.index), records[k]!);
+        }
+        if (writeHard) void this.#meta.put(HARD_STATE, encodeHardState(hardState));
+      });
+      await this.#env.flushed;
+    }
     if (snapshot !== null) {
       this.#snapshot = snapshot;
       this.#offset = offset;
@@ -444,6 +488,36 @@ export class LmdbRaftStorage implements RaftStorage {
     if (snapshot !== null || first !== undefined) this.#last = newLast;
     this.#tail.append(entries);
     if (hardState !== null) this.#hardState = hardState;
+  }
+
+  /**
+   * Entries and hard state: one WAL record, durable when this resolves; the same writes staged
+   * for LMDB with the record's sequence number. The WAL files LMDB no longer needs go once the
+   * staged batch is committed and flushed.
+   */
+  async #append(
+    first: number | undefined, newLast: number, lastBefore: number, entries: readonly Entry[],
+    records: readonly Uint8Array[], hardState: HardState | null,
+  ): Promise<void> {
+    const overlay = this.#staging.overlay;
+    const seq = this.#wal.nextSeq;
+    const batch = overlay.begin();
+    if (first !== undefined) {
+      // The conflicting suffix: stored entries past the new last index are dropped, the rest
+      // from the first new index on are overwritten.
+      for (let i = newLast + 1; i <= lastBefore; i++) overlay.stage(batch, RAFT_LOG_TABLE, tempKey(i), null);
+      for (let k = 0; k < entries.length; k++) overlay.stage(batch, RAFT_LOG_TABLE, tempKey(entries[k]!.index), records[k]!);
+    }
+    if (hardState !== null) overlay.stage(batch, RAFT_META_TABLE, HARD_STATE, encodeHardState(hardState));
+    overlay.stage(batch, RAFT_META_TABLE, WAL_SEQ, packr.pack(seq));
+    overlay.end(batch, true);
+    const wal = this.#wal;
+    void this.#staging.enqueue(batch, this.#deferLmdb)
+      .then(() => this.#env.flushed)
+      .then(() => wal.release(seq));
+    const appended = wal.append(hardState, entries);
+    assert(appended.seq === seq, 'WAL record numbered as staged');
+    await appended.durable;
   }
 
   async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<void> {
@@ -459,6 +533,7 @@ export class LmdbRaftStorage implements RaftStorage {
     const hard = this.#pendingHard;
     const raised = hard.commit < index ? { term: hard.term, vote: hard.vote, commit: index } : null;
     if (raised !== null) this.#pendingHard = raised;
+    void this.#staging.handOver();
     await this.#meta.batch(() => {
       void this.#meta.put(SNAPSHOT, encodeSnapshot(snap));
       if (raised !== null) void this.#meta.put(HARD_STATE, encodeHardState(raised));
@@ -474,6 +549,7 @@ export class LmdbRaftStorage implements RaftStorage {
     const t = this.term(index);
     assert(typeof t === 'number', `compact ${index}: term ${String(t)}`);
     this.#pending.offset = Math.max(this.#pending.offset, index);
+    void this.#staging.handOver();
     await this.#log.batch(() => {
       for (let i = offset + 1; i <= index; i++) void this.#log.remove(tempKey(i));
       void this.#meta.put(OFFSET, packr.pack([index, t]));
@@ -501,6 +577,40 @@ function encodeHardState(hs: HardState): Uint8Array {
 function keyIndex(key: Uint8Array): number {
   assert(key.length === 8, `log key of ${key.length} bytes`);
   return readU64(key, 0);
+}
+
+/**
+ * Replays the WAL records in `walDir` after the env's `walSeq` into the env, in one fsynced
+ * transaction: per record, its entries (past the offset) replace the stored log from their first
+ * index on, and its hard state, if any, replaces the stored one. Returns the sequence number the
+ * env now holds through.
+ */
+function replayWal(env: RootDatabase, log: Db, meta: Db, walDir: string): number {
+  const stored = meta.get(WAL_SEQ);
+  const walSeq = stored === undefined ? 0 : packr.unpack(stored) as number;
+  const records = readWal(walDir, walSeq);
+  if (records.length === 0) return walSeq;
+  const off = meta.get(OFFSET);
+  const offset = off !== undefined ? (packr.unpack(off) as [number, number])[0] : 0;
+  let last = offset;
+  for (const key of log.getKeys({ reverse: true, limit: 1 })) last = keyIndex(key as Uint8Array);
+  const through = records[records.length - 1]!.seq;
+  env.transactionSync(() => {
+    for (const r of records) {
+      const entries = r.entries.filter((e) => e.index > offset);
+      const first = entries[0]?.index;
+      if (first !== undefined) {
+        assert(first <= last + 1, `WAL record ${r.seq} leaves a gap after ${last}`);
+        for (let i = first; i <= last; i++) log.removeSync(indexKey(i));
+        const encoded = encodeEntries(entries);
+        for (let k = 0; k < entries.length; k++) log.putSync(indexKey(entries[k]!.index), encoded[k]!);
+        last = entries[entries.length - 1]!.index;
+      }
+      if (r.hardState !== null) meta.putSync(HARD_STATE, encodeHardState(r.hardState));
+    }
+    meta.putSync(WAL_SEQ, packr.pack(through));
+  });
+  return through;
 }
 
 /**
@@ -561,6 +671,7 @@ export async function installRaftSnapshot(path: string, snapshot: SnapshotMetada
 
 /** The hard state stored in the member env at `path` (the empty one for a new env). */
 export async function storedHardState(path: string): Promise<HardState> {
+  // Opening replays the WAL: the hard state may be newer there.
   const storage = LmdbRaftStorage.open({ path });
   try {
     return storage.initialState().hardState;
@@ -583,6 +694,8 @@ export function storedLogTerm(env: RootDatabase, index: number): number | undefi
     if (index < offIndex) return undefined;
   }
   const log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
-  const bytes = log.getBinary(indexKey(index));
+  // Where the log runs on this thread, its newest entries may still be staged.
+  const staged = stagingOf(env).overlay.get(RAFT_LOG_TABLE, indexKey(index));
+  const bytes = staged === undefined ? log.getBinary(indexKey(index)) : staged ?? undefined;
   return bytes === undefined ? undefined : decodeEntry(bytes, index).term;
 }
