@@ -110,6 +110,8 @@ export interface BootConfig {
   readonly ignoredFlags?: readonly string[];
   /** Actor placement; `auto` by default. */
   readonly placement?: PlacementName;
+  /** etcd's --backend-batch-interval and --backend-batch-limit; stagingLimits by default. */
+  readonly backendBatch?: { readonly intervalMs: number; readonly entriesMax: number };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
   /** Lease expiries proposed per second at most (etcd: 1000); limits.leaseRevokesPerSecondMax by default. */
   readonly leaseRevokesPerSecondMax?: number;
@@ -389,11 +391,14 @@ export interface ApplyWorkerOptions {
    * where every reader of the env runs on apply's thread (the `single` placement).
    */
   readonly answerBeforeCommit?: boolean;
+  /** When staged writes are committed (BootConfig.backendBatch). */
+  readonly backendBatch?: { readonly intervalMs: number; readonly entriesMax: number };
 }
 
 export function createApplyActor(o: ApplyWorkerOptions): AnyActor {
   const backend = LmdbBackend.open({
     path: o.mvccPath, tables: MVCC_TABLES, answerBeforeCommit: o.answerBeforeCommit === true,
+    ...(o.backendBatch !== undefined && { batch: o.backendBatch }),
   });
   if (o.backendCommitHistogram !== undefined) {
     const commits = new SharedHistogram(DISK_BUCKETS_SECONDS, o.backendCommitHistogram);
@@ -710,6 +715,7 @@ async function startInstance(config: BootConfig, logger: Logger, hooks: Instance
       backendCommitHistogram: disk.backendCommit.buffer,
       // All on this thread: the front and the watch hub read what apply staged.
       answerBeforeCommit: placement === 'single',
+      ...(config.backendBatch !== undefined && { backendBatch: config.backendBatch }),
     } satisfies ApplyWorkerOptions,
   };
   const leaseSpec: ActorSpec = {

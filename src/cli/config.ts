@@ -72,6 +72,8 @@ const FLAGS = {
   'max-txn-ops': [intFlag(1), '128', 'maximum number of operations permitted in a transaction'],
   'max-concurrent-streams': [intFlag(1, 0xffff_ffff), '4294967295', 'maximum concurrent streams that each client can open at a time'],
   'snapshot-count': [intFlag(1), '100000', 'number of committed transactions to trigger a snapshot'],
+  'backend-batch-interval': [z.string().regex(/^(0|(\d+(\.\d+)?(ns|us|ms|s|m|h))+)$/, 'must be a duration like 100ms'), '0', 'the longest time before the backend commits its batch of writes (0 = 100ms)'],
+  'backend-batch-limit': [intFlag(0), '0', 'the most writes before the backend commits its batch (0 = 10000)'],
   'auto-compaction-mode': [z.enum(['periodic', 'revision']), 'periodic', "'periodic' or 'revision'"],
   'auto-compaction-retention': [z.string().regex(/^(\d+|\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, 'must be a number or a duration like 1h30m'), '0', 'auto compaction retention (0 = off; hours, or a duration in periodic mode)'],
   'log-level': [z.enum(['debug', 'info', 'warn', 'error', 'panic', 'fatal']), 'info', 'log level'],
@@ -144,6 +146,8 @@ export interface ServerConfig {
   readonly maxTxnOps: number;
   readonly maxConcurrentStreams: number;
   readonly snapshotCount: number;
+  /** --backend-batch-interval and --backend-batch-limit (lmdb-staging.ts). */
+  readonly backendBatch: { readonly intervalMs: number; readonly entriesMax: number };
   readonly autoCompactionMode: 'periodic' | 'revision';
   /** Periodic mode: milliseconds; revision mode: revisions to keep. 0 turns it off. */
   readonly autoCompactionRetention: number;
@@ -164,10 +168,18 @@ const DURATION_UNIT_MS: Record<string, number> = {
 function retention(text: string, mode: 'periodic' | 'revision'): number {
   if (/^\d+$/.test(text)) return mode === 'periodic' ? Number(text) * 3_600_000 : Number(text);
   if (mode === 'revision') throw new ConfigError(`invalid --auto-compaction-retention "${text}": revision mode takes a number of revisions`);
+  return durationMs(text);
+}
+
+/** A Go duration (`1h30m`, `100ms`), validated by the flag's schema, in whole milliseconds. */
+function durationMs(text: string): number {
   let ms = 0;
   for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNIT_MS[m[2]!]!;
   return Math.round(ms);
 }
+
+/** etcd's defaults for its backend batch flags (defaultBatchInterval, defaultBatchLimit). */
+export const DEFAULT_BACKEND_BATCH = { intervalMs: 100, entriesMax: 10_000 } as const;
 
 /** Reads `--flag=value`, `--flag value`, `-flag value` (Go's flag syntax). */
 function readArgs(argv: readonly string[], ignored: string[]): Map<string, string> {
@@ -282,6 +294,11 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     maxTxnOps: get('max-txn-ops'),
     maxConcurrentStreams: get('max-concurrent-streams'),
     snapshotCount: get('snapshot-count'),
+    backendBatch: {
+      intervalMs: get('backend-batch-interval') === '0' ? DEFAULT_BACKEND_BATCH.intervalMs
+        : Math.max(1, durationMs(get('backend-batch-interval'))),
+      entriesMax: get('backend-batch-limit') || DEFAULT_BACKEND_BATCH.entriesMax,
+    },
     autoCompactionMode: mode,
     autoCompactionRetention: retention(get('auto-compaction-retention'), mode),
     logLevel: get('log-level'),

@@ -82,6 +82,7 @@ export function bootConfigOf(c: ServerConfig, now = new Date()) {
     autoCompaction: { mode: c.autoCompactionMode, retention: c.autoCompactionRetention },
     ignoredFlags: c.ignoredFlags,
     placement: c.actorPlacement,
+    backendBatch: c.backendBatch,
     logLevel: c.logLevel,
   };
 }

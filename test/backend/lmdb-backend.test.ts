@@ -75,3 +75,22 @@ t.test('writes issued back to back: readers on this thread see each at once, oth
   await reader.close();
   rmSync(path, { recursive: true, force: true });
 });
+
+t.test('answering before commit: the batch limit hands staged writes over without waiting', async (t) => {
+  const path = mkdtempSync(join(tmpdir(), 'strata-backend-'));
+  // An interval no test waits for: only the limit (3 writes) can hand these over.
+  const writer = LmdbBackend.open({
+    path, tables: CONTRACT_TABLES, noSync: true, answerBeforeCommit: true, batch: { intervalMs: 600_000, entriesMax: 3 },
+  });
+  const first = writer.writeStaged((w) => { w.put('a', Uint8Array.of(1), Uint8Array.of(1)); w.put('a', Uint8Array.of(2), Uint8Array.of(2)); });
+  let firstDurable = false;
+  void first.durable.then(() => { firstDurable = true; });
+  await first.visible;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.notOk(firstDurable, 'two writes staged: below the limit, not handed over');
+  const second = writer.writeStaged((w) => { w.put('a', Uint8Array.of(3), Uint8Array.of(3)); });
+  await Promise.all([first.durable, second.durable]);
+  t.pass('the third write reached the limit: both batches committed');
+  await writer.close();
+  rmSync(path, { recursive: true, force: true });
+});

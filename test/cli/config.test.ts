@@ -144,3 +144,14 @@ t.test('a cluster: several members boot; https peers need TLS flags; joining wit
   }
   t.match(said, /--initial-cluster-state existing: --initial-cluster must name the running members to join/);
 });
+
+t.test('--backend-batch-interval and --backend-batch-limit: etcd\'s defaults, durations, errors', async (t) => {
+  t.same(parseServerConfig([], {}).backendBatch, { intervalMs: 100, entriesMax: 10_000 }, '0 means etcd\'s defaults');
+  t.same(parseServerConfig(['--backend-batch-interval=250ms', '--backend-batch-limit', '500'], {}).backendBatch,
+    { intervalMs: 250, entriesMax: 500 });
+  t.same(parseServerConfig(['--backend-batch-interval=1s'], { ETCD_BACKEND_BATCH_LIMIT: '7' }).backendBatch,
+    { intervalMs: 1000, entriesMax: 7 }, 'a Go duration; the variable');
+  t.same(parseServerConfig(['--backend-batch-interval=10us'], {}).backendBatch.intervalMs, 1, 'at least 1 ms');
+  t.throws(() => parseServerConfig(['--backend-batch-interval=soon'], {}), /backend-batch-interval/);
+  t.throws(() => parseServerConfig(['--backend-batch-limit=-1'], {}), /backend-batch-limit/);
+});

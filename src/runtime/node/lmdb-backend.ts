@@ -41,6 +41,8 @@ export interface LmdbBackendOptions extends EnvOptions {
    * threads see a write only once committed, and a process crash loses what was not.
    */
   readonly answerBeforeCommit?: boolean;
+  /** When the env's staged writes are handed over on this thread (stagingLimits by default). */
+  readonly batch?: { readonly intervalMs: number; readonly entriesMax: number };
 }
 
 type Db = Database<Uint8Array, Uint8Array>;
@@ -84,7 +86,9 @@ export class LmdbBackend implements Backend {
   static open(options: LmdbBackendOptions): LmdbBackend {
     assert(options.tables.length > 0, 'a backend needs at least one table');
     assert(options.tables.length <= ENV_TABLES_MAX - 4, 'the env keeps room for the Raft log');
-    return new LmdbBackend(acquireEnv(options), options.tables, options.answerBeforeCommit === true);
+    const backend = new LmdbBackend(acquireEnv(options), options.tables, options.answerBeforeCommit === true);
+    if (options.batch !== undefined) backend.staging.configure(options.batch);
+    return backend;
   }
 
   read<T>(fn: (txn: ReadTxn) => T): T {

@@ -19,9 +19,12 @@ import { WriteOverlay } from '../../backend/index.js';
 import type { OverlayBatch } from '../../backend/index.js';
 
 export const stagingLimits = {
-  /** The longest a staged batch waits to be handed to lmdb-js (etcd's --backend-batch-interval). */
+  /**
+   * The longest a staged batch waits to be handed to lmdb-js by default (etcd's
+   * --backend-batch-interval, which `configure` takes).
+   */
   intervalMs: 100,
-  /** Staged writes at most before the queue is handed over (etcd's --backend-batch-limit). */
+  /** Staged writes at most before the queue is handed over, by default (--backend-batch-limit). */
   entriesMax: 10_000,
   /**
    * Hand-overs whose commit has not landed, at most, while writers are answered before their
@@ -60,9 +63,18 @@ export class EnvStaging {
   #queuedCommit: Waiter | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #inFlight = 0;
+  #intervalMs: number = stagingLimits.intervalMs;
+  #entriesMax: number = stagingLimits.entriesMax;
 
   constructor(env: RootDatabase) {
     this.#env = env;
+  }
+
+  /** etcd's --backend-batch-interval and --backend-batch-limit. */
+  configure(batch: { readonly intervalMs: number; readonly entriesMax: number }): void {
+    assert(batch.intervalMs >= 1 && batch.entriesMax >= 1, 'a batch waits at least 1 ms and holds 1 write');
+    this.#intervalMs = batch.intervalMs;
+    this.#entriesMax = batch.entriesMax;
   }
 
   /** Whether a writer may be answered before its commit now (see handOversInFlightMax). */
@@ -80,8 +92,8 @@ export class EnvStaging {
     this.#queuedEntries += batch.ops.length;
     this.#queuedCommit ??= waiter();
     const committed = this.#queuedCommit.promise;
-    if (!defer || this.#queuedEntries >= stagingLimits.entriesMax) this.handOver();
-    else this.#timer ??= setTimeout(() => this.handOver(), stagingLimits.intervalMs);
+    if (!defer || this.#queuedEntries >= this.#entriesMax) this.handOver();
+    else this.#timer ??= setTimeout(() => this.handOver(), this.#intervalMs);
     return committed;
   }
 
