@@ -55,7 +55,28 @@ class OverlayTable {
     this.values.splice(at, 1);
     this.batches.splice(at, 1);
   }
+
+  /** Drops every entry whose batch number is RELEASED, in one pass. */
+  sweep(): number {
+    const { keys, values, batches } = this;
+    let kept = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (batches[i] === RELEASED) continue;
+      keys[kept] = keys[i]!;
+      values[kept] = values[i]!;
+      batches[kept] = batches[i]!;
+      kept++;
+    }
+    const dropped = keys.length - kept;
+    keys.length = kept;
+    values.length = kept;
+    batches.length = kept;
+    return dropped;
+  }
 }
+
+/** The batch number of an entry released and about to be swept (batch numbers start at 1). */
+const RELEASED = 0;
 
 /** One staged write as the base must replay it: in order, a put (bytes) or a delete (null). */
 export interface StagedOp {
@@ -151,18 +172,26 @@ export class WriteOverlay {
     }
   }
 
-  /** `batch` committed in the base: drop what no later batch restaged. */
-  release(batch: OverlayBatch): void {
-    assert(batch.ops.length > 0, 'only batches that staged something are released');
-    this.#pending--;
-    for (const op of batch.ops) {
-      const t = this.#tables.get(op.table)!;
-      const at = t.find(op.key);
-      if (at >= 0 && t.batches[at] === batch.seq) {
-        t.removeAt(at);
-        this.#entries--;
+  /**
+   * `batches` committed in the base: drop what no later batch restaged. Entries are marked, then
+   * each table is compacted once (removing them one by one from the front of the arrays, where
+   * the oldest revisions sit, cost a copy of the table each).
+   */
+  release(batches: readonly OverlayBatch[]): void {
+    const touched = new Set<OverlayTable>();
+    for (const batch of batches) {
+      assert(batch.ops.length > 0, 'only batches that staged something are released');
+      this.#pending--;
+      for (const op of batch.ops) {
+        const t = this.#tables.get(op.table)!;
+        const at = t.find(op.key);
+        if (at >= 0 && t.batches[at] === batch.seq) {
+          t.batches[at] = RELEASED;
+          touched.add(t);
+        }
       }
     }
+    for (const t of touched) this.#entries -= t.sweep();
   }
 
   /**

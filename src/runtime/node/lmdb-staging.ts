@@ -124,7 +124,7 @@ export class EnvStaging {
     }) as Promise<unknown>;
     committed.then(() => {
       this.#inFlight--;
-      for (const batch of batches) this.overlay.release(batch);
+      this.overlay.release(batches);
       this.observeCommit?.((performance.now() - started) / 1000);
       done.resolve();
     }, (error: unknown) => done.reject(error));
