@@ -45,21 +45,27 @@ storageContract(t, 'LmdbRaftStorage', async () => {
 
 // The same contract with an in-memory tail of 3 entries and ~2 small entries' bytes: reads cross
 // from LMDB into the tail, and appends, truncations and compactions cut the tail at its edges.
-storageContract(t, 'LmdbRaftStorage (tiny tail)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-raft-'));
-  dirs.push(dir);
-  const tail = { tailEntriesMax: 3, tailBytesMax: 40 };
-  let storage = LmdbRaftStorage.open({ path: dir, bootstrap: CONTRACT_CONF_STATE, ...tail });
-  return {
-    storage,
-    reopen: async () => {
-      await storage.close();
-      storage = LmdbRaftStorage.open({ path: dir, bootstrap: { voters: [], learners: [] }, ...tail });
-      return storage;
-    },
-    close: async () => { await storage.close(); },
-  };
-});
+// Again with the log's LMDB writes deferred, as in the `single` placement: reads past the tail
+// then come from the env's overlay, and a reopen replays nothing the close did not commit.
+for (const [label, options] of [
+  ['tiny tail', { tailEntriesMax: 3, tailBytesMax: 40 }],
+  ['tiny tail, LMDB deferred', { tailEntriesMax: 3, tailBytesMax: 40, deferLmdb: true }],
+] as const) {
+  storageContract(t, `LmdbRaftStorage (${label})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-raft-'));
+    dirs.push(dir);
+    let storage = LmdbRaftStorage.open({ path: dir, bootstrap: CONTRACT_CONF_STATE, ...options });
+    return {
+      storage,
+      reopen: async () => {
+        await storage.close();
+        storage = LmdbRaftStorage.open({ path: dir, bootstrap: { voters: [], learners: [] }, ...options });
+        return storage;
+      },
+      close: async () => { await storage.close(); },
+    };
+  });
+}
 
 const entry = (index: number, term: number, size: number): Entry => ({
   index, term, type: index % 7 === 0 ? 'confChange' : 'normal', data: new Uint8Array(size).fill(index & 0xff),

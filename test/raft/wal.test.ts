@@ -1,9 +1,9 @@
 /**
  * The Raft log's write-ahead file: records round-trip; a record cut short or corrupted by a crash
  * ends the replay there; files roll over and go once released. LmdbRaftStorage with its LMDB
- * writes deferred runs the RaftStorage contract twice: reopened after a clean close, and
- * "crashed": reopened from a copy of what LMDB had committed plus the WAL files, so everything
- * acknowledged must come back from the WAL alone.
+ * writes deferred runs the RaftStorage contract "crashed": reopened from a copy of what LMDB had
+ * committed plus the WAL files, so everything acknowledged must come back from the WAL alone
+ * (storage.test.ts runs it reopened after a clean close).
  */
 import t from 'tap';
 import {
@@ -84,21 +84,6 @@ t.test('files roll over past their size and go once released', async (t) => {
   wal.release(6);
   t.equal(readdirSync(dir).length, 1, 'the file being appended stays');
   await wal.close();
-});
-
-storageContract(t, 'LmdbRaftStorage (LMDB deferred, clean reopen)', async () => {
-  const dir = tempDir();
-  const tail = { tailEntriesMax: 3, tailBytesMax: 40, deferLmdb: true };
-  let storage = LmdbRaftStorage.open({ path: dir, bootstrap: CONTRACT_CONF_STATE, ...tail });
-  return {
-    storage,
-    reopen: async () => {
-      await storage.close();
-      storage = LmdbRaftStorage.open({ path: dir, bootstrap: { voters: [], learners: [] }, ...tail });
-      return storage;
-    },
-    close: async () => { await storage.close(); },
-  };
 });
 
 /**
