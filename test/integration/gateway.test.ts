@@ -176,6 +176,13 @@ t.test('strata: every gateway path, watch over HTTP, health, version, metrics', 
   t.equal(families.get('etcd_cluster_version')?.samples[0]?.labels.cluster_version, '3.4');
   const fsync = families.get('etcd_disk_wal_fsync_duration_seconds')!;
   t.ok((fsync.samples.find((x) => x.name.endsWith('_count'))?.value ?? 0) > 0, 'fsyncs were timed on the raft thread');
+  // Apply's writes reach LMDB in batches (every 100 ms by default): wait for one to commit. The
+  // scrapes in between also meet prom-client's event-loop gauges at NaN now and then.
+  await waitFor('a backend commit timed', async () => {
+    const now = parsePromText(await (await fetch(`${base}/metrics`)).text());
+    return (now.get('etcd_disk_backend_commit_duration_seconds')?.samples
+      .find((x) => x.name.endsWith('_count'))?.value ?? 0) > 0;
+  });
   t.equal(families.get('etcd_server_id')?.samples[0]?.labels.server_id, BigInt(memberID).toString(16));
 });
 

@@ -82,7 +82,10 @@ export class LmdbBackend implements Backend {
     return this.env;
   }
 
-  /** Tells `observe` how long each commit of the env's staged writes took on this thread. */
+  /**
+   * Tells `observe` how long each commit of this thread's writes to the env took (from the
+   * hand-over of staged writes, or from the call for a writer that waits for its commit).
+   */
   observeCommits(observe: (seconds: number) => void): void {
     this.staging.observeCommit = observe;
   }
@@ -165,6 +168,11 @@ export class LmdbBackend implements Backend {
         this.writing = false;
       }
     })) as Promise<T>;
+    const observe = this.staging.observeCommit;
+    if (observe !== undefined) {
+      const started = performance.now();
+      void visible.then(() => observe((performance.now() - started) / 1000), () => undefined);
+    }
     const durable = visible.then(() => this.env.flushed).then(() => undefined);
     return { visible, durable };
   }

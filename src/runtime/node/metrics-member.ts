@@ -288,6 +288,9 @@ export class MemberMetrics {
 
   async text(): Promise<{ contentType: string; body: string }> {
     await this.#sources.refresh?.();
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    // prom-client prints a NaN sample as "Nan" (its event-loop lag gauges are NaN between two
+    // samplings); the text format's spelling, which Go prints and strict parsers want, is "NaN".
+    const body = (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
+    return { contentType: this.registry.contentType, body };
   }
 }
