@@ -8,11 +8,12 @@
  * - `read(fn)` runs `fn` synchronously against a consistent snapshot. A read never blocks the
  *   writer and never sees half of a write transaction.
  * - `write(fn)` runs `fn` synchronously inside one write transaction: reads inside it see its own
- *   writes and those of every earlier `write` call. `fn` may run at once (MemoryBackend, and
- *   LmdbBackend, which stages the writes in memory and commits many `write`s in one LMDB
- *   transaction: group commit) or later (the simulator's disk). Writes run in call order. If
- *   `fn` throws, everything it wrote is rolled back, the promise rejects, and other writes in
- *   the same batch are unaffected.
+ *   writes and those of every earlier `write` call. `fn` may run at once (MemoryBackend; and
+ *   LmdbBackend answering before commit, which stages the writes in memory) or later, when the
+ *   backend's batch starts (LmdbBackend otherwise, which groups every write queued while the
+ *   previous commit is being flushed into one LMDB transaction: group commit; the simulator's
+ *   disk). Writes run in call order. If `fn` throws, everything it wrote is rolled back, the
+ *   promise rejects, and other writes in the same batch are unaffected.
  *
  * Durability contract: the promise returned by `write` resolves (with `fn`'s result) once the
  * transaction is committed, meaning visible to every later `read` on any thread, AND durable

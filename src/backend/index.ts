@@ -8,5 +8,5 @@ export type {
 } from './backend.js';
 export { backendLimits } from './backend.js';
 export { MemoryBackend } from './memory-backend.js';
-export { lowerBound, WriteOverlay } from './write-overlay.js';
+export { WriteOverlay } from './write-overlay.js';
 export type { OverlayBatch, StagedOp } from './write-overlay.js';

@@ -4,7 +4,7 @@
  * gets a one-line error naming it (ConfigError); nothing past this file sees unvalidated input.
  */
 import { z } from 'zod';
-import { opensslCiphers } from '../runtime/node/index.js';
+import { opensslCiphers, stagingLimits } from '../runtime/node/index.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -178,9 +178,6 @@ function durationMs(text: string): number {
   return Math.round(ms);
 }
 
-/** etcd's defaults for its backend batch flags (defaultBatchInterval, defaultBatchLimit). */
-export const DEFAULT_BACKEND_BATCH = { intervalMs: 100, entriesMax: 10_000 } as const;
-
 /** Reads `--flag=value`, `--flag value`, `-flag value` (Go's flag syntax). */
 function readArgs(argv: readonly string[], ignored: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -295,9 +292,10 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     maxConcurrentStreams: get('max-concurrent-streams'),
     snapshotCount: get('snapshot-count'),
     backendBatch: {
-      intervalMs: get('backend-batch-interval') === '0' ? DEFAULT_BACKEND_BATCH.intervalMs
+      // 0: etcd's defaults (defaultBatchInterval, defaultBatchLimit), which staging holds.
+      intervalMs: get('backend-batch-interval') === '0' ? stagingLimits.intervalMs
         : Math.max(1, durationMs(get('backend-batch-interval'))),
-      entriesMax: get('backend-batch-limit') || DEFAULT_BACKEND_BATCH.entriesMax,
+      entriesMax: get('backend-batch-limit') || stagingLimits.entriesMax,
     },
     autoCompactionMode: mode,
     autoCompactionRetention: retention(get('auto-compaction-retention'), mode),

@@ -32,7 +32,7 @@ export {
   LmdbRaftStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, importRaftLog, installRaftSnapshot, storedHardState,
   storedLogTerm, walDirOf,
 } from './lmdb-raft-storage.js';
-export { RaftWal, WAL_SEGMENT_BYTES_MAX, clearWal, readWal } from './raft-wal.js';
+export { RaftWal, readWal } from './raft-wal.js';
 export type { WalRecord } from './raft-wal.js';
 export { commitStaged, stagingLimits } from './lmdb-staging.js';
 export { ENV_TABLES_MAX, acquireEnv, closeEnvAt, releaseEnv } from './lmdb-env.js';

@@ -116,10 +116,11 @@ export class LmdbBackend implements Backend {
   }
 
   /**
-   * `fn` runs now; its puts and deletes are staged for lmdb-js's batch. `visible` resolves at
-   * their commit (or at once, see `answerBeforeCommit`), `durable` once the commit is flushed
-   * (the env is opened with lmdb-js's `separateFlushed`). A failed commit rejects both: what was
-   * staged can no longer reach the disk, so the caller must stop.
+   * With `answerBeforeCommit`, `fn` runs now and its puts and deletes are staged for a later
+   * hand-over to lmdb-js; `visible` resolves at once (unless too many hand-overs wait for their
+   * commits: then at its commit), `durable` once the commit is flushed (the env is opened with
+   * lmdb-js's `separateFlushed`). A failed commit rejects both: what was staged can no longer
+   * reach the disk, so the caller must stop. Other writers: writeInTransaction.
    */
   writeStaged<T>(fn: (txn: WriteTxn) => T): { readonly visible: Promise<T>; readonly durable: Promise<void> } {
     assert(!this.closed, 'backend is closed');
@@ -139,11 +140,10 @@ export class LmdbBackend implements Backend {
       transaction.done();
     }
     overlay.end(batch, true);
-    const early = this.answerBeforeCommit && this.staging.mayAnswerEarly;
+    const early = this.staging.mayAnswerEarly;
     // A batch that staged nothing still answers from what earlier batches staged: it waits for
     // their commits as a batch of its own would.
-    const committed = batch.ops.length > 0 ? this.staging.enqueue(batch, this.answerBeforeCommit)
-      : this.staging.handOver();
+    const committed = batch.ops.length > 0 ? this.staging.enqueue(batch, true) : this.staging.handOver();
     return {
       visible: early ? Promise.resolve(result) : committed.then(() => result),
       durable: committed.then(() => this.env.flushed).then(() => undefined),
@@ -259,7 +259,7 @@ class LmdbWriteTxn extends LmdbReadTxn implements WriteTxn {
 
   put(name: string, key: Uint8Array, value: Uint8Array): void {
     checkKey(key);
-    dbOf(this.dbs, name);
+    dbOf(this.dbs, name); // an unknown table fails here, as in a read, not at the hand-over
     this.overlay.stage(this.batch, name, key, value);
   }
 

@@ -20,10 +20,10 @@
  * go to lmdb-js at once and it resolves once that commit is fsynced: the apply batch committed
  * beside it shares the commit, where a WAL would add a second fsync per append (measured in the
  * `worker` placement: 180 us of CPU per put at 64 clients with the WAL, 109 without). Each
- * staged batch of the WAL path also
- * stores the sequence number of its WAL record (`walSeq`); on open, the WAL records after the
- * stored one are replayed into LMDB in one fsynced transaction and the WAL files removed. WAL
- * files whose records LMDB holds durably are removed as the member runs. Snapshots and
+ * staged batch of the WAL path also stores the sequence number of its WAL record (`walSeq`); on
+ * open, the WAL records after the stored one are replayed into LMDB in one fsynced transaction
+ * and the WAL files removed. WAL files whose records LMDB holds durably are removed as the member
+ * runs. Snapshots and
  * compaction (rare) write LMDB directly, after handing over what is staged, and resolve once
  * that commit is fsynced (`env.flushed`; the env is opened with separateFlushed). Reads are
  * synchronous and see a write once its promise has resolved: the in-memory bounds (first/last
@@ -298,7 +298,6 @@ export class LmdbRaftStorage implements RaftStorage {
   readonly #staging: EnvStaging;
   /** Null without `deferLmdb`: LMDB's own commits make the log durable. */
   readonly #wal: RaftWal | null;
-  readonly #deferLmdb: boolean;
   #hardState: HardState = EMPTY_HARD_STATE;
   #snapshot: Snapshot;
   /** The last compacted entry (or the snapshot's): first index is offset.index + 1. */
@@ -323,7 +322,6 @@ export class LmdbRaftStorage implements RaftStorage {
     this.#staging = stagingOf(env);
     this.#staging.dbs.set(RAFT_LOG_TABLE, this.#log);
     this.#staging.dbs.set(RAFT_META_TABLE, this.#meta);
-    this.#deferLmdb = opts.deferLmdb;
     const walDir = walDirOf(path);
     const walSeq = replayWal(env, this.#log, this.#meta, walDir);
     clearWal(walDir);
@@ -387,9 +385,7 @@ export class LmdbRaftStorage implements RaftStorage {
     if (i > this.#last) return 'ErrUnavailable';
     const held = this.#tail.get(i);
     if (held !== undefined) return held.term;
-    const key = tempKey(i);
-    const staged = this.#staging.overlay.get(RAFT_LOG_TABLE, key);
-    const bytes = staged === undefined ? this.#log.getBinary(key) : staged ?? undefined;
+    const bytes = storedEntry(this.#staging, this.#log, tempKey(i));
     assert(bytes !== undefined, `log entry ${i} missing within ${this.firstIndex()}..${this.#last}`);
     return decodeEntry(bytes, i).term;
   }
@@ -601,6 +597,12 @@ function keyIndex(key: Uint8Array): number {
   return readU64(key, 0);
 }
 
+/** The record of the entry at `key`: staged on this thread (the newer), else in LMDB. */
+function storedEntry(staging: EnvStaging, log: Db, key: Uint8Array): Uint8Array | undefined {
+  const staged = staging.overlay.get(RAFT_LOG_TABLE, key);
+  return staged === undefined ? log.getBinary(key) : staged ?? undefined;
+}
+
 /**
  * Replays the WAL records in `walDir` after the env's `walSeq` into the env, in one fsynced
  * transaction: per record, its entries (past the offset) replace the stored log from their first
@@ -717,7 +719,6 @@ export function storedLogTerm(env: RootDatabase, index: number): number | undefi
   }
   const log = env.openDB<Uint8Array, Uint8Array>({ name: RAFT_LOG_TABLE, keyEncoding: 'binary', encoding: 'binary' });
   // Where the log runs on this thread, its newest entries may still be staged.
-  const staged = stagingOf(env).overlay.get(RAFT_LOG_TABLE, indexKey(index));
-  const bytes = staged === undefined ? log.getBinary(indexKey(index)) : staged ?? undefined;
+  const bytes = storedEntry(stagingOf(env), log, indexKey(index));
   return bytes === undefined ? undefined : decodeEntry(bytes, index).term;
 }

@@ -146,6 +146,5 @@ export function stagingOf(env: RootDatabase): EnvStaging {
 
 /** Hands what this thread staged in `env` to lmdb-js; resolves once every write issued commits. */
 export function commitStaged(env: RootDatabase): Promise<void> {
-  const staging = stagings.get(env);
-  return staging === undefined ? Promise.resolve(env.committed).then(() => undefined) : staging.handOver();
+  return stagingOf(env).handOver();
 }
